@@ -72,10 +72,26 @@ export function readSpecDocument(text: string, file: string): SpecDocument {
       fix: 'write a model spec; `catwalk init <name>` creates one',
     });
   }
-  const value = syntax.length === 0 && doc ? doc.toJS({ maxAliasCount: 100 }) : undefined;
+  let value: unknown;
+  if (syntax.length === 0 && doc) {
+    try {
+      // Alias expansion is capped so a "billion laughs" document cannot exhaust memory.
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      syntax.push({
+        severity: 'error',
+        code: 'yaml-alias',
+        file,
+        path: '',
+        message: firstLine((error as Error).message),
+        fix: 'define each &anchor before its *alias, and avoid deeply nested aliases',
+      });
+    }
+  }
 
   const locate = (finding: Finding): Diagnostic => {
-    const where = doc && !empty ? findPosition(doc, finding.path, finding.atKey ?? false, position) : undefined;
+    const where =
+      doc && !empty ? findPosition(doc, finding.path, finding.atKey ?? false, position) : undefined;
     return {
       severity: finding.severity ?? 'error',
       code: finding.code,

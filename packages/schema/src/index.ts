@@ -1,7 +1,14 @@
 export type { Diagnostic, Severity, SpecPath } from './diagnostics';
 export { formatDiagnostic, formatPath, hasErrors, sortDiagnostics } from './diagnostics';
-export { imageProblem, labelKeyProblem, labelValueProblem, parseImageReference, parseS3Uri, s3BucketProblem } from './names';
 export type { ImageReference, S3Location } from './names';
+export {
+  imageProblem,
+  labelKeyProblem,
+  labelValueProblem,
+  parseImageReference,
+  parseS3Uri,
+  s3BucketProblem,
+} from './names';
 export { describeBytes, formatBytes, formatCpu, parseQuantity } from './quantity';
 export type { ResolvedBatching, ResolvedModel, ResolvedQuantities, ResolvedVersionPolicy } from './resolve';
 export { defaults, peakReplicas, podPaths, ports, resolve } from './resolve';
@@ -16,7 +23,13 @@ export type {
   TextProtoMessage,
   TextProtoScalar,
 } from './textproto';
-export { formatTextProto, message, parseTextProto, TextProtoSyntaxError, textProtoToPlain } from './textproto';
+export {
+  formatTextProto,
+  message,
+  parseTextProto,
+  TextProtoSyntaxError,
+  textProtoToPlain,
+} from './textproto';
 export type { ArgsOptions, DerivedFile, ServedVersions } from './tfserving';
 export {
   batchingConfig,

@@ -50,14 +50,16 @@ export function parseS3Uri(uri: string): { location?: S3Location; problem?: stri
   const prefix = (match[2] ?? '').replace(/\/+$/, '');
   const bucketProblem = s3BucketProblem(bucket);
   if (bucketProblem) return { problem: `bucket '${bucket}': ${bucketProblem}` };
-  if (prefix.includes('//')) return { problem: `the key prefix '${prefix}' contains an empty folder name ('//')` };
+  if (prefix.includes('//'))
+    return { problem: `the key prefix '${prefix}' contains an empty folder name ('//')` };
   if (prefix.split('/').some((part) => part === '.' || part === '..')) {
     return { problem: `the key prefix '${prefix}' contains '.' or '..' folders` };
   }
   if (/[\\{}^%`[\]"<>~#|]/.test(prefix) || /\p{Cc}/u.test(prefix)) {
     return { problem: `the key prefix '${prefix}' contains characters S3 asks to avoid` };
   }
-  if (Buffer.byteLength(prefix, 'utf8') > 900) return { problem: 'the key prefix is too long (leave room for file names)' };
+  if (Buffer.byteLength(prefix, 'utf8') > 900)
+    return { problem: 'the key prefix is too long (leave room for file names)' };
   return { location: { bucket, prefix } };
 }
 
@@ -69,8 +71,10 @@ export function s3BucketProblem(bucket: string): string | undefined {
   if (!/^[a-z0-9].*[a-z0-9]$/.test(bucket)) return 'bucket names start and end with a letter or digit';
   if (bucket.includes('..')) return 'bucket names cannot contain two adjacent periods';
   if (/^\d+\.\d+\.\d+\.\d+$/.test(bucket)) return 'bucket names cannot look like an IP address';
-  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(bucket)) return 'bucket names cannot start with xn--, sthree- or amzn-s3-demo-';
-  if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(bucket)) return 'bucket names cannot end with a reserved suffix';
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(bucket))
+    return 'bucket names cannot start with xn--, sthree- or amzn-s3-demo-';
+  if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(bucket))
+    return 'bucket names cannot end with a reserved suffix';
   return undefined;
 }
 
@@ -96,10 +100,16 @@ export function imageProblem(image: string): { message: string; fix: string } | 
   const ref = parseImageReference(image);
   const example = `${ref.repository || 'tensorflow/serving'}:2.19.0`;
   if (!/^[a-z0-9]+([._-][a-z0-9]+|__)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+|__)*)*$/.test(ref.repository)) {
-    return { message: `'${image}' is not a valid image reference`, fix: `write it as repository:tag, e.g. ${example}` };
+    return {
+      message: `'${image}' is not a valid image reference`,
+      fix: `write it as repository:tag, e.g. ${example}`,
+    };
   }
   if (ref.digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(ref.digest)) {
-    return { message: `the digest '${ref.digest}' is not sha256:<64 hex digits>`, fix: 'copy the digest from your registry' };
+    return {
+      message: `the digest '${ref.digest}' is not sha256:<64 hex digits>`,
+      fix: 'copy the digest from your registry',
+    };
   }
   if (ref.tag !== undefined && !/^[\w][\w.-]{0,127}$/.test(ref.tag)) {
     return { message: `the tag '${ref.tag}' is not a valid image tag`, fix: `use a tag like ${example}` };

@@ -2,8 +2,8 @@
 // deterministic (same spec, same result, keys in a fixed order), so
 // everything derived from a ResolvedModel can be snapshot-tested.
 
-import { cpuToMillis, formatBytes, formatCpu, parseQuantity } from './quantity';
 import { parseS3Uri } from './names';
+import { cpuToMillis, formatBytes, formatCpu, parseQuantity } from './quantity';
 import type { ModelSpec, VersionPolicySpec } from './spec';
 import { API_VERSION, KIND } from './spec';
 
@@ -138,9 +138,12 @@ export function resolveScaling(spec: ModelSpec['spec']): ResolvedModel['scaling'
     : undefined;
   const floor = defaults.minReplicas;
   const derivedMax =
-    peak !== undefined ? Math.max(floor, peak) : Math.max(scaling.minReplicas ?? floor, defaults.maxReplicasWithoutTraffic);
+    peak !== undefined
+      ? Math.max(floor, peak)
+      : Math.max(scaling.minReplicas ?? floor, defaults.maxReplicasWithoutTraffic);
   const maxReplicas = scaling.maxReplicas ?? Math.max(derivedMax, scaling.minReplicas ?? 0);
-  const derivedMin = peak !== undefined ? Math.max(floor, Math.ceil(maxReplicas / defaults.minShareOfMax)) : floor;
+  const derivedMin =
+    peak !== undefined ? Math.max(floor, Math.ceil(maxReplicas / defaults.minShareOfMax)) : floor;
   const minReplicas = scaling.minReplicas ?? Math.min(derivedMin, Math.max(maxReplicas, 1));
   return {
     minReplicas,
@@ -185,7 +188,9 @@ export function resolve(model: ModelSpec): ResolvedModel {
     resources.limits?.memory ?? requests.memory,
   );
   const modelSizeBytes =
-    resources.modelSizeBytes !== undefined ? Math.ceil(parseQuantity(resources.modelSizeBytes) ?? 0) : undefined;
+    resources.modelSizeBytes !== undefined
+      ? Math.ceil(parseQuantity(resources.modelSizeBytes) ?? 0)
+      : undefined;
 
   const batching: ResolvedBatching | undefined = serving.batching
     ? {

@@ -10,7 +10,8 @@ import { defaults, peakReplicas } from './resolve';
 import { patterns } from './spec';
 
 type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined);
+const obj = (v: unknown): Obj | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
 const int = (v: unknown): number | undefined => (Number.isInteger(v) ? (v as number) : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -63,7 +64,13 @@ function checkLabels({ root, findings }: Ctx): void {
     const path = ['metadata', 'labels', key];
     const keyProblem = labelKeyProblem(key);
     if (keyProblem) {
-      findings.push({ code: 'label-key-invalid', path, atKey: true, message: `label key '${key}' is invalid: ${keyProblem}`, fix: 'use a key like tier or example.com/tier' });
+      findings.push({
+        code: 'label-key-invalid',
+        path,
+        atKey: true,
+        message: `label key '${key}' is invalid: ${keyProblem}`,
+        fix: 'use a key like tier or example.com/tier',
+      });
     } else if (RESERVED_LABEL_PREFIXES.some((prefix) => key.startsWith(prefix))) {
       findings.push({
         code: 'label-reserved',
@@ -76,7 +83,12 @@ function checkLabels({ root, findings }: Ctx): void {
     const text = str(value);
     const valueProblem = text === undefined ? undefined : labelValueProblem(text);
     if (valueProblem) {
-      findings.push({ code: 'label-value-invalid', path, message: `label value '${text}' is invalid: ${valueProblem}`, fix: 'shorten it or replace other characters with -' });
+      findings.push({
+        code: 'label-value-invalid',
+        path,
+        message: `label value '${text}' is invalid: ${valueProblem}`,
+        fix: 'shorten it or replace other characters with -',
+      });
     }
   }
 }
@@ -87,9 +99,20 @@ function checkSource(ctx: Ctx): void {
   if (uri?.startsWith('s3://')) {
     const { location, problem } = parseS3Uri(uri);
     if (problem) {
-      ctx.findings.push({ code: 's3-uri-invalid', path: ['spec', 'source', 'uri'], message: `'${uri}' is not a usable S3 location: ${problem}`, fix: 'write s3://<bucket>/<team>/<model>, e.g. s3://catwalk-models/marketplace/pricing' });
+      ctx.findings.push({
+        code: 's3-uri-invalid',
+        path: ['spec', 'source', 'uri'],
+        message: `'${uri}' is not a usable S3 location: ${problem}`,
+        fix: 'write s3://<bucket>/<team>/<model>, e.g. s3://catwalk-models/marketplace/pricing',
+      });
     } else if (location && location.prefix === '') {
-      ctx.findings.push({ severity: 'warning', code: 's3-uri-bucket-root', path: ['spec', 'source', 'uri'], message: `'${uri}' names only a bucket, so this model's versions would sit at the bucket root`, fix: 'give the model its own folder, e.g. s3://<bucket>/<team>/<model>' });
+      ctx.findings.push({
+        severity: 'warning',
+        code: 's3-uri-bucket-root',
+        path: ['spec', 'source', 'uri'],
+        message: `'${uri}' names only a bucket, so this model's versions would sit at the bucket root`,
+        fix: 'give the model its own folder, e.g. s3://<bucket>/<team>/<model>',
+      });
     }
   }
   const endpoint = str(source?.endpoint);
@@ -97,11 +120,18 @@ function checkSource(ctx: Ctx): void {
     let problem: string | undefined;
     try {
       const url = new URL(endpoint);
-      if (url.pathname !== '/' || url.search || url.hash) problem = 'it must be a bare origin with no path or query';
+      if (url.pathname !== '/' || url.search || url.hash)
+        problem = 'it must be a bare origin with no path or query';
     } catch {
       problem = 'it is not a valid URL';
     }
-    if (problem) ctx.findings.push({ code: 'endpoint-url-invalid', path: ['spec', 'source', 'endpoint'], message: `'${endpoint}' is not a usable S3 endpoint: ${problem}`, fix: 'write the endpoint as scheme://host[:port], e.g. https://s3.example.internal' });
+    if (problem)
+      ctx.findings.push({
+        code: 'endpoint-url-invalid',
+        path: ['spec', 'source', 'endpoint'],
+        message: `'${endpoint}' is not a usable S3 endpoint: ${problem}`,
+        fix: 'write the endpoint as scheme://host[:port], e.g. https://s3.example.internal',
+      });
   }
 }
 
@@ -123,14 +153,28 @@ function checkServing(ctx: Ctx): void {
   } else {
     const tag = parseImageReference(image).tag ?? '';
     if (gpu > 0 && tag && !tag.includes('gpu')) {
-      findings.push({ severity: 'warning', code: 'gpu-image', path: ['spec', 'serving', 'image'], message: `resources.gpu is ${gpu} but the image tag '${tag}' is the CPU build, which never uses the GPU`, fix: `use the -gpu build, e.g. tensorflow/serving:${tag}-gpu` });
+      findings.push({
+        severity: 'warning',
+        code: 'gpu-image',
+        path: ['spec', 'serving', 'image'],
+        message: `resources.gpu is ${gpu} but the image tag '${tag}' is the CPU build, which never uses the GPU`,
+        fix: `use the -gpu build, e.g. tensorflow/serving:${tag}-gpu`,
+      });
     } else if (gpu === 0 && tag.includes('gpu')) {
-      findings.push({ severity: 'warning', code: 'gpu-image', path: ['spec', 'serving', 'image'], message: `the image '${image}' is a GPU build but resources.gpu is 0`, fix: 'set resources.gpu, or use the CPU image' });
+      findings.push({
+        severity: 'warning',
+        code: 'gpu-image',
+        path: ['spec', 'serving', 'image'],
+        message: `the image '${image}' is a GPU build but resources.gpu is 0`,
+        fix: 'set resources.gpu, or use the CPU image',
+      });
     }
   }
 
   const policy = obj(serving.versionPolicy) ?? { latest: defaults.versionPolicy.latest };
-  const specific = Array.isArray(policy.specific) ? policy.specific.filter(Number.isInteger).map(Number) : undefined;
+  const specific = Array.isArray(policy.specific)
+    ? policy.specific.filter(Number.isInteger).map(Number)
+    : undefined;
   const latest = specific ? undefined : policy.all === undefined ? (int(policy.latest) ?? 1) : undefined;
   const policyText = formatPolicy(policy);
   const labels = obj(serving.versionLabels) ?? {};
@@ -139,14 +183,31 @@ function checkServing(ctx: Ctx): void {
   for (const [label, raw] of Object.entries(labels)) {
     const path = ['spec', 'serving', 'versionLabels', label];
     if (!labelRegex.test(label) || label.length > 63) {
-      findings.push({ code: 'version-label-invalid', path, atKey: true, message: `version label '${label}' is invalid: use letters, digits, '_' and '-', starting with a letter or digit, at most 63 characters`, fix: 'rename it, e.g. stable or canary' });
+      findings.push({
+        code: 'version-label-invalid',
+        path,
+        atKey: true,
+        message: `version label '${label}' is invalid: use letters, digits, '_' and '-', starting with a letter or digit, at most 63 characters`,
+        fix: 'rename it, e.g. stable or canary',
+      });
     }
     const version = int(raw);
     if (version === undefined) continue;
     if (specific && !specific.includes(version)) {
-      findings.push({ code: 'label-not-served', path, message: `label '${label}' points to version ${version}, which versionPolicy ${policyText} never serves`, fix: `point '${label}' at one of ${specific.join(', ')}, or add ${version} to spec.serving.versionPolicy.specific` });
+      findings.push({
+        code: 'label-not-served',
+        path,
+        message: `label '${label}' points to version ${version}, which versionPolicy ${policyText} never serves`,
+        fix: `point '${label}' at one of ${specific.join(', ')}, or add ${version} to spec.serving.versionPolicy.specific`,
+      });
     } else if (latest !== undefined) {
-      findings.push({ severity: 'warning', code: 'label-may-unload', path, message: `label '${label}' pins version ${version}, but versionPolicy ${policyText} serves whichever ${latest === 1 ? 'version is' : `${latest} versions are`} newest; once newer versions arrive, version ${version} is unloaded and /labels/${label} stops answering`, fix: 'use versionPolicy {specific: [...]} listing the labelled versions' });
+      findings.push({
+        severity: 'warning',
+        code: 'label-may-unload',
+        path,
+        message: `label '${label}' pins version ${version}, but versionPolicy ${policyText} serves whichever ${latest === 1 ? 'version is' : `${latest} versions are`} newest; once newer versions arrive, version ${version} is unloaded and /labels/${label} stops answering`,
+        fix: 'use versionPolicy {specific: [...]} listing the labelled versions',
+      });
     }
   }
 
@@ -156,18 +217,45 @@ function checkServing(ctx: Ctx): void {
     const stable = int(labels.stable);
     const path = ['spec', 'experiment', 'canaryVersion'];
     if (stable === undefined) {
-      findings.push({ code: 'experiment-needs-stable', path: ['spec', 'experiment'], message: "an experiment splits traffic between the 'stable' label and the canary, but versionLabels has no 'stable'", fix: 'add spec.serving.versionLabels.stable: <version the canary is compared with>' });
+      findings.push({
+        code: 'experiment-needs-stable',
+        path: ['spec', 'experiment'],
+        message:
+          "an experiment splits traffic between the 'stable' label and the canary, but versionLabels has no 'stable'",
+        fix: 'add spec.serving.versionLabels.stable: <version the canary is compared with>',
+      });
     } else if (stable === canary) {
-      findings.push({ code: 'experiment-same-version', path, message: `the canary version ${canary} is also the stable version, so the experiment compares a version with itself`, fix: 'set canaryVersion to the new version under test' });
+      findings.push({
+        code: 'experiment-same-version',
+        path,
+        message: `the canary version ${canary} is also the stable version, so the experiment compares a version with itself`,
+        fix: 'set canaryVersion to the new version under test',
+      });
     }
     if (specific && !specific.includes(canary)) {
-      findings.push({ code: 'canary-not-served', path, message: `canary version ${canary} is not served: versionPolicy ${policyText} does not include it`, fix: `add ${canary} to spec.serving.versionPolicy.specific` });
+      findings.push({
+        code: 'canary-not-served',
+        path,
+        message: `canary version ${canary} is not served: versionPolicy ${policyText} does not include it`,
+        fix: `add ${canary} to spec.serving.versionPolicy.specific`,
+      });
     } else if (latest !== undefined) {
-      findings.push({ severity: 'warning', code: 'canary-may-unload', path, message: `versionPolicy ${policyText} may not include canary version ${canary}`, fix: 'list the stable and canary versions in versionPolicy {specific: [...]}' });
+      findings.push({
+        severity: 'warning',
+        code: 'canary-may-unload',
+        path,
+        message: `versionPolicy ${policyText} may not include canary version ${canary}`,
+        fix: 'list the stable and canary versions in versionPolicy {specific: [...]}',
+      });
     }
     const canaryLabel = int(labels.canary);
     if (canaryLabel !== undefined && canaryLabel !== canary) {
-      findings.push({ code: 'canary-label-mismatch', path: ['spec', 'serving', 'versionLabels', 'canary'], message: `label 'canary' points to version ${canaryLabel} but experiment.canaryVersion is ${canary}`, fix: 'make them the same version' });
+      findings.push({
+        code: 'canary-label-mismatch',
+        path: ['spec', 'serving', 'versionLabels', 'canary'],
+        message: `label 'canary' points to version ${canaryLabel} but experiment.canaryVersion is ${canary}`,
+        fix: 'make them the same version',
+      });
     }
   }
 
@@ -180,9 +268,19 @@ function checkServing(ctx: Ctx): void {
     if (!flag) return;
     const path = ['spec', 'serving', 'extraArgs', index];
     if ((MANAGED_FLAGS as readonly string[]).includes(flag)) {
-      findings.push({ code: 'extra-arg-managed', path, message: `--${flag} is set by Catwalk from the spec`, fix: 'remove it; set the corresponding spec field instead' });
+      findings.push({
+        code: 'extra-arg-managed',
+        path,
+        message: `--${flag} is set by Catwalk from the spec`,
+        fix: 'remove it; set the corresponding spec field instead',
+      });
     } else if (seen.has(flag)) {
-      findings.push({ code: 'extra-arg-repeated', path, message: `--${flag} is given twice`, fix: 'keep one' });
+      findings.push({
+        code: 'extra-arg-repeated',
+        path,
+        message: `--${flag} is given twice`,
+        fix: 'keep one',
+      });
     }
     seen.add(flag);
   });
@@ -197,21 +295,43 @@ function checkBatching(ctx: Ctx, batching: Obj | undefined): void {
     const list = sizes as number[];
     const unordered = list.findIndex((s, i) => i > 0 && s <= list[i - 1]!);
     if (unordered > 0) {
-      ctx.findings.push({ code: 'batching-sizes-order', path: [...path, 'allowedBatchSizes', unordered], message: `allowedBatchSizes must increase, but ${list[unordered]} follows ${list[unordered - 1]}`, fix: 'sort the sizes and drop repeats' });
+      ctx.findings.push({
+        code: 'batching-sizes-order',
+        path: [...path, 'allowedBatchSizes', unordered],
+        message: `allowedBatchSizes must increase, but ${list[unordered]} follows ${list[unordered - 1]}`,
+        fix: 'sort the sizes and drop repeats',
+      });
     }
     const last = list[list.length - 1]!;
     if (max !== undefined && last !== max) {
-      ctx.findings.push({ code: 'batching-sizes-last', path: [...path, 'allowedBatchSizes', list.length - 1], message: `the last allowed batch size (${last}) must equal maxBatchSize (${max}); TF Serving refuses the config otherwise`, fix: `end the list with ${max}, or set maxBatchSize: ${last}` });
+      ctx.findings.push({
+        code: 'batching-sizes-last',
+        path: [...path, 'allowedBatchSizes', list.length - 1],
+        message: `the last allowed batch size (${last}) must equal maxBatchSize (${max}); TF Serving refuses the config otherwise`,
+        fix: `end the list with ${max}, or set maxBatchSize: ${last}`,
+      });
     }
   }
   const threads = int(batching.numBatchThreads);
   const cpu = quantity(spec(ctx, 'resources')?.cpu ?? defaults.cpu);
   if (threads !== undefined && cpu !== undefined && cpu > 0 && threads > Math.ceil(cpu) * 4) {
-    ctx.findings.push({ severity: 'warning', code: 'batching-threads', path: [...path, 'numBatchThreads'], message: `${threads} batch threads for ${formatCpu(cpuToMillis(cpu))} CPU: threads beyond the cores only contend`, fix: `use about ${Math.max(1, Math.ceil(cpu))}` });
+    ctx.findings.push({
+      severity: 'warning',
+      code: 'batching-threads',
+      path: [...path, 'numBatchThreads'],
+      message: `${threads} batch threads for ${formatCpu(cpuToMillis(cpu))} CPU: threads beyond the cores only contend`,
+      fix: `use about ${Math.max(1, Math.ceil(cpu))}`,
+    });
   }
   const timeout = int(batching.batchTimeoutMicros);
   if (timeout !== undefined && timeout > 100_000) {
-    ctx.findings.push({ severity: 'warning', code: 'batching-timeout', path: [...path, 'batchTimeoutMicros'], message: `a ${timeout / 1000} ms batch timeout can add that much latency to every request`, fix: 'most models use 0-10 ms (0-10000)' });
+    ctx.findings.push({
+      severity: 'warning',
+      code: 'batching-timeout',
+      path: [...path, 'batchTimeoutMicros'],
+      message: `a ${timeout / 1000} ms batch timeout can add that much latency to every request`,
+      fix: 'most models use 0-10 ms (0-10000)',
+    });
   }
 }
 
@@ -224,7 +344,12 @@ function checkResources(ctx: Ctx): void {
     if (raw === undefined) return undefined;
     const value = quantity(raw);
     if (value !== undefined && value <= 0) {
-      ctx.findings.push({ code: 'quantity-not-positive', path: [...path, field], message: `${field} must be more than zero, found ${String(raw)}`, fix: field === 'cpu' ? 'e.g. "500m" or "2"' : 'e.g. 512Mi or 4Gi' });
+      ctx.findings.push({
+        code: 'quantity-not-positive',
+        path: [...path, field],
+        message: `${field} must be more than zero, found ${String(raw)}`,
+        fix: field === 'cpu' ? 'e.g. "500m" or "2"' : 'e.g. 512Mi or 4Gi',
+      });
       return undefined;
     }
     return value;
@@ -234,10 +359,20 @@ function checkResources(ctx: Ctx): void {
   const cpuLimit = amount('cpu', limits, [...base, 'limits']);
   const memoryLimit = amount('memory', limits, [...base, 'limits']);
   if (cpuLimit !== undefined && cpuLimit < cpu) {
-    ctx.findings.push({ code: 'limit-below-request', path: [...base, 'limits', 'cpu'], message: `the CPU limit ${String(limits.cpu)} is below the request ${formatCpu(cpuToMillis(cpu))}`, fix: 'raise the limit or lower the request' });
+    ctx.findings.push({
+      code: 'limit-below-request',
+      path: [...base, 'limits', 'cpu'],
+      message: `the CPU limit ${String(limits.cpu)} is below the request ${formatCpu(cpuToMillis(cpu))}`,
+      fix: 'raise the limit or lower the request',
+    });
   }
   if (memoryLimit !== undefined && memoryLimit < memory) {
-    ctx.findings.push({ code: 'limit-below-request', path: [...base, 'limits', 'memory'], message: `the memory limit ${String(limits.memory)} is below the request ${formatBytes(memory)}`, fix: 'raise the limit or lower the request' });
+    ctx.findings.push({
+      code: 'limit-below-request',
+      path: [...base, 'limits', 'memory'],
+      message: `the memory limit ${String(limits.memory)} is below the request ${formatBytes(memory)}`,
+      fix: 'raise the limit or lower the request',
+    });
   }
   const modelSize = quantity(resources.modelSizeBytes);
   const effectiveLimit = memoryLimit ?? memory;
@@ -259,21 +394,46 @@ function checkScaling(ctx: Ctx): void {
   const max = int(scaling.maxReplicas);
   const allowSingle = scaling.allowSingleReplica === true;
   if (min !== undefined && max !== undefined && min > max) {
-    ctx.findings.push({ code: 'replicas-order', path: [...path, 'minReplicas'], message: `minReplicas ${min} is more than maxReplicas ${max}`, fix: 'make minReplicas <= maxReplicas' });
+    ctx.findings.push({
+      code: 'replicas-order',
+      path: [...path, 'minReplicas'],
+      message: `minReplicas ${min} is more than maxReplicas ${max}`,
+      fix: 'make minReplicas <= maxReplicas',
+    });
   }
-  for (const [field, value] of [['minReplicas', min], ['maxReplicas', max]] as const) {
+  for (const [field, value] of [
+    ['minReplicas', min],
+    ['maxReplicas', max],
+  ] as const) {
     if (value !== undefined && value < 2 && !allowSingle) {
-      ctx.findings.push({ code: 'single-replica', path: [...path, field], message: `${field} ${value} leaves no second pod to serve during a rollout or node drain`, fix: `set ${field}: 2 or more, or set spec.scaling.allowSingleReplica: true if this is not production` });
+      ctx.findings.push({
+        code: 'single-replica',
+        path: [...path, field],
+        message: `${field} ${value} leaves no second pod to serve during a rollout or node drain`,
+        fix: `set ${field}: 2 or more, or set spec.scaling.allowSingleReplica: true if this is not production`,
+      });
     }
   }
   const traffic = spec(ctx, 'traffic');
   const peakRps = num(traffic?.expectedPeakRps);
   const replicaRps = num(traffic?.replicaRps);
   const target = int(scaling.targetCPUUtilization) ?? defaults.targetCPUUtilization;
-  if (max !== undefined && peakRps !== undefined && replicaRps !== undefined && peakRps > 0 && replicaRps > 0) {
+  if (
+    max !== undefined &&
+    peakRps !== undefined &&
+    replicaRps !== undefined &&
+    peakRps > 0 &&
+    replicaRps > 0
+  ) {
     const needed = peakReplicas(peakRps, replicaRps, target);
     if (max < needed) {
-      ctx.findings.push({ severity: 'warning', code: 'capacity-short', path: [...path, 'maxReplicas'], message: `maxReplicas ${max} cannot carry expectedPeakRps ${peakRps}: at ${replicaRps} rps per pod and ${target}% CPU that takes ${needed} pods`, fix: `raise maxReplicas to ${needed}, or check spec.traffic` });
+      ctx.findings.push({
+        severity: 'warning',
+        code: 'capacity-short',
+        path: [...path, 'maxReplicas'],
+        message: `maxReplicas ${max} cannot carry expectedPeakRps ${peakRps}: at ${replicaRps} rps per pod and ${target}% CPU that takes ${needed} pods`,
+        fix: `raise maxReplicas to ${needed}, or check spec.traffic`,
+      });
     }
   }
 }
@@ -281,6 +441,11 @@ function checkScaling(ctx: Ctx): void {
 function checkMonitoring(ctx: Ctx): void {
   const path = str(spec(ctx, 'monitoring')?.path);
   if (path && /^\/v1(\/|$)/i.test(path)) {
-    ctx.findings.push({ code: 'metrics-path-reserved', path: ['spec', 'monitoring', 'path'], message: `'${path}' is under /v1/, which TF Serving routes to its REST API`, fix: `use ${defaults.metricsPath}` });
+    ctx.findings.push({
+      code: 'metrics-path-reserved',
+      path: ['spec', 'monitoring', 'path'],
+      message: `'${path}' is under /v1/, which TF Serving routes to its REST API`,
+      fix: `use ${defaults.metricsPath}`,
+    });
   }
 }

@@ -54,7 +54,9 @@ export const Metadata = Type.Object(
         "The owning team, written as a Kubernetes label value (letters, digits, '-', '_', '.'; at most 63 characters). " +
         'Used for labels, IAM scoping and cost tags.',
     }),
-    description: Type.Optional(Type.String({ maxLength: 1024, description: 'What the model does, for humans.' })),
+    description: Type.Optional(
+      Type.String({ maxLength: 1024, description: 'What the model does, for humans.' }),
+    ),
     labels: Type.Optional(
       Type.Record(Type.String(), Type.String(), {
         description:
@@ -78,7 +80,8 @@ export const Source = Type.Object(
     endpoint: Type.Optional(
       Type.String({
         pattern: '^https?://',
-        description: 'An S3-compatible endpoint URL (http:// or https://), for MinIO, s3rver or a VPC endpoint.',
+        description:
+          'An S3-compatible endpoint URL (http:// or https://), for MinIO, s3rver or a VPC endpoint.',
       }),
     ),
   },
@@ -103,13 +106,17 @@ export const VersionPolicy = Type.Object(
     ...strict,
     minProperties: 1,
     maxProperties: 1,
-    description: 'Which versions TF Serving loads: exactly one of {latest: N}, {specific: [..]} or {all: true}.',
+    description:
+      'Which versions TF Serving loads: exactly one of {latest: N}, {specific: [..]} or {all: true}.',
   },
 );
 
 export const Batching = Type.Object(
   {
-    maxBatchSize: Type.Integer({ minimum: 1, description: 'Largest batch the server forms (max_batch_size).' }),
+    maxBatchSize: Type.Integer({
+      minimum: 1,
+      description: 'Largest batch the server forms (max_batch_size).',
+    }),
     batchTimeoutMicros: Type.Integer({
       minimum: 0,
       maximum: 10_000_000,
@@ -118,7 +125,8 @@ export const Batching = Type.Object(
     numBatchThreads: Type.Integer({
       minimum: 1,
       maximum: 1024,
-      description: 'Threads processing batches in parallel (num_batch_threads); about the number of CPU cores.',
+      description:
+        'Threads processing batches in parallel (num_batch_threads); about the number of CPU cores.',
     }),
     maxEnqueuedBatches: Type.Integer({
       minimum: 1,
@@ -127,11 +135,14 @@ export const Batching = Type.Object(
     allowedBatchSizes: Type.Optional(
       Type.Array(Type.Integer({ minimum: 1 }), {
         minItems: 1,
-        description: 'Batch sizes to pad to, increasing; the last must equal maxBatchSize (allowed_batch_sizes).',
+        description:
+          'Batch sizes to pad to, increasing; the last must equal maxBatchSize (allowed_batch_sizes).',
       }),
     ),
     padVariableLengthInputs: Type.Optional(
-      Type.Boolean({ description: 'Pad inputs of different lengths in one batch (pad_variable_length_inputs).' }),
+      Type.Boolean({
+        description: 'Pad inputs of different lengths in one batch (pad_variable_length_inputs).',
+      }),
     ),
   },
   { ...strict, description: "Server-side request batching (TF Serving's BatchingParameters)." },
@@ -157,7 +168,8 @@ export const Serving = Type.Object(
       Type.Integer({
         minimum: 1,
         maximum: 3600,
-        description: 'How often TF Serving re-reads its config and version folders, and the sidecar polls S3 (default 10).',
+        description:
+          'How often TF Serving re-reads its config and version folders, and the sidecar polls S3 (default 10).',
       }),
     ),
     extraArgs: Type.Optional(
@@ -179,11 +191,17 @@ const ResourceLimits = Type.Object(
 
 export const Resources = Type.Object(
   {
-    cpu: Type.Optional(Quantity('CPU request per pod (Kubernetes quantity, e.g. "2" or "500m"). Default "1".')),
+    cpu: Type.Optional(
+      Quantity('CPU request per pod (Kubernetes quantity, e.g. "2" or "500m"). Default "1".'),
+    ),
     memory: Type.Optional(Quantity('Memory request per pod (Kubernetes quantity, e.g. 4Gi). Default 2Gi.')),
-    gpu: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, description: 'NVIDIA GPUs per pod (default 0).' })),
+    gpu: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 16, description: 'NVIDIA GPUs per pod (default 0).' }),
+    ),
     modelSizeBytes: Type.Optional(
-      Quantity('Size of one model version in memory (Kubernetes quantity, e.g. 500Mi); checked against the memory limit.'),
+      Quantity(
+        'Size of one model version in memory (Kubernetes quantity, e.g. 500Mi); checked against the memory limit.',
+      ),
     ),
     limits: Type.Optional(ResourceLimits),
   },
@@ -192,7 +210,10 @@ export const Resources = Type.Object(
 
 export const Traffic = Type.Object(
   {
-    expectedPeakRps: Type.Number({ exclusiveMinimum: 0, description: 'Requests per second at peak, for all pods together.' }),
+    expectedPeakRps: Type.Number({
+      exclusiveMinimum: 0,
+      description: 'Requests per second at peak, for all pods together.',
+    }),
     replicaRps: Type.Number({
       exclusiveMinimum: 0,
       description: 'Requests per second one pod sustains at full CPU (measure it with a load test).',
@@ -203,10 +224,18 @@ export const Traffic = Type.Object(
 
 export const Scaling = Type.Object(
   {
-    minReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Fewest pods (at least 2).' })),
-    maxReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Most pods the autoscaler may run.' })),
+    minReplicas: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, description: 'Fewest pods (at least 2).' }),
+    ),
+    maxReplicas: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, description: 'Most pods the autoscaler may run.' }),
+    ),
     targetCPUUtilization: Type.Optional(
-      Type.Integer({ minimum: 10, maximum: 95, description: 'Average CPU percent the autoscaler aims for (default 70).' }),
+      Type.Integer({
+        minimum: 10,
+        maximum: 95,
+        description: 'Average CPU percent the autoscaler aims for (default 70).',
+      }),
     ),
     allowSingleReplica: Type.Optional(
       Type.Boolean({ description: 'Allow minReplicas: 1 (no redundancy; for development only).' }),
@@ -218,11 +247,21 @@ export const Scaling = Type.Object(
 export const Endpoint = Type.Object(
   {
     host: Type.Optional(
-      Type.String({ pattern: patterns.host, maxLength: 253, description: 'Host name the load balancer answers for.' }),
+      Type.String({
+        pattern: patterns.host,
+        maxLength: 253,
+        description: 'Host name the load balancer answers for.',
+      }),
     ),
-    grpc: Type.Optional(Type.Boolean({ description: 'Also expose gRPC (port 8500) through the load balancer.' })),
+    grpc: Type.Optional(
+      Type.Boolean({ description: 'Also expose gRPC (port 8500) through the load balancer.' }),
+    ),
     ingressClassName: Type.Optional(
-      Type.String({ pattern: patterns.modelName, maxLength: 63, description: 'Ingress class (default alb).' }),
+      Type.String({
+        pattern: patterns.modelName,
+        maxLength: 63,
+        description: 'Ingress class (default alb).',
+      }),
     ),
   },
   { ...strict, description: 'How callers reach the model: /v1/models/<name> on this host.' },
@@ -231,17 +270,28 @@ export const Endpoint = Type.Object(
 export const Experiment = Type.Object(
   {
     canaryVersion: Version('The version tested against versionLabels.stable.'),
-    canaryWeight: Type.Integer({ minimum: 1, maximum: 99, description: 'Percent of traffic sent to the canary (1-99).' }),
+    canaryWeight: Type.Integer({
+      minimum: 1,
+      maximum: 99,
+      description: 'Percent of traffic sent to the canary (1-99).',
+    }),
   },
   { ...strict, description: 'An A/B test between the stable version and a canary version.' },
 );
 
 export const Monitoring = Type.Object(
   {
-    prometheus: Type.Optional(Type.Boolean({ description: "Expose TF Serving's Prometheus metrics (default true)." })),
-    datadog: Type.Optional(Type.Boolean({ description: 'Add Datadog autodiscovery annotations (default false).' })),
+    prometheus: Type.Optional(
+      Type.Boolean({ description: "Expose TF Serving's Prometheus metrics (default true)." }),
+    ),
+    datadog: Type.Optional(
+      Type.Boolean({ description: 'Add Datadog autodiscovery annotations (default false).' }),
+    ),
     path: Type.Optional(
-      Type.String({ pattern: '^/[^\\s]*$', description: 'Metrics path (default /monitoring/prometheus/metrics).' }),
+      Type.String({
+        pattern: '^/[^\\s]*$',
+        description: 'Metrics path (default /monitoring/prometheus/metrics).',
+      }),
     ),
   },
   { ...strict, description: 'Metrics.' },

@@ -55,13 +55,20 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
   return `${typeof value} ${String(value)}`;
 }
 
 function typeNames(type: unknown): string {
   const names = (Array.isArray(type) ? type : [type]).map((t) =>
-    t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'integer' ? 'a whole number' : `a ${String(t)}`,
+    t === 'object'
+      ? 'a mapping'
+      : t === 'array'
+        ? 'a list'
+        : t === 'integer'
+          ? 'a whole number'
+          : `a ${String(t)}`,
   );
   return names.join(' or ');
 }
@@ -80,12 +87,19 @@ function describeError(error: ErrorObject): Finding | undefined {
         code: 'missing-field',
         path: [...path, missing],
         message: `required field '${missing}' is missing`,
-        fix: property?.description ? `add ${missing}: ${property.description}` : `add '${missing}'`,
+        fix: property?.description
+          ? `add ${missing}: ${lowerFirst(property.description)}`
+          : `add '${missing}'`,
       };
     }
     case 'additionalProperties': {
       const unknown = String(params.additionalProperty);
-      return { code: 'unknown-field', path: [...path, unknown], atKey: true, ...unknownFieldText(unknown, path, parentSchema) };
+      return {
+        code: 'unknown-field',
+        path: [...path, unknown],
+        atKey: true,
+        ...unknownFieldText(unknown, path, parentSchema),
+      };
     }
     case 'type':
       return {
@@ -106,7 +120,7 @@ function describeError(error: ErrorObject): Finding | undefined {
       return {
         code: 'bad-format',
         path,
-        message: `${describeValue(data)} is not in the expected form`,
+        message: `${describeValue(data)} is not a valid ${fieldName(path)}`,
         ...(hint ? { fix: hint } : {}),
       };
     case 'minLength':
@@ -128,7 +142,12 @@ function describeError(error: ErrorObject): Finding | undefined {
         ...(hint ? { fix: hint } : {}),
       };
     case 'minItems':
-      return { code: 'too-few-items', path, message: `the list needs at least ${String(params.limit)} item(s)`, ...(hint ? { fix: hint } : {}) };
+      return {
+        code: 'too-few-items',
+        path,
+        message: `the list needs at least ${String(params.limit)} item(s)`,
+        ...(hint ? { fix: hint } : {}),
+      };
     case 'uniqueItems':
       return {
         code: 'duplicate-items',
@@ -148,20 +167,44 @@ function describeError(error: ErrorObject): Finding | undefined {
         ...(hint ? { fix: hint } : {}),
       };
     default:
-      return { code: `schema-${error.keyword}`, path, message: error.message ?? 'invalid value', ...(hint ? { fix: hint } : {}) };
+      return {
+        code: `schema-${error.keyword}`,
+        path,
+        message: error.message ?? 'invalid value',
+        ...(hint ? { fix: hint } : {}),
+      };
   }
+}
+
+/** The innermost named field of a path: 'extraArgs' for spec.serving.extraArgs[3]. */
+function fieldName(path: SpecPath): string {
+  return String([...path].reverse().find((segment) => typeof segment === 'string') ?? 'value');
+}
+
+function lowerFirst(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }
 
 function typeFix(expected: unknown, data: unknown, hint: string | undefined): string | undefined {
   if (expected === 'boolean' && typeof data === 'string') return `write true or false without quotes`;
-  if ((expected === 'integer' || expected === 'number') && typeof data === 'string' && data.trim() !== '' && !Number.isNaN(Number(data))) {
+  if (
+    (expected === 'integer' || expected === 'number') &&
+    typeof data === 'string' &&
+    data.trim() !== '' &&
+    !Number.isNaN(Number(data))
+  ) {
     return `write the number without quotes: ${Number(data)}`;
   }
-  if (expected === 'integer' && typeof data === 'number') return `use a whole number, e.g. ${Math.round(data)}`;
+  if (expected === 'integer' && typeof data === 'number')
+    return `use a whole number, e.g. ${Math.round(data)}`;
   return hint;
 }
 
-function unknownFieldText(unknown: string, path: SpecPath, parentSchema: JsonSchema): { message: string; fix: string } {
+function unknownFieldText(
+  unknown: string,
+  path: SpecPath,
+  parentSchema: JsonSchema,
+): { message: string; fix: string } {
   const allowed = Object.keys(parentSchema.properties ?? {});
   const where = path.length ? `in ${path.join('.')}` : 'at the top level';
   const message = `unknown field '${unknown}' ${where}`;
@@ -172,7 +215,10 @@ function unknownFieldText(unknown: string, path: SpecPath, parentSchema: JsonSch
   }
   const homes = propertyHomes.get(unknown)?.filter((home) => home !== path.join('.'));
   if (homes?.length) {
-    return { message, fix: `'${unknown}' belongs under ${homes.map((h) => h || 'the top level').join(' or ')}` };
+    return {
+      message,
+      fix: `'${unknown}' belongs under ${homes.map((h) => h || 'the top level').join(' or ')}`,
+    };
   }
   return { message, fix: allowed.length ? `allowed here: ${allowed.join(', ')}` : 'remove it' };
 }

@@ -370,11 +370,8 @@ function isEnum(value: object): value is TextProtoEnum {
 export function message(
   ...fields: Array<[string, TextProtoScalar | TextProtoMessage | undefined]>
 ): TextProtoMessage {
-  return {
-    fields: fields.flatMap(([name, value]) =>
-      value === undefined ? [] : [{ name, value, line: 0, column: 0 }],
-    ),
-  };
+  const present = fields.filter((field): field is [string, FieldValue] => field[1] !== undefined);
+  return { fields: present.map(([name, value]) => ({ name, value, line: 0, column: 0 })) };
 }
 
 // ---------------------------------------------------------------------------
@@ -386,7 +383,7 @@ type AnyValue = TextProtoScalar | AnyMessage;
 const WRITABLE_NAME = /^(?:[A-Za-z_][A-Za-z0-9_]*|\[[A-Za-z0-9_./-]+\])$/;
 
 export function formatTextProto(
-  msg: AnyMessage,
+  msg: TextProtoMessage | PlainMessage,
   options: { indent?: number; header?: string[] } = {},
 ): string {
   const indent = ' '.repeat(options.indent ?? 2);
@@ -422,10 +419,7 @@ function fieldsOf(msg: AnyMessage): Array<[string, AnyValue]> {
 // plain values, never objects with a string `name`.
 function isTextProtoMessage(msg: AnyMessage): msg is TextProtoMessage {
   const fields: unknown = msg.fields;
-  return (
-    Array.isArray(fields) &&
-    fields.every((f: unknown) => typeof (f as Partial<TextProtoField> | null)?.name === 'string')
-  );
+  return Array.isArray(fields) && fields.every((f) => typeof f?.name === 'string');
 }
 
 function formatScalar(value: TextProtoScalar, name: string): string {
@@ -471,7 +465,7 @@ function quote(value: string): string {
     // C1 controls are written as their two UTF-8 bytes, which is all protobuf escapes can express.
     else if (code >= 0x80 && code <= 0x9f) out += `\\302\\${code.toString(8)}`;
     // Only a lone surrogate is left as one UTF-16 unit by the iterator; UTF-8 cannot carry it.
-    else if (code >= 0xd800 && code <= 0xdbff) out += `\\u${code.toString(16).toUpperCase()}`;
+    else if (code >= 0xd800 && code <= 0xdfff) out += `\\u${code.toString(16).toUpperCase()}`;
     else out += ch;
   }
   return out + '"';

@@ -53,7 +53,10 @@ export function modelConfigMessage(model: ResolvedModel, served: ServedVersions 
     // A proto map in text format is a repeated entry message with key and value.
     ...Object.keys(labels)
       .sort()
-      .map((label): [string, TextProtoMessage] => ['version_labels', message(['key', label], ['value', labels[label]!])]),
+      .map((label): [string, TextProtoMessage] => [
+        'version_labels',
+        message(['key', label], ['value', labels[label]!]),
+      ]),
   );
 }
 
@@ -126,7 +129,8 @@ export function tfServingArgs(model: ResolvedModel, options: ArgsOptions = {}): 
   }
   // A release may add a version and point a label at it in one config write;
   // without this flag TF Serving refuses a label on a version still loading.
-  if (Object.keys(model.serving.versionLabels).length > 0) args.push('--allow_version_labels_for_unavailable_models');
+  if (Object.keys(model.serving.versionLabels).length > 0)
+    args.push('--allow_version_labels_for_unavailable_models');
   args.push(...model.serving.extraArgs);
   return args;
 }

@@ -41,7 +41,10 @@ type Locate = (finding: Finding) => Diagnostic;
 function validateLocated(source: SpecSource): { result: ValidatedSpec; locate: Locate } {
   const document = readSpecDocument(source.text, source.file);
   if (document.syntax.length > 0) {
-    return { result: { file: source.file, diagnostics: sortDiagnostics(document.syntax) }, locate: document.locate };
+    return {
+      result: { file: source.file, diagnostics: sortDiagnostics(document.syntax) },
+      locate: document.locate,
+    };
   }
   return { result: check(source.file, document.value, document.locate), locate: document.locate };
 }
@@ -80,7 +83,8 @@ function check(file: string, value: unknown, locate: Locate): ValidatedSpec {
     const blocked = structural.map((f) => f.path);
     // A semantic finding under a field that already failed its type/shape check would only repeat it.
     const semantic = semanticFindings(value).filter(
-      (f) => !blocked.some((b) => b.length <= f.path.length && b.every((segment, i) => f.path[i] === segment)),
+      (f) =>
+        !blocked.some((b) => b.length <= f.path.length && b.every((segment, i) => f.path[i] === segment)),
     );
     findings = [...structural, ...semantic];
   } catch (error) {
@@ -100,7 +104,9 @@ function check(file: string, value: unknown, locate: Locate): ValidatedSpec {
 }
 
 /** Model names (and so endpoint paths and Kubernetes names) must be unique across the files validated together. */
-function uniqueness(located: readonly { result: ValidatedSpec; locate: Locate }[]): Map<string, Diagnostic[]> {
+function uniqueness(
+  located: readonly { result: ValidatedSpec; locate: Locate }[],
+): Map<string, Diagnostic[]> {
   const byFile = new Map<string, Diagnostic[]>();
   const group = (key: (m: ResolvedModel) => string) => {
     const groups = new Map<string, typeof located>();
@@ -113,7 +119,10 @@ function uniqueness(located: readonly { result: ValidatedSpec; locate: Locate }[
   };
   const report = (same: typeof located, finding: (model: ResolvedModel, others: string) => Finding) => {
     for (const entry of same) {
-      const others = same.filter((o) => o !== entry).map((o) => o.result.file).join(', ');
+      const others = same
+        .filter((o) => o !== entry)
+        .map((o) => o.result.file)
+        .join(', ');
       const file = entry.result.file;
       byFile.set(file, [...(byFile.get(file) ?? []), entry.locate(finding(entry.result.model!, others))]);
     }

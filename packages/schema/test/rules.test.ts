@@ -7,7 +7,12 @@ type Change = [path: string, value: unknown];
 function findings(...changes: Change[]) {
   let spec = baseSpec();
   for (const [path, value] of changes) spec = withField(spec, path, value);
-  return validateSpecValue(spec).diagnostics.map((d) => ({ code: d.code, severity: d.severity, path: d.path, message: d.message }));
+  return validateSpecValue(spec).diagnostics.map((d) => ({
+    code: d.code,
+    severity: d.severity,
+    path: d.path,
+    message: d.message,
+  }));
 }
 
 const specific = (versions: number[], labels: Record<string, number> = {}): Change => [
@@ -52,7 +57,10 @@ describe('names', () => {
   });
 
   it('team must be a label value', () => {
-    expect(findings(['metadata.team', 'data science'])[0]).toMatchObject({ code: 'bad-format', path: 'metadata.team' });
+    expect(findings(['metadata.team', 'data science'])[0]).toMatchObject({
+      code: 'bad-format',
+      path: 'metadata.team',
+    });
   });
 });
 
@@ -80,7 +88,9 @@ describe('source', () => {
 
   it('checks the endpoint URL', () => {
     expect(findings(['spec.source.endpoint', 'https://s3.internal:9000'])).toEqual([]);
-    expect(findings(['spec.source.endpoint', 'https://s3.internal/path'])[0]!.code).toBe('endpoint-url-invalid');
+    expect(findings(['spec.source.endpoint', 'https://s3.internal/path'])[0]!.code).toBe(
+      'endpoint-url-invalid',
+    );
     expect(findings(['spec.source.endpoint', 'ftp://s3.internal'])[0]!.code).toBe('bad-format');
   });
 
@@ -106,10 +116,19 @@ describe('image', () => {
 
   it('warns about GPU builds and GPU counts that do not match', () => {
     expect(findings(['spec.resources.gpu', 1])).toEqual([
-      expect.objectContaining({ code: 'gpu-image', severity: 'warning', message: expect.stringContaining("image tag '2.19.0' is the CPU build") }),
+      expect.objectContaining({
+        code: 'gpu-image',
+        severity: 'warning',
+        message: expect.stringContaining("image tag '2.19.0' is the CPU build"),
+      }),
     ]);
-    expect(findings(['spec.serving.image', 'tensorflow/serving:2.19.0-gpu'])[0]).toMatchObject({ code: 'gpu-image', severity: 'warning' });
-    expect(findings(['spec.serving.image', 'tensorflow/serving:2.19.0-gpu'], ['spec.resources.gpu', 2])).toEqual([]);
+    expect(findings(['spec.serving.image', 'tensorflow/serving:2.19.0-gpu'])[0]).toMatchObject({
+      code: 'gpu-image',
+      severity: 'warning',
+    });
+    expect(
+      findings(['spec.serving.image', 'tensorflow/serving:2.19.0-gpu'], ['spec.resources.gpu', 2]),
+    ).toEqual([]);
   });
 });
 
@@ -137,7 +156,9 @@ describe('versions and labels', () => {
   });
 
   it('accepts labels under the all policy', () => {
-    expect(findings(['spec.serving', { versionPolicy: { all: true }, versionLabels: { stable: 1 } }])).toEqual([]);
+    expect(
+      findings(['spec.serving', { versionPolicy: { all: true }, versionLabels: { stable: 1 } }]),
+    ).toEqual([]);
   });
 
   it.each([
@@ -161,7 +182,10 @@ describe('versions and labels', () => {
 });
 
 describe('experiment', () => {
-  const experiment = (canaryVersion: number, canaryWeight = 10): Change => ['spec.experiment', { canaryVersion, canaryWeight }];
+  const experiment = (canaryVersion: number, canaryWeight = 10): Change => [
+    'spec.experiment',
+    { canaryVersion, canaryWeight },
+  ];
 
   it('accepts a canary that is served and differs from stable', () => {
     expect(findings(specific([3, 4], { stable: 3 }), experiment(4))).toEqual([]);
@@ -173,7 +197,9 @@ describe('experiment', () => {
   });
 
   it('refuses comparing a version with itself', () => {
-    expect(findings(specific([3, 4], { stable: 3 }), experiment(3)).map((f) => f.code)).toEqual(['experiment-same-version']);
+    expect(findings(specific([3, 4], { stable: 3 }), experiment(3)).map((f) => f.code)).toEqual([
+      'experiment-same-version',
+    ]);
   });
 
   it('refuses an unserved canary', () => {
@@ -185,7 +211,9 @@ describe('experiment', () => {
   });
 
   it('refuses a canary label pointing elsewhere', () => {
-    expect(findings(specific([3, 4, 5], { stable: 3, canary: 5 }), experiment(4)).map((f) => f.code)).toEqual(['canary-label-mismatch']);
+    expect(findings(specific([3, 4, 5], { stable: 3, canary: 5 }), experiment(4)).map((f) => f.code)).toEqual(
+      ['canary-label-mismatch'],
+    );
   });
 
   it.each([0, 100, -1, 50.5])('refuses weight %s', (weight) => {
@@ -208,17 +236,28 @@ describe('scaling', () => {
 
   it('refuses a single replica unless allowed explicitly', () => {
     expect(findings(['spec.scaling', { minReplicas: 1 }]).map((f) => f.code)).toEqual(['single-replica']);
-    expect(findings(['spec.scaling', { minReplicas: 1, maxReplicas: 1 }]).map((f) => f.code)).toEqual(['single-replica', 'single-replica']);
-    expect(findings(['spec.scaling', { minReplicas: 1, maxReplicas: 1, allowSingleReplica: true }])).toEqual([]);
-    expect(findings(['spec.scaling', { minReplicas: 1, allowSingleReplica: false }]).map((f) => f.code)).toEqual(['single-replica']);
+    expect(findings(['spec.scaling', { minReplicas: 1, maxReplicas: 1 }]).map((f) => f.code)).toEqual([
+      'single-replica',
+      'single-replica',
+    ]);
+    expect(findings(['spec.scaling', { minReplicas: 1, maxReplicas: 1, allowSingleReplica: true }])).toEqual(
+      [],
+    );
+    expect(
+      findings(['spec.scaling', { minReplicas: 1, allowSingleReplica: false }]).map((f) => f.code),
+    ).toEqual(['single-replica']);
   });
 
   it('warns when maxReplicas cannot carry the expected peak', () => {
-    const [f] = findings(['spec.traffic', { expectedPeakRps: 800, replicaRps: 100 }], ['spec.scaling', { maxReplicas: 5, targetCPUUtilization: 60 }]);
+    const [f] = findings(
+      ['spec.traffic', { expectedPeakRps: 800, replicaRps: 100 }],
+      ['spec.scaling', { maxReplicas: 5, targetCPUUtilization: 60 }],
+    );
     expect(f).toMatchObject({
       code: 'capacity-short',
       severity: 'warning',
-      message: 'maxReplicas 5 cannot carry expectedPeakRps 800: at 100 rps per pod and 60% CPU that takes 14 pods',
+      message:
+        'maxReplicas 5 cannot carry expectedPeakRps 800: at 100 rps per pod and 60% CPU that takes 14 pods',
     });
   });
 
@@ -243,7 +282,10 @@ describe('resources', () => {
   });
 
   it('refuses limits below requests', () => {
-    const out = findings(['spec.resources', { cpu: '2', memory: '4Gi', limits: { cpu: '1', memory: '2Gi' } }]);
+    const out = findings([
+      'spec.resources',
+      { cpu: '2', memory: '4Gi', limits: { cpu: '1', memory: '2Gi' } },
+    ]);
     expect(out.map((f) => [f.code, f.path])).toEqual([
       ['limit-below-request', 'spec.resources.limits.cpu'],
       ['limit-below-request', 'spec.resources.limits.memory'],
@@ -254,9 +296,14 @@ describe('resources', () => {
     expect(findings(['spec.resources', { memory: '1Gi', modelSizeBytes: '512Mi' }])).toEqual([]);
     const [f] = findings(['spec.resources', { memory: '1Gi', modelSizeBytes: '513Mi' }]);
     expect(f).toMatchObject({ code: 'memory-below-model', path: 'spec.resources.memory' });
-    const limited = findings(['spec.resources', { memory: '1Gi', modelSizeBytes: '1Gi', limits: { memory: '1500Mi' } }]);
+    const limited = findings([
+      'spec.resources',
+      { memory: '1Gi', modelSizeBytes: '1Gi', limits: { memory: '1500Mi' } },
+    ]);
     expect(limited[0]).toMatchObject({ code: 'memory-below-model', path: 'spec.resources.limits.memory' });
-    expect(findings(['spec.resources', { memory: '1Gi', modelSizeBytes: '1Gi', limits: { memory: '2Gi' } }])).toEqual([]);
+    expect(
+      findings(['spec.resources', { memory: '1Gi', modelSizeBytes: '1Gi', limits: { memory: '2Gi' } }]),
+    ).toEqual([]);
   });
 
   it('checks the default memory against the model size', () => {
@@ -279,7 +326,9 @@ describe('batching', () => {
     expect(findings(batching({ allowedBatchSizes: [16, 8, 32] })).map((f) => [f.code, f.path])).toEqual([
       ['batching-sizes-order', 'spec.serving.batching.allowedBatchSizes[1]'],
     ]);
-    expect(findings(batching({ allowedBatchSizes: [8, 16] })).map((f) => f.code)).toEqual(['batching-sizes-last']);
+    expect(findings(batching({ allowedBatchSizes: [8, 16] })).map((f) => f.code)).toEqual([
+      'batching-sizes-last',
+    ]);
   });
 
   it.each(['maxBatchSize', 'numBatchThreads', 'maxEnqueuedBatches'])('refuses %s of 0', (field) => {
@@ -296,17 +345,24 @@ describe('batching', () => {
 
   it('warns about many threads on few cores and long timeouts', () => {
     expect(findings(batching({ numBatchThreads: 64 })).map((f) => f.code)).toEqual(['batching-threads']);
-    expect(findings(batching({ batchTimeoutMicros: 500_000 })).map((f) => f.code)).toEqual(['batching-timeout']);
+    expect(findings(batching({ batchTimeoutMicros: 500_000 })).map((f) => f.code)).toEqual([
+      'batching-timeout',
+    ]);
   });
 });
 
 describe('extra args and monitoring', () => {
   it('accepts flags Catwalk does not manage', () => {
-    expect(findings(['spec.serving.extraArgs', ['--rest_api_timeout_in_ms=5000', '--enable_model_warmup=false']])).toEqual([]);
+    expect(
+      findings(['spec.serving.extraArgs', ['--rest_api_timeout_in_ms=5000', '--enable_model_warmup=false']]),
+    ).toEqual([]);
   });
 
   it('refuses managed, repeated and malformed flags', () => {
-    const out = findings(['spec.serving.extraArgs', ['--port=9000', '--grpc_max_threads=8', '--grpc_max_threads=9', 'verbose']]);
+    const out = findings([
+      'spec.serving.extraArgs',
+      ['--port=9000', '--grpc_max_threads=8', '--grpc_max_threads=9', 'verbose'],
+    ]);
     expect(out.map((f) => [f.code, f.path])).toEqual([
       ['extra-arg-managed', 'spec.serving.extraArgs[0]'],
       ['extra-arg-repeated', 'spec.serving.extraArgs[2]'],
@@ -315,7 +371,9 @@ describe('extra args and monitoring', () => {
   });
 
   it('keeps the metrics path out of /v1/', () => {
-    expect(findings(['spec.monitoring', { path: '/v1/models/metrics' }]).map((f) => f.code)).toEqual(['metrics-path-reserved']);
+    expect(findings(['spec.monitoring', { path: '/v1/models/metrics' }]).map((f) => f.code)).toEqual([
+      'metrics-path-reserved',
+    ]);
     expect(findings(['spec.monitoring', { path: '/metrics' }])).toEqual([]);
   });
 

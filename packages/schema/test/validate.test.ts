@@ -37,7 +37,9 @@ describe('bundled examples', () => {
     expect(report.valid).toBe(false);
     const duplicates = report.diagnostics.filter((d) => d.code === 'duplicate-name');
     expect(duplicates.map((d) => d.file)).toEqual(files.map((f) => f.file));
-    expect(duplicates[0]!.message).toContain("model name 'recommender' is also used by invalid/duplicate-names/b.yaml");
+    expect(duplicates[0]!.message).toContain(
+      "model name 'recommender' is also used by invalid/duplicate-names/b.yaml",
+    );
     expect(duplicates[0]!.message).toContain('/v1/models/recommender');
     expect(duplicates[0]!.line).toBe(7);
   });
@@ -62,12 +64,23 @@ describe('messages', () => {
 
   it('suggests the closest field for a misspelt one and points at the key', () => {
     const [d] = validateSpecText(readExample('invalid/unknown-field.yaml')).diagnostics;
-    expect(d).toMatchObject({ code: 'unknown-field', path: 'spec.scaling.minReplica', line: 12, column: 5, fix: "did you mean 'minReplicas'?" });
+    expect(d).toMatchObject({
+      code: 'unknown-field',
+      path: 'spec.scaling.minReplica',
+      line: 12,
+      column: 5,
+      fix: "did you mean 'minReplicas'?",
+    });
   });
 
   it('tells where a field belongs when it is in the wrong section', () => {
-    const result = validateSpecValue(withField(baseSpec(), 'spec.traffic', { expectedPeakRps: 10, replicaRps: 5, maxReplicas: 4 }));
-    expect(result.diagnostics[0]).toMatchObject({ code: 'unknown-field', fix: "'maxReplicas' belongs under spec.scaling" });
+    const result = validateSpecValue(
+      withField(baseSpec(), 'spec.traffic', { expectedPeakRps: 10, replicaRps: 5, maxReplicas: 4 }),
+    );
+    expect(result.diagnostics[0]).toMatchObject({
+      code: 'unknown-field',
+      fix: "'maxReplicas' belongs under spec.scaling",
+    });
   });
 
   it('lists allowed fields when nothing is close', () => {
@@ -77,10 +90,22 @@ describe('messages', () => {
 
   it('reports every problem at once, across structure and semantics', () => {
     let spec = withField(baseSpec(), 'metadata.name', 'Bad_Name');
-    spec = withField(spec, 'spec.serving', { image: 'tensorflow/serving', versionPolicy: { specific: [1] }, versionLabels: { stable: 2 } });
+    spec = withField(spec, 'spec.serving', {
+      image: 'tensorflow/serving',
+      versionPolicy: { specific: [1] },
+      versionLabels: { stable: 2 },
+    });
     spec = withField(spec, 'spec.scaling', { minReplicas: 5, maxReplicas: 3, replicas: 4 });
-    const codes = validateSpecValue(spec).diagnostics.map((d) => d.code).sort();
-    expect(codes).toEqual(['bad-format', 'image-not-pinned', 'label-not-served', 'replicas-order', 'unknown-field']);
+    const codes = validateSpecValue(spec)
+      .diagnostics.map((d) => d.code)
+      .sort();
+    expect(codes).toEqual([
+      'bad-format',
+      'image-not-pinned',
+      'label-not-served',
+      'replicas-order',
+      'unknown-field',
+    ]);
   });
 
   it('does not repeat a semantic complaint about a field that already failed its type check', () => {
@@ -90,7 +115,9 @@ describe('messages', () => {
   });
 
   it('explains quoted numbers and booleans', () => {
-    const spec = withField(withField(baseSpec(), 'spec.serving', { pollSeconds: '10' }), 'spec.endpoint', { grpc: 'yes' });
+    const spec = withField(withField(baseSpec(), 'spec.serving', { pollSeconds: '10' }), 'spec.endpoint', {
+      grpc: 'yes',
+    });
     const fixes = validateSpecValue(spec).diagnostics.map((d) => d.fix);
     expect(fixes).toEqual(['write true or false without quotes', 'write the number without quotes: 10']);
   });
@@ -105,9 +132,17 @@ describe('reading files', () => {
 
   it('refuses a file with two documents, an empty file and a scalar', () => {
     const text = '---\napiVersion: catwalk/v1\n---\nkind: Model\n';
-    expect(validateSpecText({ file: 'two.yaml', text }).diagnostics[0]).toMatchObject({ code: 'multiple-documents', line: 3 });
-    expect(validateSpecText({ file: 'empty.yaml', text: '# nothing\n' }).diagnostics[0]!.code).toBe('empty-file');
-    expect(validateSpecText({ file: 's.yaml', text: 'hello\n' }).diagnostics[0]).toMatchObject({ code: 'wrong-type', message: 'expected a mapping, found the string "hello"' });
+    expect(validateSpecText({ file: 'two.yaml', text }).diagnostics[0]).toMatchObject({
+      code: 'multiple-documents',
+      line: 3,
+    });
+    expect(validateSpecText({ file: 'empty.yaml', text: '# nothing\n' }).diagnostics[0]!.code).toBe(
+      'empty-file',
+    );
+    expect(validateSpecText({ file: 's.yaml', text: 'hello\n' }).diagnostics[0]).toMatchObject({
+      code: 'wrong-type',
+      message: 'expected a mapping, found the string "hello"',
+    });
   });
 
   it('reports YAML syntax errors with their position', () => {
@@ -116,8 +151,12 @@ describe('reading files', () => {
   });
 
   it('keeps YAML 1.2 scalars: `on` and `no` are strings, not booleans', () => {
-    const text = 'apiVersion: catwalk/v1\nkind: Model\nmetadata: { name: demo, team: search }\nspec:\n  source: { uri: "s3://catwalk-models/a/b" }\n  endpoint: { grpc: on }\n';
-    expect(validateSpecText({ file: 'x.yaml', text }).diagnostics[0]).toMatchObject({ code: 'wrong-type', path: 'spec.endpoint.grpc' });
+    const text =
+      'apiVersion: catwalk/v1\nkind: Model\nmetadata: { name: demo, team: search }\nspec:\n  source: { uri: "s3://catwalk-models/a/b" }\n  endpoint: { grpc: on }\n';
+    expect(validateSpecText({ file: 'x.yaml', text }).diagnostics[0]).toMatchObject({
+      code: 'wrong-type',
+      path: 'spec.endpoint.grpc',
+    });
   });
 });
 
