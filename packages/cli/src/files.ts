@@ -45,7 +45,8 @@ async function specFilesIn(dir: string): Promise<string[]> {
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (!entry.name.startsWith('.') && !SKIPPED_DIRS.has(entry.name)) out.push(...(await specFilesIn(full)));
+      if (!entry.name.startsWith('.') && !SKIPPED_DIRS.has(entry.name))
+        out.push(...(await specFilesIn(full)));
     } else if (SPEC_EXTENSIONS.has(path.extname(entry.name)) && !entry.name.endsWith('.schema.json')) {
       out.push(full);
     }

@@ -32,7 +32,9 @@ export function describePolicy(policy: ResolvedVersionPolicy): string {
 
 export function describeVersions(model: ResolvedModel): string {
   const labels = Object.entries(model.serving.versionLabels).map(([label, version]) => `${label}=${version}`);
-  return labels.length ? `${describePolicy(model.serving.versionPolicy)} (${labels.join(' ')})` : describePolicy(model.serving.versionPolicy);
+  return labels.length
+    ? `${describePolicy(model.serving.versionPolicy)} (${labels.join(' ')})`
+    : describePolicy(model.serving.versionPolicy);
 }
 
 export function describeEndpoint(model: ResolvedModel): string {
@@ -43,17 +45,33 @@ export function describeEndpoint(model: ResolvedModel): string {
 /** One row per model: what runs where, at what size. */
 export function summaryTable(models: readonly ResolvedModel[], c: Colors): string {
   const table = new Table({
-    head: ['MODEL', 'TEAM', 'VERSIONS (LABELS)', 'A/B', 'REPLICAS', 'CPU/MEMORY', 'ENDPOINT'].map((h) => c.bold(h)),
+    head: ['MODEL', 'TEAM', 'VERSIONS (LABELS)', 'A/B', 'REPLICAS', 'CPU/MEMORY', 'ENDPOINT'].map((h) =>
+      c.bold(h),
+    ),
     chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-      bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+      top: '',
+      'top-mid': '',
+      'top-left': '',
+      'top-right': '',
+      bottom: '',
+      'bottom-mid': '',
+      'bottom-left': '',
+      'bottom-right': '',
+      left: '',
+      'left-mid': '',
+      mid: '',
+      'mid-mid': '',
+      right: '',
+      'right-mid': '',
+      middle: '  ',
     },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });
   for (const model of models) {
     const { requests, gpu } = model.resources;
-    const experiment = model.experiment ? `${model.experiment.canaryVersion}@${model.experiment.canaryWeight}%` : '-';
+    const experiment = model.experiment
+      ? `${model.experiment.canaryVersion}@${model.experiment.canaryWeight}%`
+      : '-';
     table.push([
       model.name,
       model.team,
@@ -64,5 +82,9 @@ export function summaryTable(models: readonly ResolvedModel[], c: Colors): strin
       describeEndpoint(model),
     ]);
   }
-  return `${table.toString().split('\n').map((line) => line.trimEnd()).join('\n')}\n`;
+  return `${table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n')}\n`;
 }

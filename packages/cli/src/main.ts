@@ -46,7 +46,13 @@ Examples:
     .option('--source <uri>', 'S3 folder of the model (default s3://catwalk-models/<team>/<name>)')
     .option('--dir <dir>', 'folder to write the spec into', '.')
     .option('--force', 'replace an existing file')
-    .addHelpText('after', examples('catwalk init pricing --team marketplace', 'catwalk init fraud-check --team payments --source s3://models/payments/fraud-check --dir specs'))
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk init pricing --team marketplace',
+        'catwalk init fraud-check --team payments --source s3://models/payments/fraud-check --dir specs',
+      ),
+    )
     .action(async (name, options) => setExit(await initCommand(name, options, io)));
 
   cli
@@ -55,15 +61,30 @@ Examples:
     .argument('<paths...>', 'spec files (.yaml, .yml, .json) or folders holding them')
     .option('--json', 'machine-readable report on stdout')
     .option('--strict', 'fail on warnings too')
-    .addHelpText('after', examples('catwalk validate examples/models', 'catwalk validate pricing.yaml --json', 'catwalk validate specs/ --strict'))
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk validate examples/models',
+        'catwalk validate pricing.yaml --json',
+        'catwalk validate specs/ --strict',
+      ),
+    )
     .action(async (paths, options) => setExit(await validateCommand(paths, options, io)));
 
   cli
     .command('explain')
-    .description('print the resolved model (every default filled in) and the TF Serving files derived from it')
+    .description(
+      'print the resolved model (every default filled in) and the TF Serving files derived from it',
+    )
     .argument('<file>', 'one spec file')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', examples('catwalk explain examples/models/pricing.yaml', 'catwalk explain pricing.yaml --json | jq .args'))
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk explain examples/models/pricing.yaml',
+        'catwalk explain pricing.yaml --json | jq .args',
+      ),
+    )
     .action(async (file, options) => setExit(await explainCommand(file, options, io)));
 
   cli
@@ -78,7 +99,10 @@ Examples:
     .command('schema')
     .description('print the JSON Schema of the model spec, for editors and other tools')
     .option('-o, --out <file>', 'write it to a file instead of stdout')
-    .addHelpText('after', examples('catwalk schema > model.schema.json', 'catwalk schema --out .vscode/catwalk.schema.json'))
+    .addHelpText(
+      'after',
+      examples('catwalk schema > model.schema.json', 'catwalk schema --out .vscode/catwalk.schema.json'),
+    )
     .action(async (options) => setExit(await schemaCommand(options, io)));
 
   return cli;
@@ -98,7 +122,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version end parsing through the same path as usage errors.
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      ) {
         return exitCodes.ok;
       }
       if (error.code === 'commander.executeSubCommandAsync') return exitCodes.ok;
@@ -116,14 +144,21 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 /** Entry point of bin/catwalk.js. */
 export function runFromProcess(): void {
   const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
-  const io: Io = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), color: color || 'FORCE_COLOR' in process.env };
+  const io: Io = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+    color: color || 'FORCE_COLOR' in process.env,
+  };
   run(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;
     },
     (error: unknown) => {
       // Only bugs reach this point: keep the stack, it is what a bug report needs.
-      process.stderr.write(`catwalk: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `catwalk: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = 70;
     },
   );

@@ -382,7 +382,7 @@ function checkResources(ctx: Ctx): void {
       code: 'memory-below-model',
       path: field,
       message: `the memory limit ${formatBytes(effectiveLimit)} is less than twice modelSizeBytes (${describeBytes(modelSize)}): TF Serving loads a new version beside the old one before unloading it`,
-      fix: `set ${field.slice(1).join('.')} to at least ${formatBytes(Math.ceil((2 * modelSize) / 2 ** 20) * 2 ** 20)}`,
+      fix: `set ${field.join('.')} to at least ${formatBytes(Math.ceil((2 * modelSize) / 2 ** 20) * 2 ** 20)}`,
     });
   }
 }

@@ -72,7 +72,10 @@ export async function initCommand(name: string, options: InitOptions, io: Io): P
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code === 'EEXIST') {
-      throw new UserError(`${shown} already exists; not overwriting it (use --force to replace it)`, exitCodes.invalid);
+      throw new UserError(
+        `${shown} already exists; not overwriting it (use --force to replace it)`,
+        exitCodes.invalid,
+      );
     }
     throw new UserError(`cannot write ${shown}: ${describeFsError(err)}`, exitCodes.invalid);
   }

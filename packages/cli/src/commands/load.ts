@@ -14,7 +14,10 @@ export async function loadModels(paths: readonly string[], io: Io): Promise<Load
   if (report.diagnostics.length) io.stderr.write(formatDiagnostics(report.diagnostics, colors(io.color)));
   if (!report.valid) {
     const invalid = report.results.filter((r) => !r.model).length;
-    throw new UserError(`${invalid} spec file${invalid === 1 ? ' is' : 's are'} invalid; nothing was written`, exitCodes.invalid);
+    throw new UserError(
+      `${invalid} spec file${invalid === 1 ? ' is' : 's are'} invalid; nothing was written`,
+      exitCodes.invalid,
+    );
   }
   return report.results.map((r) => ({ file: r.file, model: r.model! }));
 }

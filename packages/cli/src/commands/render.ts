@@ -6,10 +6,20 @@ import { exitCodes, type Io } from '../io';
 import { loadModels } from './load';
 
 /** Validates specs and writes each model's TF Serving configuration to <out>/<model>/. */
-export async function renderCommand(paths: readonly string[], options: { out: string }, io: Io): Promise<number> {
+export async function renderCommand(
+  paths: readonly string[],
+  options: { out: string },
+  io: Io,
+): Promise<number> {
   const loaded = await loadModels(paths, io);
   const c = colors(io.color);
-  io.stdout.write(summaryTable(loaded.map((l) => l.model), c));
+  io.stdout.write(c.green(`✓ ${loaded.length} spec file${loaded.length === 1 ? '' : 's'} valid\n\n`));
+  io.stdout.write(
+    summaryTable(
+      loaded.map((l) => l.model),
+      c,
+    ),
+  );
   const outDir = path.resolve(io.cwd, options.out);
   const written: string[] = [];
   for (const { model } of loaded) {
@@ -25,7 +35,9 @@ export async function renderCommand(paths: readonly string[], options: { out: st
       written.push(displayPath(target, io.cwd));
     }
   }
-  io.stdout.write(`\nwrote ${written.length} files for ${loaded.length} model${loaded.length === 1 ? '' : 's'}:\n`);
+  io.stdout.write(
+    `\nwrote ${written.length} files for ${loaded.length} model${loaded.length === 1 ? '' : 's'}:\n`,
+  );
   io.stdout.write(written.map((f) => `  ${f}\n`).join(''));
   return exitCodes.ok;
 }
