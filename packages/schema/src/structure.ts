@@ -1,7 +1,7 @@
 // Structural validation against the JSON Schema, with Ajv's raw errors turned
 // into findings a person can act on: which field, what is wrong, how to fix.
 
-import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import { closest, distance } from 'fastest-levenshtein';
 import type { Finding, SpecPath } from './diagnostics';
 import { modelJsonSchema } from './spec';
@@ -13,8 +13,15 @@ type JsonSchema = Record<string, unknown> & {
 };
 
 const schema = modelJsonSchema();
-const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-const validateStructure = ajv.compile(schema);
+
+// Compiled on first use: commands that never validate (help, schema) skip the cost.
+let compiled: ValidateFunction | undefined;
+function validator(): ValidateFunction {
+  compiled ??= new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile(
+    schema,
+  );
+  return compiled;
+}
 
 /** Every property name in the schema and the paths where it is allowed, for "did you mean to put it under ...". */
 const propertyHomes = new Map<string, string[]>();
@@ -28,6 +35,7 @@ const propertyHomes = new Map<string, string[]>();
 })(schema as JsonSchema, []);
 
 export function structuralFindings(value: unknown): Finding[] {
+  const validateStructure = validator();
   if (validateStructure(value)) return [];
   const findings: Finding[] = [];
   const seen = new Set<string>();
@@ -197,7 +205,10 @@ function typeFix(expected: unknown, data: unknown, hint: string | undefined): st
   }
   if (expected === 'integer' && typeof data === 'number')
     return `use a whole number, e.g. ${Math.round(data)}`;
-  return hint;
+  if (expected === 'string' && (typeof data === 'number' || typeof data === 'boolean')) {
+    return `quote it so YAML reads it as text: "${String(data)}"`;
+  }
+  return hint ?? `write ${typeNames(expected)} here`;
 }
 
 function unknownFieldText(

@@ -12,7 +12,10 @@ const RUNS = 1000;
 
 const dnsName = fc.stringMatching(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/);
 const labelValue = fc.stringMatching(/^[a-z0-9]([a-z0-9._-]{0,20}[a-z0-9])?$/);
-const bucket = fc.stringMatching(/^[a-z0-9][a-z0-9-]{2,20}[a-z0-9]$/);
+// S3 reserves some bucket prefixes and suffixes; a valid spec avoids them.
+const bucket = fc
+  .stringMatching(/^[a-z0-9][a-z0-9-]{2,20}[a-z0-9]$/)
+  .filter((b) => !/^(xn--|sthree-|amzn-s3-demo-)/.test(b) && !/(-s3alias|--ol-s3|--x-s3|--table-s3)$/.test(b));
 const version = fc.integer({ min: 0, max: 100_000 });
 const cpuQuantity = fc.oneof(
   fc.integer({ min: 1, max: 64 }).map(String),

@@ -172,3 +172,14 @@ describe('cross-file checks', () => {
     ]);
   });
 });
+
+describe('type errors without a field description', () => {
+  it('suggests quoting a label value YAML read as a number', () => {
+    const [d] = validateSpecValue(withField(baseSpec(), 'metadata.labels', { tier: 1 })).diagnostics;
+    expect(d).toMatchObject({
+      code: 'wrong-type',
+      path: 'metadata.labels.tier',
+      fix: 'quote it so YAML reads it as text: "1"',
+    });
+  });
+});
