@@ -14,7 +14,7 @@ export type { ResolvedBatching, ResolvedModel, ResolvedQuantities, ResolvedVersi
 export { defaults, peakReplicas, podPaths, ports, resolve } from './resolve';
 export { MANAGED_FLAGS } from './semantic';
 export type { BatchingSpec, ModelSpec, VersionPolicySpec } from './spec';
-export { API_VERSION, KIND, ModelSpecSchema, modelJsonSchema, SCHEMA_ID } from './spec';
+export { API_VERSION, KIND, ModelSpecSchema, modelJsonSchema, patterns, SCHEMA_ID } from './spec';
 export type {
   PlainMessage,
   PlainValue,

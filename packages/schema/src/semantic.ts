@@ -31,6 +31,7 @@ export const MANAGED_FLAGS = [
   'enable_batching',
   'batching_parameters_file',
   'allow_version_labels_for_unavailable_models',
+  'enable_grpc_healthcheck_service',
 ] as const;
 
 /** Label prefixes the generated objects use; users may not set them. */

@@ -124,6 +124,8 @@ export function tfServingArgs(model: ResolvedModel, options: ArgsOptions = {}): 
     `--file_system_poll_wait_seconds=${poll}`,
   ];
   if (metricsEnabled(model)) args.push(`--monitoring_config_file=${dir}/${configFiles.monitoring}`);
+  // The load balancer health-checks gRPC targets through the standard gRPC health service.
+  if (model.endpoint.grpc) args.push('--enable_grpc_healthcheck_service=true');
   if (model.serving.batching) {
     args.push('--enable_batching', `--batching_parameters_file=${dir}/${configFiles.batching}`);
   }

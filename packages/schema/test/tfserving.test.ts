@@ -165,6 +165,7 @@ describe('tensorflow_model_server arguments', () => {
       '--model_config_file_poll_wait_seconds=10',
       '--file_system_poll_wait_seconds=10',
       '--monitoring_config_file=/etc/catwalk/monitoring.config',
+      '--enable_grpc_healthcheck_service=true',
       '--enable_batching',
       '--batching_parameters_file=/etc/catwalk/batching.config',
       '--allow_version_labels_for_unavailable_models',

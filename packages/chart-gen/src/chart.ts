@@ -1,0 +1,164 @@
+// A model's Helm chart, as files in memory: Chart.yaml, values.yaml,
+// values.schema.json, the static templates, docs, CI value sets and the IAM
+// policies. Pure and deterministic: the same model gives the same bytes.
+
+import type { ResolvedModel } from '@catwalk/schema';
+import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
+import { helmFiles } from './generated/templates';
+import { pushPolicy, servingPolicy } from './iam';
+import { renderText } from './text';
+import { CATWALK_VERSION, type ChartOptions, chartValues, VALUE_DOCS } from './values';
+import { valuesJsonSchema } from './values-schema';
+
+export interface ChartFile {
+  /** Path relative to the chart folder (or, from generateCharts, to the output folder). */
+  readonly path: string;
+  readonly contents: string;
+}
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/** values.yaml text: the values with each documented key's comment above it. */
+function valuesYaml(values: Record<string, unknown>, docs: ReadonlyMap<string, string>, header: string[]): string {
+  const doc = new Document(values);
+  const annotate = (node: unknown, prefix: string) => {
+    if (!isMap(node)) return;
+    for (const pair of (node as YAMLMap).items) {
+      if (!isScalar(pair.key)) continue;
+      const key = prefix ? `${prefix}.${String(pair.key.value)}` : String(pair.key.value);
+      const comment = docs.get(key);
+      if (comment) pair.key.commentBefore = ` ${comment}`;
+      annotate(pair.value, key);
+    }
+  };
+  annotate(doc.contents, '');
+  doc.commentBefore = header.map((line) => ` ${line}`).join('\n');
+  return doc.toString({ lineWidth: 0, indentSeq: true });
+}
+
+interface Parameter {
+  readonly key: string;
+  readonly value: unknown;
+  readonly description: string;
+}
+
+/** One row per documented setting, for the README; multi-line values are left to values.yaml. */
+function parameters(values: Record<string, unknown>, docs: ReadonlyMap<string, string>): Parameter[] {
+  const rows: Parameter[] = [];
+  const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  const walk = (value: unknown, key: string) => {
+    const documentedBelow = [...docs.keys()].some((k) => k.startsWith(`${key}.`));
+    if (isPlainObject(value) && documentedBelow) {
+      for (const [child, v] of Object.entries(value)) walk(v, `${key}.${child}`);
+      return;
+    }
+    const description = docs.get(key);
+    if (!description) return;
+    const multiline = typeof value === 'string' ? value.includes('\n') : JSON.stringify(value).length > 80;
+    rows.push({ key, value: multiline ? '(see values.yaml)' : value, description });
+  };
+  for (const [key, value] of Object.entries(values)) walk(value, key);
+  return rows;
+}
+
+/** Value sets the chart is tested with (helm lint / template run once per file). */
+function ciValueSets(model: ResolvedModel): ChartFile[] {
+  const experiment = model.experiment
+    ? { experiment: { weights: { stable: 50, canary: 50 } } }
+    : {
+        experiment: {
+          enabled: true,
+          stableVersion: 1,
+          canaryVersion: 2,
+          weights: { stable: 95, canary: 5 },
+        },
+      };
+  const sets: Record<string, unknown> = {
+    default: {},
+    experiment,
+    minimal: {
+      ingress: { enabled: false },
+      networkPolicy: { enabled: false },
+      serviceAccount: { create: false, name: 'models' },
+      metrics: { serviceMonitor: { enabled: false }, datadog: { enabled: false } },
+    },
+    production: {
+      environment: 'prod',
+      ingress: { scheme: 'internet-facing', annotations: { 'alb.ingress.kubernetes.io/ssl-redirect': '443' } },
+      autoscaling: { minReplicas: Math.max(3, model.scaling.minReplicas) },
+      podAnnotations: { 'example.com/owner': model.team },
+    },
+  };
+  return Object.entries(sets).map(([name, values]) => ({
+    path: `ci/${name}-values.yaml`,
+    contents: new Document(values).toString({ lineWidth: 0 }),
+  }));
+}
+
+const HELMIGNORE = `# Files helm package leaves out of the chart archive.
+.DS_Store
+.git/
+*.swp
+*.bak
+*.tmp
+*.orig
+*~
+`;
+
+/** Every file of the model's chart. */
+export function generateChart(model: ResolvedModel, options: ChartOptions = {}): ChartFile[] {
+  const v = chartValues(model, options);
+  const values = v as unknown as Record<string, unknown>;
+  const docs = VALUE_DOCS;
+  const host = model.endpoint.host;
+  const baseUrl = host ? `https://${host.startsWith('*.') ? `${model.name}.${host.slice(2)}` : host}` : `http://${model.name}:8501`;
+  const grpcAddress = model.endpoint.grpc ? (v.ingress.grpc.host ? `${v.ingress.grpc.host}:443` : `${model.name}:8500`) : '';
+  const policy = model.serving.versionPolicy;
+  const versions =
+    policy.kind === 'specific'
+      ? `versions ${policy.versions.join(', ')}`
+      : policy.kind === 'all'
+        ? 'every version present'
+        : policy.count === 1
+          ? 'the newest version'
+          : `the ${policy.count} newest versions`;
+  const context = {
+    name: model.name,
+    team: model.team,
+    description: model.description,
+    chartVersion: options.catwalkVersion ?? CATWALK_VERSION,
+    appVersion: v.tfServing.image.tag || v.tfServing.image.digest,
+    specHash: v.model.specHash,
+    baseUrl,
+    restUrl: `${baseUrl}${model.endpoint.path}`,
+    grpcAddress,
+    versions,
+    experiment: model.experiment ?? false,
+    parameters: parameters(values, docs),
+  };
+  const header = [
+    `Values of the Catwalk chart for model ${model.name} (team ${model.team}).`,
+    'Generated from the model spec: change the spec and run `catwalk generate` rather than editing here.',
+    'Override single values at install time with --set or -f; values.schema.json checks them.',
+  ];
+  const files: ChartFile[] = [
+    { path: '.helmignore', contents: HELMIGNORE },
+    { path: 'Chart.yaml', contents: renderText('Chart.yaml', context) },
+    { path: 'README.md', contents: renderText('README.md', context) },
+    { path: 'values.yaml', contents: valuesYaml(values, docs, header) },
+    { path: 'values.schema.json', contents: json(valuesJsonSchema()) },
+    { path: 'templates/NOTES.txt', contents: renderText('NOTES.txt', context) },
+    ...Object.entries(helmFiles).map(([path, contents]) => ({ path, contents })),
+    ...ciValueSets(model),
+    { path: 'iam-policy.json', contents: json(servingPolicy(model)) },
+    { path: 'push-policy.json', contents: json(pushPolicy(model)) },
+  ];
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Charts for several models, each in a folder named after the model. */
+export function generateCharts(models: readonly ResolvedModel[], options: ChartOptions = {}): ChartFile[] {
+  return [...models]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((model) => generateChart(model, options).map((f) => ({ path: `${model.name}/${f.path}`, contents: f.contents })));
+}

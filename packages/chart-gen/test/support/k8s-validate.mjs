@@ -1,0 +1,71 @@
+// Validates rendered Kubernetes objects against the API's own schemas, in a
+// plain ESM process (@kubernetes/client-node 1.x is ESM-only).
+// stdin: a JSON array of objects. stdout: a JSON array of problems.
+// - kubernetes-models checks types, formats and required fields;
+// - @kubernetes/client-node's typed models list every field an object may
+//   have, which catches unknown fields (a misspelt `replica` is otherwise
+//   silently dropped by the API server).
+import { createRequire } from 'node:module';
+import * as k8s from '@kubernetes/client-node';
+
+const require = createRequire(import.meta.url);
+
+const input = JSON.parse(await new Promise((resolve) => {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk) => (text += chunk));
+  process.stdin.on('end', () => resolve(text));
+}));
+
+function modelsModule(apiVersion, kind) {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : [undefined, apiVersion];
+  return group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`;
+}
+
+function unknownFields(value, typeName, path, out) {
+  if (value === null || value === undefined) return;
+  const array = /^Array<(.+)>$/.exec(typeName);
+  if (array) {
+    if (Array.isArray(value)) value.forEach((item, i) => unknownFields(item, array[1], `${path}[${i}]`, out));
+    return;
+  }
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(typeName);
+  if (map) {
+    for (const [key, item] of Object.entries(value)) unknownFields(item, map[1], `${path}.${key}`, out);
+    return;
+  }
+  const model = k8s[typeName];
+  if (!model || typeof model.getAttributeTypeMap !== 'function' || typeof value !== 'object') return;
+  const attributes = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
+  for (const [key, item] of Object.entries(value)) {
+    if (!attributes.has(key)) out.push(`${path}.${key}: unknown field of ${typeName}`);
+    else unknownFields(item, attributes.get(key), `${path}.${key}`, out);
+  }
+}
+
+const problems = [];
+for (const object of input) {
+  const where = `${object.kind}/${object.metadata?.name}`;
+  let Model;
+  try {
+    Model = require(modelsModule(object.apiVersion, object.kind))[object.kind];
+  } catch {
+    problems.push({ object: where, problem: `no schema for ${object.apiVersion} ${object.kind}` });
+    continue;
+  }
+  try {
+    new Model(object).validate();
+  } catch (error) {
+    problems.push({ object: where, problem: error.message });
+  }
+  const version = object.apiVersion.split('/').pop();
+  const typeName = `${version[0].toUpperCase()}${version.slice(1)}${object.kind}`;
+  if (!k8s[typeName]) {
+    problems.push({ object: where, problem: `no typed model ${typeName}` });
+    continue;
+  }
+  const unknown = [];
+  unknownFields(object, typeName, where, unknown);
+  for (const problem of unknown) problems.push({ object: where, problem });
+}
+process.stdout.write(JSON.stringify(problems));
