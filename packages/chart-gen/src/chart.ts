@@ -19,7 +19,11 @@ export interface ChartFile {
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /** values.yaml text: the values with each documented key's comment above it. */
-function valuesYaml(values: Record<string, unknown>, docs: ReadonlyMap<string, string>, header: string[]): string {
+function valuesYaml(
+  values: Record<string, unknown>,
+  docs: ReadonlyMap<string, string>,
+  header: string[],
+): string {
   const doc = new Document(values);
   const annotate = (node: unknown, prefix: string) => {
     if (!isMap(node)) return;
@@ -45,7 +49,8 @@ interface Parameter {
 /** One row per documented setting, for the README; multi-line values are left to values.yaml. */
 function parameters(values: Record<string, unknown>, docs: ReadonlyMap<string, string>): Parameter[] {
   const rows: Parameter[] = [];
-  const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+    !!v && typeof v === 'object' && !Array.isArray(v);
   const walk = (value: unknown, key: string) => {
     const documentedBelow = [...docs.keys()].some((k) => k.startsWith(`${key}.`));
     if (isPlainObject(value) && documentedBelow) {
@@ -84,7 +89,10 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
     },
     production: {
       environment: 'prod',
-      ingress: { scheme: 'internet-facing', annotations: { 'alb.ingress.kubernetes.io/ssl-redirect': '443' } },
+      ingress: {
+        scheme: 'internet-facing',
+        annotations: { 'alb.ingress.kubernetes.io/ssl-redirect': '443' },
+      },
       autoscaling: { minReplicas: Math.max(3, model.scaling.minReplicas) },
       podAnnotations: { 'example.com/owner': model.team },
     },
@@ -111,8 +119,14 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
   const values = v as unknown as Record<string, unknown>;
   const docs = VALUE_DOCS;
   const host = model.endpoint.host;
-  const baseUrl = host ? `https://${host.startsWith('*.') ? `${model.name}.${host.slice(2)}` : host}` : `http://${model.name}:8501`;
-  const grpcAddress = model.endpoint.grpc ? (v.ingress.grpc.host ? `${v.ingress.grpc.host}:443` : `${model.name}:8500`) : '';
+  const baseUrl = host
+    ? `https://${host.startsWith('*.') ? `${model.name}.${host.slice(2)}` : host}`
+    : `http://${model.name}:8501`;
+  const grpcAddress = model.endpoint.grpc
+    ? v.ingress.grpc.host
+      ? `${v.ingress.grpc.host}:443`
+      : `${model.name}:8500`
+    : '';
   const policy = model.serving.versionPolicy;
   const versions =
     policy.kind === 'specific'
@@ -160,5 +174,7 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
 export function generateCharts(models: readonly ResolvedModel[], options: ChartOptions = {}): ChartFile[] {
   return [...models]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((model) => generateChart(model, options).map((f) => ({ path: `${model.name}/${f.path}`, contents: f.contents })));
+    .flatMap((model) =>
+      generateChart(model, options).map((f) => ({ path: `${model.name}/${f.path}`, contents: f.contents })),
+    );
 }

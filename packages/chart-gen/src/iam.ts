@@ -56,7 +56,13 @@ export function pushPolicy(model: ResolvedModel): PolicyDocument {
         Sid: 'WriteModelVersions',
         Effect: 'Allow',
         // Multipart actions let large files upload in parts and clean up after an interrupted push.
-        Action: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        Action: [
+          's3:PutObject',
+          's3:GetObject',
+          's3:DeleteObject',
+          's3:AbortMultipartUpload',
+          's3:ListMultipartUploadParts',
+        ],
         Resource: [objectsArn],
       },
     ],

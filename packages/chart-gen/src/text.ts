@@ -10,7 +10,9 @@ const hbs = Handlebars.create();
 
 /** A double-quoted YAML scalar: JSON's string syntax is valid YAML, with line separators escaped too. */
 export function yamlString(value: unknown): string {
-  return JSON.stringify(String(value ?? '')).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(String(value ?? ''))
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Text safe inside a Markdown table cell: no pipes, no line breaks, no HTML. */
@@ -25,7 +27,9 @@ export function markdownText(value: unknown): string {
 
 /** Inline code whose fence is longer than any backtick run inside it. */
 export function markdownCode(value: unknown): string {
-  const text = (typeof value === 'string' ? value : JSON.stringify(value)).replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+  const text = (typeof value === 'string' ? value : JSON.stringify(value))
+    .replace(/\r?\n/g, ' ')
+    .replace(/\|/g, '\\|');
   if (text === '') return '`""`';
   const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);

@@ -41,7 +41,11 @@ export const ValuesSchema = Type.Object(
   {
     nameOverride: Type.String({ maxLength: 63 }),
     fullnameOverride: Type.String({ maxLength: 63 }),
-    environment: Type.String({ pattern: patterns.modelName, maxLength: 20, description: 'Environment name.' }),
+    environment: Type.String({
+      pattern: patterns.modelName,
+      maxLength: 20,
+      description: 'Environment name.',
+    }),
     model: Type.Object(
       {
         name: ModelSpecSchema.properties.metadata.properties.name,

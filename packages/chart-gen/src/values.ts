@@ -43,7 +43,9 @@ export function specHash(model: ResolvedModel): string {
               .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
           )
         : value;
-  return createHash('sha256').update(JSON.stringify(canonical(model))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(model)))
+    .digest('hex');
 }
 
 /** ALB rule priority within the shared group: deterministic per model, so apply order never matters. */
@@ -85,7 +87,10 @@ function canaryReplicas(model: ResolvedModel): { minReplicas: number; maxReplica
 export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
   ['nameOverride', 'Replaces the chart name in object names.'],
   ['fullnameOverride', 'Replaces the full object name (release-chart).'],
-  ['environment', 'Environment name; models of one environment share the load balancer group catwalk-<environment>.'],
+  [
+    'environment',
+    'Environment name; models of one environment share the load balancer group catwalk-<environment>.',
+  ],
   ['model', 'The model this chart serves, as its spec describes it.'],
   ['model.name', 'Model name: the endpoint is /v1/models/<name>.'],
   ['model.team', 'Owning team, written into labels and metrics tags.'],
@@ -98,14 +103,23 @@ export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
   ['tfServing.image.digest', 'Image digest; when set it wins over the tag.'],
   ['tfServing.image.pullPolicy', 'Image pull policy.'],
   ['tfServing.args', 'tensorflow_model_server flags, derived from the spec.'],
-  ['tfServing.config', 'TF Serving config files, mounted at /etc/catwalk; the sidecar turns models.config into the live copy.'],
+  [
+    'tfServing.config',
+    'TF Serving config files, mounted at /etc/catwalk; the sidecar turns models.config into the live copy.',
+  ],
   ['tfServing.resources.requests', 'CPU and memory requests.'],
   ['tfServing.resources.limits', 'CPU and memory limits.'],
   ['tfServing.gpu', 'NVIDIA GPUs per pod (0 for CPU models).'],
   ['tfServing.probes.startup.periodSeconds', 'Seconds between startup checks.'],
-  ['tfServing.probes.startup.failureThreshold', 'Startup checks before a restart; the budget grows with modelSizeBytes.'],
+  [
+    'tfServing.probes.startup.failureThreshold',
+    'Startup checks before a restart; the budget grows with modelSizeBytes.',
+  ],
   ['tfServing.probes.readiness.periodSeconds', 'Seconds between readiness checks (GET /v1/models/<name>).'],
-  ['tfServing.probes.readiness.failureThreshold', 'Failed readiness checks before the pod leaves the load balancer.'],
+  [
+    'tfServing.probes.readiness.failureThreshold',
+    'Failed readiness checks before the pod leaves the load balancer.',
+  ],
   ['tfServing.probes.liveness.periodSeconds', 'Seconds between liveness checks (TCP on the gRPC port).'],
   ['tfServing.probes.liveness.failureThreshold', 'Failed liveness checks before a restart.'],
   ['sync', 'The model sync sidecar: copies complete, verified versions from S3 into /models.'],
@@ -156,7 +170,10 @@ export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
   ['gpu.nodeSelector', 'Node labels GPU pods are scheduled on.'],
   ['gpu.tolerations', 'Tolerations GPU pods get.'],
   ['termination.gracePeriodSeconds', 'Seconds a pod has to stop.'],
-  ['termination.preStopSleepSeconds', 'Seconds a stopping pod keeps serving while the load balancer drains it.'],
+  [
+    'termination.preStopSleepSeconds',
+    'Seconds a stopping pod keeps serving while the load balancer drains it.',
+  ],
   ['podSecurity.runAsUser', 'User id of every container.'],
   ['podSecurity.runAsGroup', 'Group id of every container.'],
   ['podSecurity.fsGroup', 'Group owning the volumes.'],
@@ -256,7 +273,8 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
     networkPolicy: { enabled: true, egressPorts: egressPorts(model.source.endpoint) },
     metrics: {
       path: model.monitoring.path,
-      versionTag: model.serving.versionLabels.stable?.toString() ?? describePolicy(model.serving.versionPolicy),
+      versionTag:
+        model.serving.versionLabels.stable?.toString() ?? describePolicy(model.serving.versionPolicy),
       serviceMonitor: { enabled: model.monitoring.prometheus, interval: '30s' },
       datadog: { enabled: model.monitoring.datadog },
     },

@@ -1,7 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateChart, generateCharts } from '../src';
-import { chartDir, exampleModel, exampleModels, helm, type K8sObject, kubernetesProblems, render } from './support/helm';
+import {
+  chartDir,
+  exampleModel,
+  exampleModels,
+  helm,
+  type K8sObject,
+  kubernetesProblems,
+  render,
+} from './support/helm';
 
 const models = exampleModels();
 const dirs = new Map(models.map((m) => [m.name, chartDir(m)]));
@@ -15,8 +23,14 @@ describe('generated files', () => {
     const b = generateCharts([...models].reverse());
     expect(b).toEqual(a);
     for (const file of a) {
-      expect({ file: file.path, leak: /\/(tmp|home|root|work|Users)\//.test(file.contents) }).toEqual({ file: file.path, leak: false });
-      expect({ file: file.path, date: /20\d\d-\d\d-\d\dT/.test(file.contents) }).toEqual({ file: file.path, date: false });
+      expect({ file: file.path, leak: /\/(tmp|home|root|work|Users)\//.test(file.contents) }).toEqual({
+        file: file.path,
+        leak: false,
+      });
+      expect({ file: file.path, date: /20\d\d-\d\d-\d\dT/.test(file.contents) }).toEqual({
+        file: file.path,
+        date: false,
+      });
     }
   });
 
@@ -71,24 +85,34 @@ describe('generated files', () => {
 });
 
 describe('helm lint and template', () => {
-  it.each(models.map((m) => m.name))('%s passes helm lint --strict with default values and every ci/ value set', (name) => {
-    const dir = dirOf(name);
-    const lint = helm(['lint', '--strict', dir]);
-    expect(lint.stderr + lint.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
-    for (const set of ciSets(name)) {
-      const result = helm(['lint', '--strict', dir, '-f', path.join(dir, 'ci', set)]);
-      expect({ set, status: result.status, out: result.status ? result.stdout + result.stderr : '' }).toEqual({ set, status: 0, out: '' });
-    }
-  });
+  it.each(models.map((m) => m.name))(
+    '%s passes helm lint --strict with default values and every ci/ value set',
+    (name) => {
+      const dir = dirOf(name);
+      const lint = helm(['lint', '--strict', dir]);
+      expect(lint.stderr + lint.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+      for (const set of ciSets(name)) {
+        const result = helm(['lint', '--strict', dir, '-f', path.join(dir, 'ci', set)]);
+        expect({
+          set,
+          status: result.status,
+          out: result.status ? result.stdout + result.stderr : '',
+        }).toEqual({ set, status: 0, out: '' });
+      }
+    },
+  );
 
-  it.each(models.map((m) => m.name))('%s renders objects the Kubernetes API accepts, with every value set', (name) => {
-    const dir = dirOf(name);
-    for (const set of ['', ...ciSets(name)]) {
-      const objects = render(dir, set ? ['-f', path.join(dir, 'ci', set)] : []);
-      expect(objects.length).toBeGreaterThanOrEqual(5);
-      expect({ set, problems: kubernetesProblems(objects) }).toEqual({ set, problems: [] });
-    }
-  });
+  it.each(models.map((m) => m.name))(
+    '%s renders objects the Kubernetes API accepts, with every value set',
+    (name) => {
+      const dir = dirOf(name);
+      for (const set of ['', ...ciSets(name)]) {
+        const objects = render(dir, set ? ['-f', path.join(dir, 'ci', set)] : []);
+        expect(objects.length).toBeGreaterThanOrEqual(5);
+        expect({ set, problems: kubernetesProblems(objects) }).toEqual({ set, problems: [] });
+      }
+    },
+  );
 
   it.each([
     [['--set', 'autoscaling.minReplicas=two'], 'autoscaling.minReplicas'],
@@ -99,7 +123,7 @@ describe('helm lint and template', () => {
   ])('a bad override %j is refused by values.schema.json, naming %s', (args, field) => {
     const result = helm(['template', 'pricing', dirOf('pricing'), ...args]);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('values don\'t meet the specifications of the schema');
+    expect(result.stderr).toContain("values don't meet the specifications of the schema");
     expect(result.stderr).toContain(field.split('.').pop()!);
   });
 
@@ -114,7 +138,9 @@ describe('helm lint and template', () => {
       'autoscaling.minReplicas=30',
     ]);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('experiment.weights.stable (80) and experiment.weights.canary (10) must add up to 100');
+    expect(result.stderr).toContain(
+      'experiment.weights.stable (80) and experiment.weights.canary (10) must add up to 100',
+    );
     expect(result.stderr).toContain('autoscaling.minReplicas (30) is more than autoscaling.maxReplicas (20)');
   });
 });
@@ -148,12 +174,22 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     expect(tf.readinessProbe.httpGet).toEqual({ path: '/v1/models/pricing', port: 'http' });
     expect(tf.startupProbe.httpGet.path).toBe('/v1/models/pricing');
     expect(tf.livenessProbe).toBeDefined();
-    expect(tf.resources).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '4', memory: '4Gi' } });
+    expect(tf.resources).toEqual({
+      requests: { cpu: '2', memory: '4Gi' },
+      limits: { cpu: '4', memory: '4Gi' },
+    });
   });
 
   it('syncs the model with an init container and a sidecar; main tracks stable, canary tracks canary', () => {
     const sync = (pod: any) => pod.containers.find((c: any) => c.name === 'model-sync');
-    expect(pods[0].initContainers[0].args).toEqual(expect.arrayContaining(['sync', '--once', '--track=stable', '--source=s3://catwalk-models/marketplace/pricing']));
+    expect(pods[0].initContainers[0].args).toEqual(
+      expect.arrayContaining([
+        'sync',
+        '--once',
+        '--track=stable',
+        '--source=s3://catwalk-models/marketplace/pricing',
+      ]),
+    );
     expect(sync(pods[0]).args).toContain('--track=stable');
     expect(sync(pods[1]).args).toContain('--track=canary');
     expect(sync(pods[0]).env).toEqual([
@@ -165,7 +201,10 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
 
   it('meets the restricted Pod Security Standard in every container', () => {
     for (const pod of pods) {
-      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
       for (const container of [...pod.initContainers, ...pod.containers]) {
         expect({ container: container.name, securityContext: container.securityContext }).toEqual({
           container: container.name,
@@ -184,14 +223,19 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
   it('spreads pods, never drops capacity in a rollout, and drains before stopping', () => {
     const deployment = deployments[0]!;
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
-    expect(pods[0].topologySpreadConstraints.map((t: any) => t.topologyKey)).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
+    expect(pods[0].topologySpreadConstraints.map((t: any) => t.topologyKey)).toEqual([
+      'topology.kubernetes.io/zone',
+      'kubernetes.io/hostname',
+    ]);
     expect(pods[0].terminationGracePeriodSeconds).toBeGreaterThan(15);
     expect(pods[0].containers[0].lifecycle.preStop.exec.command.join(' ')).toContain('sleep 15');
     expect(deployment.spec.template.metadata.annotations['checksum/config']).toMatch(/^[a-f0-9]{64}$/);
   });
 
   it('annotates pods for Datadog with team, model and version tags', () => {
-    const checks = JSON.parse(deployments[1]!.spec.template.metadata.annotations['ad.datadoghq.com/tfserving.checks']);
+    const checks = JSON.parse(
+      deployments[1]!.spec.template.metadata.annotations['ad.datadoghq.com/tfserving.checks'],
+    );
     expect(checks.openmetrics.instances[0]).toEqual({
       openmetrics_endpoint: 'http://%%host%%:8501/monitoring/prometheus/metrics',
       namespace: 'tfserving',
@@ -205,7 +249,9 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     expect(http!.spec.ingressClassName).toBe('alb');
     expect(http!.metadata.annotations['alb.ingress.kubernetes.io/target-type']).toBe('ip');
     expect(http!.metadata.annotations['alb.ingress.kubernetes.io/group.name']).toBe('catwalk-default');
-    expect(http!.metadata.annotations['alb.ingress.kubernetes.io/healthcheck-path']).toBe('/v1/models/pricing');
+    expect(http!.metadata.annotations['alb.ingress.kubernetes.io/healthcheck-path']).toBe(
+      '/v1/models/pricing',
+    );
     const rule = http!.spec.rules[0];
     expect(rule.host).toBe('models.example.com');
     expect(rule.http.paths.map((p: any) => [p.path, p.pathType])).toEqual([
@@ -214,7 +260,10 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     ]);
     const action = JSON.parse(http!.metadata.annotations['alb.ingress.kubernetes.io/actions.http-weighted']);
     const groups = action.forwardConfig.targetGroups;
-    expect(groups.map((g: any) => [g.serviceName, g.weight])).toEqual([['pricing', 90], ['pricing-canary', 10]]);
+    expect(groups.map((g: any) => [g.serviceName, g.weight])).toEqual([
+      ['pricing', 90],
+      ['pricing-canary', 10],
+    ]);
     expect(groups.reduce((sum: number, g: any) => sum + g.weight, 0)).toBe(100);
     expect(grpc!.metadata.annotations['alb.ingress.kubernetes.io/backend-protocol-version']).toBe('GRPC');
     expect(grpc!.spec.rules[0].host).toBe('pricing.grpc.models.example.com');
@@ -222,15 +271,28 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
 
   it('annotates the service account for IRSA and limits network traffic', () => {
     const [account] = byKind(objects, 'ServiceAccount');
-    expect(account!.metadata.annotations['eks.amazonaws.com/role-arn']).toBe('arn:aws:iam::123456789012:role/catwalk-pricing');
+    expect(account!.metadata.annotations['eks.amazonaws.com/role-arn']).toBe(
+      'arn:aws:iam::123456789012:role/catwalk-pricing',
+    );
     const [policy] = byKind(objects, 'NetworkPolicy');
-    expect(policy!.spec.ingress).toEqual([{ ports: [{ port: 8500, protocol: 'TCP' }, { port: 8501, protocol: 'TCP' }] }]);
+    expect(policy!.spec.ingress).toEqual([
+      {
+        ports: [
+          { port: 8500, protocol: 'TCP' },
+          { port: 8501, protocol: 'TCP' },
+        ],
+      },
+    ]);
     expect(policy!.spec.egress[1].ports).toEqual([{ port: 443, protocol: 'TCP' }]);
   });
 
   it('mounts the generated TF Serving configs from a ConfigMap', () => {
     const [config] = byKind(objects, 'ConfigMap');
-    expect(Object.keys(config!.data).sort()).toEqual(['batching.config', 'models.config', 'monitoring.config']);
+    expect(Object.keys(config!.data).sort()).toEqual([
+      'batching.config',
+      'models.config',
+      'monitoring.config',
+    ]);
     expect(config!.data['models.config']).toContain('version_labels');
   });
 
@@ -238,7 +300,9 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     expect(byKind(objects, 'ServiceMonitor')).toEqual([]);
     const withOperator = render(dirOf('pricing'), ['--api-versions', 'monitoring.coreos.com/v1']);
     const [monitor] = byKind(withOperator, 'ServiceMonitor');
-    expect(monitor!.spec.endpoints).toEqual([{ port: 'http', path: '/monitoring/prometheus/metrics', interval: '30s' }]);
+    expect(monitor!.spec.endpoints).toEqual([
+      { port: 'http', path: '/monitoring/prometheus/metrics', interval: '30s' },
+    ]);
   });
 });
 
@@ -251,9 +315,14 @@ describe('other examples', () => {
     expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
     expect(byKind(objects, 'Deployment')).toHaveLength(1);
     expect(byKind(objects, 'Ingress')).toHaveLength(1);
-    expect(byKind(objects, 'Ingress')[0]!.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'image-tagger', port: { number: 8501 } });
+    expect(byKind(objects, 'Ingress')[0]!.spec.rules[0].http.paths[0].backend.service).toEqual({
+      name: 'image-tagger',
+      port: { number: 8501 },
+    });
     // A 3 GiB model gets a longer startup budget than the 60 s base.
-    expect(pod.containers[0].startupProbe.failureThreshold * pod.containers[0].startupProbe.periodSeconds).toBeGreaterThan(60 * 3);
+    expect(
+      pod.containers[0].startupProbe.failureThreshold * pod.containers[0].startupProbe.periodSeconds,
+    ).toBeGreaterThan(60 * 3);
   });
 
   it('fraud-check: the sidecar syncs every served version; CPU pods get no GPU tolerations', () => {
@@ -261,7 +330,10 @@ describe('other examples', () => {
     const pod = byKind(objects, 'Deployment')[0]!.spec.template.spec;
     expect(pod.containers.find((c: any) => c.name === 'model-sync').args).toContain('--track=all');
     expect(pod.tolerations).toBeUndefined();
-    expect(byKind(objects, 'HorizontalPodAutoscaler')[0]!.spec).toMatchObject({ minReplicas: 6, maxReplicas: 21 });
+    expect(byKind(objects, 'HorizontalPodAutoscaler')[0]!.spec).toMatchObject({
+      minReplicas: 6,
+      maxReplicas: 21,
+    });
   });
 });
 
@@ -276,15 +348,25 @@ describe('IAM policies', () => {
         Resource: ['arn:aws:s3:::catwalk-models'],
         Condition: { StringLike: { 's3:prefix': ['marketplace/pricing/*'] } },
       },
-      { Sid: 'ReadModelFiles', Effect: 'Allow', Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::catwalk-models/marketplace/pricing/*'] },
+      {
+        Sid: 'ReadModelFiles',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: ['arn:aws:s3:::catwalk-models/marketplace/pricing/*'],
+      },
     ]);
   });
 
   it('the team may write only the model prefix', () => {
     const policy = JSON.parse(fs.readFileSync(path.join(dirOf('pricing'), 'push-policy.json'), 'utf8'));
     const resources = policy.Statement.flatMap((s: any) => s.Resource);
-    expect(resources).toEqual(['arn:aws:s3:::catwalk-models', 'arn:aws:s3:::catwalk-models/marketplace/pricing/*']);
+    expect(resources).toEqual([
+      'arn:aws:s3:::catwalk-models',
+      'arn:aws:s3:::catwalk-models/marketplace/pricing/*',
+    ]);
     expect(policy.Statement[1].Action).toContain('s3:PutObject');
-    expect(policy.Statement.some((s: any) => s.Action.includes('s3:*') || s.Resource.includes('*'))).toBe(false);
+    expect(policy.Statement.some((s: any) => s.Action.includes('s3:*') || s.Resource.includes('*'))).toBe(
+      false,
+    );
   });
 });

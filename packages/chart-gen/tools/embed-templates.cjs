@@ -14,7 +14,12 @@ function filesUnder(dir) {
   return fs
     .readdirSync(base, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(base, path.join(entry.parentPath ?? entry.path, entry.name)).split(path.sep).join('/'))
+    .map((entry) =>
+      path
+        .relative(base, path.join(entry.parentPath ?? entry.path, entry.name))
+        .split(path.sep)
+        .join('/'),
+    )
     .sort()
     .map((name) => [name, fs.readFileSync(path.join(base, name), 'utf8')]);
 }

