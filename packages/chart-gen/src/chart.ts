@@ -3,7 +3,7 @@
 // policies. Pure and deterministic: the same model gives the same bytes.
 
 import type { ResolvedModel } from '@catwalk/schema';
-import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, parse, Scalar, visit, type YAMLMap } from 'yaml';
 import { helmFiles } from './generated/templates';
 import { pushPolicy, servingPolicy } from './iam';
 import { renderText } from './text';
@@ -17,6 +17,27 @@ export interface ChartFile {
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/** Whether a plain scalar would not read back as this string under YAML 1.1 or 1.2 (Helm's parser is 1.1-flavoured). */
+function ambiguous(text: string): boolean {
+  try {
+    return parse(text, { version: '1.1' }) !== text || parse(text, { version: '1.2' }) !== text;
+  } catch {
+    return true;
+  }
+}
+
+/** YAML text in which every string stays a string for any YAML reader: `yes`, `1_0`, `0o17` get quotes. */
+function yamlText(doc: Document): string {
+  visit(doc, {
+    Scalar(_, node) {
+      if (typeof node.value === 'string' && !node.value.includes('\n') && ambiguous(node.value)) {
+        node.type = Scalar.QUOTE_DOUBLE;
+      }
+    },
+  });
+  return doc.toString({ lineWidth: 0, indentSeq: true });
+}
 
 /** values.yaml text: the values with each documented key's comment above it. */
 function valuesYaml(
@@ -37,7 +58,7 @@ function valuesYaml(
   };
   annotate(doc.contents, '');
   doc.commentBefore = header.map((line) => ` ${line}`).join('\n');
-  return doc.toString({ lineWidth: 0, indentSeq: true });
+  return yamlText(doc);
 }
 
 interface Parameter {
@@ -99,7 +120,7 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
   };
   return Object.entries(sets).map(([name, values]) => ({
     path: `ci/${name}-values.yaml`,
-    contents: new Document(values).toString({ lineWidth: 0 }),
+    contents: yamlText(new Document(values)),
   }));
 }
 

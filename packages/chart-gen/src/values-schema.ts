@@ -39,6 +39,10 @@ const Probe = Type.Object(
 
 export const ValuesSchema = Type.Object(
   {
+    // Helm passes `global` to every chart used as a subchart of another.
+    global: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'Values shared with a parent chart.' }),
+    ),
     nameOverride: Type.String({ maxLength: 63 }),
     fullnameOverride: Type.String({ maxLength: 63 }),
     environment: Type.String({

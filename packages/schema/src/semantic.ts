@@ -34,6 +34,9 @@ export const MANAGED_FLAGS = [
   'enable_grpc_healthcheck_service',
 ] as const;
 
+/** Most pods a model may run; the spec's maxReplicas has the same bound. */
+const MAX_REPLICAS = 1000;
+
 /** Label prefixes the generated objects use; users may not set them. */
 const RESERVED_LABEL_PREFIXES = ['app.kubernetes.io/', 'catwalk.dev/'];
 
@@ -51,6 +54,7 @@ export function semanticFindings(value: unknown): Finding[] {
   checkServing(ctx);
   checkResources(ctx);
   checkScaling(ctx);
+  checkEndpoint(ctx);
   checkMonitoring(ctx);
   return ctx.findings;
 }
@@ -419,15 +423,17 @@ function checkScaling(ctx: Ctx): void {
   const peakRps = num(traffic?.expectedPeakRps);
   const replicaRps = num(traffic?.replicaRps);
   const target = int(scaling.targetCPUUtilization) ?? defaults.targetCPUUtilization;
-  if (
-    max !== undefined &&
-    peakRps !== undefined &&
-    replicaRps !== undefined &&
-    peakRps > 0 &&
-    replicaRps > 0
-  ) {
+  if (peakRps !== undefined && replicaRps !== undefined && peakRps > 0 && replicaRps > 0) {
     const needed = peakReplicas(peakRps, replicaRps, target);
-    if (max < needed) {
+    if (max === undefined && needed > MAX_REPLICAS) {
+      ctx.findings.push({
+        code: 'replicas-too-many',
+        path: ['spec', 'traffic'],
+        message: `expectedPeakRps ${peakRps} at ${replicaRps} rps per pod and ${target}% CPU takes ${needed} pods, more than the ${MAX_REPLICAS} one model may run`,
+        fix: 'check replicaRps (what one pod serves per second, from a load test), or set spec.scaling.maxReplicas',
+      });
+    }
+    if (max !== undefined && max < needed) {
       ctx.findings.push({
         severity: 'warning',
         code: 'capacity-short',
@@ -436,6 +442,18 @@ function checkScaling(ctx: Ctx): void {
         fix: `raise maxReplicas to ${needed}, or check spec.traffic`,
       });
     }
+  }
+}
+
+function checkEndpoint(ctx: Ctx): void {
+  const endpoint = spec(ctx, 'endpoint');
+  if (endpoint?.grpc === true && !str(endpoint.host)) {
+    ctx.findings.push({
+      code: 'grpc-needs-host',
+      path: ['spec', 'endpoint', 'grpc'],
+      message: 'gRPC through the shared load balancer is routed by host name, and endpoint.host is not set',
+      fix: 'set spec.endpoint.host (the model answers gRPC at <name>.grpc.<host>), or set grpc: false',
+    });
   }
 }
 

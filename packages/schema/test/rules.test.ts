@@ -261,6 +261,19 @@ describe('scaling', () => {
     });
   });
 
+  it('refuses traffic that would need more pods than a model may run', () => {
+    const [f] = findings(['spec.traffic', { expectedPeakRps: 100_000, replicaRps: 1 }]);
+    expect(f).toMatchObject({ code: 'replicas-too-many', path: 'spec.traffic' });
+    expect(f!.message).toBe(
+      'expectedPeakRps 100000 at 1 rps per pod and 70% CPU takes 142858 pods, more than the 1000 one model may run',
+    );
+    const capped = findings(
+      ['spec.traffic', { expectedPeakRps: 100_000, replicaRps: 1 }],
+      ['spec.scaling', { maxReplicas: 1000 }],
+    );
+    expect(capped.map((c) => [c.code, c.severity])).toEqual([['capacity-short', 'warning']]);
+  });
+
   it('refuses non-positive traffic figures', () => {
     expect(findings(['spec.traffic', { expectedPeakRps: 0, replicaRps: 10 }])[0]!.code).toBe('out-of-range');
     expect(findings(['spec.traffic', { expectedPeakRps: 10 }])[0]!.code).toBe('missing-field');
@@ -368,6 +381,13 @@ describe('extra args and monitoring', () => {
       ['extra-arg-repeated', 'spec.serving.extraArgs[2]'],
       ['bad-format', 'spec.serving.extraArgs[3]'],
     ]);
+  });
+
+  it('needs a host for gRPC, which the load balancer routes by host name', () => {
+    expect(findings(['spec.endpoint', { grpc: true }]).map((f) => [f.code, f.path])).toEqual([
+      ['grpc-needs-host', 'spec.endpoint.grpc'],
+    ]);
+    expect(findings(['spec.endpoint', { grpc: true, host: 'models.example.com' }])).toEqual([]);
   });
 
   it('keeps the metrics path out of /v1/', () => {
