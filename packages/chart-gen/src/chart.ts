@@ -3,7 +3,7 @@
 // policies. Pure and deterministic: the same model gives the same bytes.
 
 import type { ResolvedModel } from '@catwalk/schema';
-import { Document, isMap, isScalar, parse, Scalar, visit, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, parseDocument, Scalar, visit, type YAMLMap } from 'yaml';
 import { helmFiles } from './generated/templates';
 import { pushPolicy, servingPolicy } from './iam';
 import { renderText } from './text';
@@ -20,11 +20,10 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /** Whether a plain scalar would not read back as this string under YAML 1.1 or 1.2 (Helm's parser is 1.1-flavoured). */
 function ambiguous(text: string): boolean {
-  try {
-    return parse(text, { version: '1.1' }) !== text || parse(text, { version: '1.2' }) !== text;
-  } catch {
-    return true;
-  }
+  return (['1.1', '1.2'] as const).some((version) => {
+    const doc = parseDocument(text, { version });
+    return doc.errors.length > 0 || !isScalar(doc.contents) || doc.contents.value !== text;
+  });
 }
 
 /** YAML text in which every string stays a string for any YAML reader: `yes`, `1_0`, `0o17` get quotes. */
