@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { explainCommand } from './commands/explain';
+import { generateCommand } from './commands/generate';
 import { initCommand } from './commands/init';
 import { renderCommand } from './commands/render';
 import { schemaCommand } from './commands/schema';
@@ -33,7 +34,8 @@ Examples:
   catwalk init pricing --team marketplace
   catwalk validate examples/models
   catwalk explain examples/models/pricing.yaml
-  catwalk render examples/models --out out`,
+  catwalk render examples/models --out out
+  catwalk generate examples/models --out charts`,
     );
 
   const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
@@ -94,6 +96,26 @@ Examples:
     .option('-o, --out <dir>', 'output folder', 'out')
     .addHelpText('after', examples('catwalk render examples/models --out out'))
     .action(async (paths, options) => setExit(await renderCommand(paths, options, io)));
+
+  cli
+    .command('generate')
+    .description(
+      'write a self-contained Helm chart per model to <out>/<model>/ (Chart.yaml, values, templates, IAM policies)',
+    )
+    .argument('<paths...>', 'spec files or folders')
+    .option('-o, --out <dir>', 'output folder', 'charts')
+    .option(
+      '--check',
+      'write nothing; exit 1 with a diff when the charts in <out> are not what the specs generate',
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk generate examples/models --out charts',
+        'catwalk generate examples/models --out charts --check',
+      ),
+    )
+    .action(async (paths, options) => setExit(await generateCommand(paths, options, io)));
 
   cli
     .command('schema')

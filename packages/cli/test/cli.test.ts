@@ -117,7 +117,7 @@ describe('catwalk validate', () => {
 });
 
 describe('help and version', () => {
-  it.each(['init', 'validate', 'explain', 'render', 'schema'])(
+  it.each(['init', 'validate', 'explain', 'render', 'generate', 'schema'])(
     'catwalk %s --help shows examples and exits 0',
     async (command) => {
       const r = await catwalk([command, '--help']);
@@ -337,5 +337,78 @@ describe('the installed bin', () => {
     expect(invalid.stdout).not.toMatch(/\n\s+at /);
     const usage = exec('validate');
     expect(usage.status).toBe(2);
+  });
+});
+
+describe('catwalk generate', () => {
+  it('writes a chart per model, and --check passes on them', async () => {
+    const dir = tempDir();
+    const r = await catwalk(['generate', path.join(repoRoot, 'examples/models'), '--out', 'charts'], {
+      cwd: dir,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/wrote 3 charts \(\d+ files\) to charts\//);
+    expect(fs.readdirSync(path.join(dir, 'charts')).sort()).toEqual([
+      'fraud-check',
+      'image-tagger',
+      'pricing',
+    ]);
+    expect(fs.existsSync(path.join(dir, 'charts/pricing/templates/deployment.yaml'))).toBe(true);
+    const check = await catwalk(
+      ['generate', path.join(repoRoot, 'examples/models'), '--out', 'charts', '--check'],
+      { cwd: dir },
+    );
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain('charts is up to date: 3 charts');
+  });
+
+  it('--check exits 1 with a diff for changed, missing and stale files, and writes nothing', async () => {
+    const dir = tempDir();
+    const specs = path.join(repoRoot, 'examples/models');
+    await catwalk(['generate', specs, '--out', 'charts'], { cwd: dir });
+    fs.appendFileSync(path.join(dir, 'charts/pricing/values.yaml'), '# hand edit\n');
+    fs.rmSync(path.join(dir, 'charts/fraud-check/README.md'));
+    fs.writeFileSync(path.join(dir, 'charts/pricing/templates/old.yaml'), 'kind: Old\n');
+    const r = await catwalk(['generate', specs, '--out', 'charts', '--check'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('--- a/pricing/values.yaml');
+    expect(r.stdout).toContain('-# hand edit');
+    expect(r.stdout).toContain('missing  charts/fraud-check/README.md');
+    expect(r.stdout).toContain('stale    charts/pricing/templates/old.yaml');
+    expect(r.stderr).toContain('3 files are out of date in charts; regenerate with: catwalk generate');
+    expect(fs.readFileSync(path.join(dir, 'charts/pricing/values.yaml'), 'utf8')).toContain('# hand edit');
+  });
+
+  it('regenerating removes files no longer generated, but never touches folders it did not write', async () => {
+    const dir = tempDir();
+    const specs = path.join(repoRoot, 'examples/models');
+    fs.mkdirSync(path.join(dir, 'charts/hand-made'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'charts/hand-made/Chart.yaml'), 'name: hand-made\n');
+    await catwalk(['generate', specs, '--out', 'charts'], { cwd: dir });
+    fs.writeFileSync(path.join(dir, 'charts/pricing/templates/old.yaml'), 'kind: Old\n');
+    const r = await catwalk(['generate', specs, '--out', 'charts'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'charts/pricing/templates/old.yaml'))).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'charts/hand-made/Chart.yaml'), 'utf8')).toBe('name: hand-made\n');
+  });
+
+  it('warns about a generated chart whose spec is gone, without deleting it', async () => {
+    const dir = tempDir();
+    await catwalk(['generate', path.join(repoRoot, 'examples/models'), '--out', 'charts'], { cwd: dir });
+    const r = await catwalk(
+      ['generate', path.join(repoRoot, 'examples/models/pricing.yaml'), '--out', 'charts'],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'warning: charts/fraud-check is a generated chart with no spec among the inputs',
+    );
+    expect(fs.existsSync(path.join(dir, 'charts/fraud-check/Chart.yaml'))).toBe(true);
+  });
+
+  it('the committed charts/ are what examples/models generate', async () => {
+    const r = await catwalk(['generate', 'examples/models', '--out', 'charts', '--check']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 });
