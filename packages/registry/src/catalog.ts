@@ -1,0 +1,118 @@
+// What is in a model folder: every version with its state, read from one
+// listing plus each version's manifest.
+
+import type { S3Client } from '@aws-sdk/client-s3';
+import { InvalidRecordError } from './errors';
+import { mapLimit } from './hash';
+import {
+  CLAIM_FILE,
+  claimKey,
+  MANIFEST_FILE,
+  type ModelLocation,
+  manifestKey,
+  modelKey,
+  parseVersionFolder,
+} from './location';
+import { type Claim, type Manifest, parseClaim, parseManifest } from './records';
+import { type Fetched, getText, type ListedObject, listAll } from './s3';
+
+export type VersionState = 'complete' | 'incomplete' | 'corrupt';
+
+export interface VersionInfo {
+  readonly version: number;
+  readonly state: VersionState;
+  /** Bytes stored under the version folder. */
+  readonly storedBytes: number;
+  readonly manifest?: Manifest;
+  /** Why the version is corrupt. */
+  readonly problem?: string;
+  /** The push that claimed an incomplete version. */
+  readonly claim?: Claim & { readonly etag: string };
+  /** Every key under the version folder. */
+  readonly keys: readonly string[];
+}
+
+/** Every numeric version folder under the model, ascending. */
+export async function listVersions(client: S3Client, location: ModelLocation): Promise<VersionInfo[]> {
+  const base = `${modelKey(location)}${location.prefix ? '/' : ''}`;
+  const objects = await listAll(client, location.bucket, base);
+  const byVersion = new Map<number, ListedObject[]>();
+  for (const o of objects) {
+    const [folder, ...rest] = o.key.slice(base.length).split('/');
+    const version = parseVersionFolder(folder ?? '');
+    if (version === undefined || rest.length === 0) continue;
+    const list = byVersion.get(version) ?? [];
+    list.push(o);
+    byVersion.set(version, list);
+  }
+  const versions = [...byVersion.keys()].sort((a, b) => a - b);
+  return mapLimit(versions, 8, (version) =>
+    describeVersion(client, location, version, byVersion.get(version)!),
+  );
+}
+
+async function describeVersion(
+  client: S3Client,
+  location: ModelLocation,
+  version: number,
+  objects: readonly ListedObject[],
+): Promise<VersionInfo> {
+  const prefix = `${modelKey(location, version)}/`;
+  const sizes = new Map(objects.map((o) => [o.key.slice(prefix.length), o.size]));
+  const keys = objects.map((o) => o.key);
+  const storedBytes = objects.reduce((n, o) => n + o.size, 0);
+  const base = { version, storedBytes, keys };
+  if (!sizes.has(MANIFEST_FILE)) {
+    const claim = sizes.has(CLAIM_FILE) ? await readClaim(client, location, version) : undefined;
+    return { ...base, state: 'incomplete', ...(claim ? { claim } : {}) };
+  }
+  let fetched: Fetched | undefined;
+  try {
+    fetched = await getText(client, location.bucket, manifestKey(location, version));
+    if (!fetched) return { ...base, state: 'incomplete' }; // deleted since the listing
+    const manifest = parseManifest(fetched.text, `s3://${location.bucket}/${manifestKey(location, version)}`);
+    const missing = manifest.files.filter((f) => sizes.get(f.path) !== f.size);
+    if (missing.length > 0) {
+      const f = missing[0]!;
+      const have = sizes.get(f.path);
+      return {
+        ...base,
+        state: 'corrupt',
+        manifest,
+        problem: `${f.path} is ${have === undefined ? 'missing' : `${have} bytes, the manifest says ${f.size}`}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`,
+      };
+    }
+    if (manifest.version !== version) {
+      return {
+        ...base,
+        state: 'corrupt',
+        manifest,
+        problem: `its manifest says version ${manifest.version}`,
+      };
+    }
+    return { ...base, state: 'complete', manifest };
+  } catch (error) {
+    if (error instanceof InvalidRecordError) return { ...base, state: 'corrupt', problem: error.message };
+    throw error;
+  }
+}
+
+async function readClaim(
+  client: S3Client,
+  location: ModelLocation,
+  version: number,
+): Promise<(Claim & { etag: string }) | undefined> {
+  const key = claimKey(location, version);
+  const fetched = await getText(client, location.bucket, key);
+  if (!fetched) return undefined;
+  try {
+    return { ...parseClaim(fetched.text, `s3://${location.bucket}/${key}`), etag: fetched.etag };
+  } catch {
+    return undefined; // an unreadable claim is treated as no claim: the version is simply incomplete
+  }
+}
+
+/** The manifests of complete versions, by version. */
+export function completeManifests(versions: readonly VersionInfo[]): Map<number, Manifest> {
+  return new Map(versions.filter((v) => v.state === 'complete').map((v) => [v.version, v.manifest!]));
+}

@@ -1,0 +1,50 @@
+export { listVersions, type VersionInfo, type VersionState } from './catalog';
+export {
+  ChecksumMismatchError,
+  ConditionalWritesUnsupportedError,
+  ConflictError,
+  type Fault,
+  InvalidExportError,
+  InvalidRecordError,
+  NotFoundError,
+  RegistryError,
+  UsageError,
+  VersionExistsError,
+} from './errors';
+export { type ExampleExportOptions, writeExampleExport } from './example-export';
+export {
+  CLAIM_FILE,
+  formatUri,
+  MANIFEST_FILE,
+  type ModelLocation,
+  parseModelUri,
+  RELEASE_FILE,
+} from './location';
+export { type ConfigSource, initialFromConfig, renderModelsConfig } from './models-config';
+export { type PushOptions, type PushProgress, type PushResult, push } from './push';
+export type { Claim, Manifest, ManifestFile, Release, ReleaseEntry, ReleaseState } from './records';
+export { parseManifest, parseRelease, unsafePathProblem } from './records';
+export {
+  type CurrentRelease,
+  defaultInitialRelease,
+  describeState,
+  type InitialRelease,
+  initialState,
+  type PruneResult,
+  planPrune,
+  planRelease,
+  planRollback,
+  prune,
+  type ReleaseOptions,
+  type ReleaseRequest,
+  type ReleaseResult,
+  readRelease,
+  release,
+  rollback,
+} from './release';
+export { describeError } from './retry';
+export { createS3Client, type S3InputConfig } from './s3';
+export { checkExport, type FoundExport, findExports, savedModelProblems } from './savedmodel';
+export { runSidecar, type SidecarOptions, SyncFailedError } from './sidecar';
+export { type SyncOptions, type SyncReport, syncOnce } from './sync';
+export { planSync, type SyncPlan, type Track } from './sync-plan';

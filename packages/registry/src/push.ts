@@ -1,0 +1,389 @@
+// push: one SavedModel export -> one immutable version.
+//
+// Order of writes, and why:
+//   1. catwalk-claim.json with If-None-Match: *   two pushes never share a version
+//   2. the files, each tagged with its sha256      a rerun skips what is already there
+//   3. catwalk-manifest.json with If-None-Match: * the version exists from here on
+// A push that stops anywhere before 3 leaves an incomplete version that
+// readers ignore and that the next push of the same files resumes.
+
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { listVersions, type VersionInfo } from './catalog';
+import { ConflictError, VersionExistsError } from './errors';
+import { mapLimit, sha256File, sha256Text } from './hash';
+import { whoAmI } from './identity';
+import { claimKey, formatUri, type ModelLocation, manifestKey, modelKey } from './location';
+import {
+  CLAIM_FORMAT,
+  type Claim,
+  fingerprintLines,
+  MANIFEST_FORMAT,
+  type Manifest,
+  type ManifestFile,
+} from './records';
+import { withRetries } from './retry';
+import { headObject, putJson, requireConditionalWrites } from './s3';
+import { checkExport, type ExportFile } from './savedmodel';
+
+export interface PushProgress {
+  readonly phase: 'hashing' | 'uploading' | 'done';
+  readonly version?: number;
+  readonly filesDone: number;
+  readonly filesTotal: number;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** Files found already uploaded by an earlier, interrupted push. */
+  readonly filesSkipped: number;
+}
+
+export interface PushOptions {
+  readonly client: S3Client;
+  readonly location: ModelLocation;
+  /** One export folder (saved_model.pb at its root). */
+  readonly dir: string;
+  /** The version to write. @default highest existing + 1 (or the interrupted push of the same files) */
+  readonly version?: number;
+  /** Files uploaded at once. @default 8 */
+  readonly concurrency?: number;
+  /** Files above this size go up in parts of this size. @default 8 MiB */
+  readonly partSize?: number;
+  /** A claim not refreshed for this long belongs to a push that died. @default 30000 */
+  readonly leaseMs?: number;
+  /** @default user@host */
+  readonly pushedBy?: string;
+  /** @default 'catwalk' */
+  readonly tool?: string;
+  /** Attempts per file upload (on top of the SDK's own per-request retries). @default 5 */
+  readonly attempts?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: PushProgress) => void;
+}
+
+export interface PushResult {
+  readonly version: number;
+  readonly uri: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly uploadedBytes: number;
+  readonly skippedFiles: number;
+  /** Whether it continued an interrupted push of the same files. */
+  readonly resumed: boolean;
+  readonly manifest: Manifest;
+}
+
+const MiB = 1024 * 1024;
+
+interface Chosen {
+  readonly version: number;
+  readonly etag: string;
+  readonly resumed: boolean;
+}
+
+const isStale = (claim: Claim, leaseMs: number, now: number) =>
+  claim.interrupted === true || now - Date.parse(claim.heartbeatAt) > leaseMs;
+
+/** Claims the version to write: the one asked for, an interrupted push of the same files, or the next free number. */
+async function claimVersion(
+  options: PushOptions,
+  versions: readonly VersionInfo[],
+  claim: Claim,
+  leaseMs: number,
+): Promise<Chosen> {
+  const { client, location } = options;
+  const now = Date.now();
+  const takeOver = async (v: VersionInfo): Promise<Chosen> => {
+    const key = claimKey(location, v.version);
+    const etag = v.claim
+      ? await putJson(client, location.bucket, key, claim, { ifMatch: v.claim.etag })
+      : await putJson(client, location.bucket, key, claim, { ifNoneMatch: '*' });
+    return { version: v.version, etag, resumed: v.claim?.fingerprint === claim.fingerprint };
+  };
+
+  if (options.version !== undefined) {
+    const asked = options.version;
+    const v = versions.find((x) => x.version === asked);
+    if (v && v.state !== 'incomplete') {
+      throw new VersionExistsError(
+        `${formatUri(location, asked)} already exists (${v.state}); versions are never overwritten. ` +
+          'Push without --version to get the next number.',
+      );
+    }
+    if (v?.claim && !isStale(v.claim, leaseMs, now)) {
+      throw new ConflictError(
+        `version ${asked} is being pushed right now by ${v.claim.pushedBy} (started ${v.claim.startedAt}); ` +
+          'pick another version or wait for it to finish',
+      );
+    }
+    try {
+      return v
+        ? await takeOver(v)
+        : {
+            version: asked,
+            etag: await putJson(client, location.bucket, claimKey(location, asked), claim, {
+              ifNoneMatch: '*',
+            }),
+            resumed: false,
+          };
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        throw new ConflictError(
+          `another push claimed version ${asked} at the same moment; pick another version`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  // Resume the interrupted push of exactly these files, if there is one.
+  for (const v of versions) {
+    if (
+      v.state === 'incomplete' &&
+      v.claim?.fingerprint === claim.fingerprint &&
+      isStale(v.claim, leaseMs, now)
+    ) {
+      try {
+        return await takeOver(v);
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error; // someone else resumed it first
+      }
+    }
+  }
+  let next = versions.reduce((max, v) => Math.max(max, v.version), 0) + 1;
+  for (let attempt = 0; attempt < 100; attempt++, next++) {
+    try {
+      const etag = await putJson(client, location.bucket, claimKey(location, next), claim, {
+        ifNoneMatch: '*',
+      });
+      return { version: next, etag, resumed: false };
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error; // taken by a concurrent push: try the next number
+    }
+  }
+  throw new ConflictError(
+    `could not claim a version number for ${formatUri(location)}: too many concurrent pushes`,
+  );
+}
+
+/** Pushes one checked export as a new version. */
+export async function push(options: PushOptions): Promise<PushResult> {
+  const { client, location, signal } = options;
+  const concurrency = options.concurrency ?? 8;
+  const partSize = Math.max(5 * MiB, options.partSize ?? 8 * MiB);
+  const leaseMs = options.leaseMs ?? 30_000;
+  const checked = await checkExport(options.dir);
+  await requireConditionalWrites(client, location.bucket, location.prefix);
+
+  const total = { files: checked.files.length, bytes: checked.totalBytes };
+  let filesDone = 0;
+  let bytesDone = 0;
+  let filesSkipped = 0;
+  let version: number | undefined;
+  const report = (phase: PushProgress['phase']) =>
+    options.onProgress?.({
+      phase,
+      ...(version !== undefined ? { version } : {}),
+      filesDone,
+      filesTotal: total.files,
+      bytesDone,
+      bytesTotal: total.bytes,
+      filesSkipped,
+    });
+
+  // Hash first: the fingerprint decides whether this push resumes an earlier one.
+  report('hashing');
+  const files: ManifestFile[] = await mapLimit(checked.files, 4, async (f) => {
+    signal?.throwIfAborted();
+    return { path: f.path, size: f.size, sha256: await sha256File(f.absolute) };
+  });
+  const fingerprint = sha256Text(fingerprintLines(files));
+  const pushId = randomUUID();
+  const pushedBy = options.pushedBy ?? whoAmI();
+  const startedAt = new Date().toISOString();
+  const claimFor = (extra: Partial<Claim> = {}): Claim => ({
+    format: CLAIM_FORMAT,
+    pushId,
+    fingerprint,
+    startedAt,
+    pushedBy,
+    heartbeatAt: new Date().toISOString(),
+    ...extra,
+  });
+
+  const versions = await listVersions(client, location);
+  const chosen = await claimVersion(options, versions, claimFor(), leaseMs);
+  version = chosen.version;
+  let claimEtag = chosen.etag;
+  const keyOf = (p: string) => modelKey(location, chosen.version, p);
+
+  // Keep the claim fresh so nobody resumes a push that is still running.
+  let lostClaim: unknown;
+  let heartbeatRunning = Promise.resolve();
+  const heartbeat = setInterval(
+    () => {
+      heartbeatRunning = putJson(client, location.bucket, claimKey(location, chosen.version), claimFor(), {
+        ifMatch: claimEtag,
+      }).then(
+        (etag) => {
+          claimEtag = etag;
+        },
+        (error) => {
+          if (error instanceof ConflictError) lostClaim = error;
+        },
+      );
+    },
+    Math.max(100, leaseMs / 3),
+  );
+  heartbeat.unref();
+
+  try {
+    report('uploading');
+    const sources = new Map(checked.files.map((f) => [f.path, f]));
+    const uploadOne = async (file: ManifestFile) => {
+      signal?.throwIfAborted();
+      if (lostClaim)
+        throw new ConflictError(`another push took over version ${chosen.version}; this push stopped`);
+      if (chosen.resumed) {
+        const head = await headObject(client, location.bucket, keyOf(file.path));
+        if (head && head.size === file.size && head.metadata.sha256 === file.sha256) {
+          filesSkipped++;
+          filesDone++;
+          bytesDone += file.size;
+          report('uploading');
+          return 0;
+        }
+      }
+      const source = sources.get(file.path)!;
+      let counted = 0;
+      await withRetries(
+        async () => {
+          bytesDone -= counted; // a retried upload starts over
+          counted = 0;
+          await uploadFile(
+            client,
+            location.bucket,
+            keyOf(file.path),
+            source,
+            file.sha256,
+            partSize,
+            signal,
+            (n) => {
+              bytesDone += n - counted;
+              counted = n;
+              report('uploading');
+            },
+          );
+        },
+        { attempts: options.attempts ?? 5, ...(signal ? { signal } : {}) },
+      );
+      bytesDone += file.size - counted;
+      filesDone++;
+      report('uploading');
+      return file.size;
+    };
+    // Small files in parallel; large ones one at a time (each already has parts in flight), to bound memory.
+    const small = files.filter((f) => f.size <= partSize);
+    const large = files.filter((f) => f.size > partSize);
+    const uploaded = await Promise.all([
+      mapLimit(small, concurrency, uploadOne),
+      mapLimit(large, 1, uploadOne),
+    ]);
+    await heartbeatRunning;
+    if (lostClaim)
+      throw new ConflictError(`another push took over version ${chosen.version}; this push stopped`);
+
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      model: location.name,
+      version: chosen.version,
+      files,
+      totalBytes: total.bytes,
+      fingerprint,
+      pushedAt: new Date().toISOString(),
+      pushedBy,
+      pushId,
+      tool: options.tool ?? 'catwalk',
+    };
+    signal?.throwIfAborted();
+    try {
+      await putJson(client, location.bucket, manifestKey(location, chosen.version), manifest, {
+        ifNoneMatch: '*',
+      });
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        throw new ConflictError(`version ${chosen.version} was completed by another push while this one ran`);
+      }
+      throw error;
+    }
+    clearInterval(heartbeat);
+    report('done');
+    return {
+      version: chosen.version,
+      uri: formatUri(location, chosen.version),
+      files: files.length,
+      bytes: total.bytes,
+      uploadedBytes: uploaded.flat().reduce((n, b) => n + b, 0),
+      skippedFiles: filesSkipped,
+      resumed: chosen.resumed,
+      manifest,
+    };
+  } catch (error) {
+    clearInterval(heartbeat);
+    await heartbeatRunning;
+    // Say at once that this push stopped, so a rerun resumes without waiting for the lease.
+    if (!lostClaim) {
+      await putJson(
+        client,
+        location.bucket,
+        claimKey(location, chosen.version),
+        claimFor({ interrupted: true }),
+        {
+          ifMatch: claimEtag,
+        },
+      ).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+async function uploadFile(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  file: ExportFile,
+  sha256: string,
+  partSize: number,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const common = { Bucket: bucket, Key: key, Metadata: { sha256 }, ContentType: 'application/octet-stream' };
+  if (file.size <= partSize) {
+    // Small files are read whole: a Buffer body lets the SDK retry the request by itself.
+    const body = await fs.readFile(file.absolute);
+    if (body.length !== file.size) throw new Error(`${file.absolute} changed while it was being pushed`);
+    await client.send(new PutObjectCommand({ ...common, Body: body }), signal ? { abortSignal: signal } : {});
+    onBytes(file.size);
+    return;
+  }
+  // Large files stream from disk in parts: memory stays at queueSize x partSize whatever the file's size.
+  const upload = new Upload({
+    client,
+    params: { ...common, Body: createReadStream(file.absolute, { highWaterMark: 1 << 20 }) },
+    partSize,
+    queueSize: 4,
+    leavePartsOnError: false,
+  });
+  upload.on('httpUploadProgress', (p) => {
+    if (p.loaded !== undefined) onBytes(p.loaded);
+  });
+  const abort = () => void upload.abort();
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await upload.done();
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+}

@@ -1,0 +1,247 @@
+// The sync executor: one poll brings the destination folder in line with
+// the release. TF Serving watches that folder, so everything that appears
+// in it appears whole: versions are downloaded into a temp folder on the
+// same file system, verified against the manifest, then renamed into
+// place; removed versions are renamed away before they are deleted; the
+// live models.config is replaced by rename.
+
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listVersions } from './catalog';
+import { ChecksumMismatchError, InvalidRecordError } from './errors';
+import { mapLimit } from './hash';
+import { MANIFEST_FILE, type ModelLocation, modelKey, parseVersionFolder } from './location';
+import { type ConfigSource, renderModelsConfig } from './models-config';
+import { type Manifest, type ManifestFile, unsafePathProblem } from './records';
+import { defaultInitialRelease, type InitialRelease, readRelease } from './release';
+import { withRetries } from './retry';
+import { planSync, servedConfig, type Track } from './sync-plan';
+
+export interface SyncOptions {
+  readonly client: S3Client;
+  readonly location: ModelLocation;
+  /** The folder TF Serving watches for this model (its base_path). */
+  readonly dest: string;
+  /** @default 'all' */
+  readonly track?: Track;
+  /** The release before release.json exists. @default latest 1 */
+  readonly initial?: InitialRelease;
+  /** Where to write the live models.config, and what to write it from. */
+  readonly config?: { readonly out: string; readonly source: ConfigSource };
+  /** Files downloaded at once. @default 8 */
+  readonly concurrency?: number;
+  /** Attempts per file (network errors, throttling, cut or corrupt bodies). @default 5 */
+  readonly attempts?: number;
+  readonly signal?: AbortSignal;
+  readonly onRetry?: (error: unknown, what: string) => void;
+}
+
+export interface SyncReport {
+  readonly generation: number;
+  readonly wanted: readonly number[];
+  readonly present: readonly number[];
+  readonly downloaded: readonly number[];
+  readonly removed: readonly number[];
+  readonly bytes: number;
+  readonly missing: ReadonlyArray<{ readonly version?: number; readonly reason: string }>;
+  /** Every wanted version is present and models.config names them. */
+  readonly complete: boolean;
+  readonly configChanged: boolean;
+}
+
+const TMP = '.catwalk-tmp-';
+const TRASH = '.catwalk-trash-';
+
+/** Version folders in `dest` (TF Serving's rule: the whole name is a number). */
+export async function localVersions(dest: string): Promise<number[]> {
+  const entries = await fs.readdir(dest, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => parseVersionFolder(e.name))
+    .filter((v): v is number => v !== undefined)
+    .sort((a, b) => a - b);
+}
+
+/** Removes temp and trash folders a killed sidecar left behind. */
+export async function cleanLeftovers(dest: string): Promise<void> {
+  const entries = await fs.readdir(dest).catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((name) => name.startsWith(TMP) || name.startsWith(TRASH))
+      .map((name) => fs.rm(path.join(dest, name), { recursive: true, force: true })),
+  );
+}
+
+/** Joins a manifest path under `root`, refusing anything that would land outside it. */
+export function safeJoin(root: string, relative: string): string {
+  const problem = unsafePathProblem(relative);
+  if (problem) throw new InvalidRecordError(`refused to write '${relative}': it is ${problem}`);
+  const full = path.resolve(root, ...relative.split('/'));
+  if (!full.startsWith(path.resolve(root) + path.sep)) {
+    throw new InvalidRecordError(`refused to write '${relative}': it resolves outside ${root}`);
+  }
+  return full;
+}
+
+async function downloadFile(
+  options: SyncOptions,
+  key: string,
+  file: ManifestFile,
+  target: string,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const { client, location, signal } = options;
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  // A symlink planted where we write would send the bytes elsewhere: the folder must be ours, all the way down.
+  const parent = await fs.lstat(path.dirname(target));
+  if (!parent.isDirectory())
+    throw new InvalidRecordError(`refused to write ${target}: its folder is not a plain folder`);
+  const response = await client.send(
+    new GetObjectCommand({ Bucket: location.bucket, Key: key }),
+    signal ? { abortSignal: signal } : {},
+  );
+  if (!response.Body) throw new ChecksumMismatchError(`s3://${location.bucket}/${key}: empty response`);
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+  // flags 'wx': never follow or reuse something already at the path.
+  await pipeline(
+    response.Body as NodeJS.ReadableStream,
+    meter,
+    createWriteStream(target, { flags: 'wx' }),
+    signal ? { signal } : {},
+  );
+  const digest = hash.digest('hex');
+  if (size !== file.size || digest !== file.sha256) {
+    await fs.rm(target, { force: true });
+    throw new ChecksumMismatchError(
+      `s3://${location.bucket}/${key}: got ${size} bytes with sha256 ${digest.slice(0, 12)}…, ` +
+        `the manifest says ${file.size} bytes, ${file.sha256.slice(0, 12)}…`,
+    );
+  }
+}
+
+/** Downloads and verifies one version into a temp folder, then renames it to <dest>/<version>. */
+async function materialise(
+  options: SyncOptions,
+  manifest: Manifest,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const { dest, location } = options;
+  const tmp = path.join(dest, `${TMP}${manifest.version}-${randomUUID().slice(0, 8)}`);
+  await fs.mkdir(tmp);
+  try {
+    // Check every path before the first byte is written.
+    const targets = manifest.files.map((f) => safeJoin(tmp, f.path));
+    await mapLimit(manifest.files, options.concurrency ?? 8, async (file, i) => {
+      await withRetries(
+        async () => {
+          await fs.rm(targets[i]!, { force: true }); // a retry starts the file over
+          await downloadFile(
+            options,
+            modelKey(location, manifest.version, file.path),
+            file,
+            targets[i]!,
+            onBytes,
+          );
+        },
+        {
+          attempts: options.attempts ?? 5,
+          ...(options.signal ? { signal: options.signal } : {}),
+          onRetry: (error) => options.onRetry?.(error, `${manifest.version}/${file.path}`),
+        },
+      );
+    });
+    await fs.writeFile(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    const final = path.join(dest, String(manifest.version));
+    await fs.rename(tmp, final).catch(async (error: NodeJS.ErrnoException) => {
+      // Someone put it there meanwhile (another sidecar on the same volume): theirs is as good as ours.
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    });
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Writes a file by rename, so a reader sees the old or the new contents, never half. Returns whether it changed. */
+export async function writeAtomic(file: string, contents: string): Promise<boolean> {
+  const current = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (current === contents) return false;
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID().slice(0, 8)}.tmp`);
+  await fs.writeFile(tmp, contents);
+  await fs.rename(tmp, file);
+  return true;
+}
+
+/** One poll. Throws when S3 cannot be read or a download fails after its retries; dest is then unchanged. */
+export async function syncOnce(
+  options: SyncOptions,
+  onBytes: (n: number) => void = () => undefined,
+): Promise<SyncReport> {
+  const { client, location, dest } = options;
+  await fs.mkdir(dest, { recursive: true });
+  const versions = await listVersions(client, location);
+  const current = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions);
+  const available = new Map(
+    versions.filter((v) => v.state === 'complete').map((v) => [v.version, v.manifest!]),
+  );
+  const problems = new Map(
+    versions.filter((v) => v.state === 'corrupt').map((v) => [v.version, v.problem ?? 'corrupt']),
+  );
+  const plan = planSync({
+    state: current.state,
+    track: options.track ?? 'all',
+    available: new Set(available.keys()),
+    problems,
+    local: await localVersions(dest),
+  });
+  // Bytes moved, counting retried attempts too: it is what the network carried.
+  let bytes = 0;
+  const count = (n: number) => {
+    bytes += n;
+    onBytes(n);
+  };
+  for (const version of plan.download) await materialise(options, available.get(version)!, count);
+
+  // Point TF Serving at the new set before the old folders go.
+  let present = await localVersions(dest);
+  const served = servedConfig(current.state, plan.wanted, present);
+  let configChanged = false;
+  if (options.config && served.versions.length > 0) {
+    configChanged = await writeAtomic(options.config.out, renderModelsConfig(options.config.source, served));
+  }
+  for (const version of plan.remove) {
+    const trash = path.join(dest, `${TRASH}${version}-${randomUUID().slice(0, 8)}`);
+    await fs.rename(path.join(dest, String(version)), trash);
+    await fs.rm(trash, { recursive: true, force: true });
+  }
+  present = await localVersions(dest);
+  const complete = plan.wanted.length > 0 && plan.wanted.every((v) => present.includes(v));
+  return {
+    generation: current.generation,
+    wanted: plan.wanted,
+    present,
+    downloaded: plan.download,
+    removed: plan.remove,
+    bytes,
+    missing: plan.missing,
+    complete,
+    configChanged,
+  };
+}
