@@ -1,0 +1,114 @@
+// tf.train.Example features for classify and regress. A JS number is a float
+// feature (TF's parse specs nearly always want floats), a bigint an int64, a
+// string or Uint8Array bytes; feature.int64()/float()/bytes() say it outright.
+import { create } from '@bufbuild/protobuf';
+import { InvalidInputError } from './errors.js';
+import { type Example, ExampleSchema } from './generated/proto/tensorflow/core/example/example_pb.js';
+import type { Feature } from './generated/proto/tensorflow/core/example/feature_pb.js';
+import { FeatureSchema } from './generated/proto/tensorflow/core/example/feature_pb.js';
+import { formatFloat } from './json.js';
+
+/** A feature with its kind stated. */
+export type TypedFeature =
+  | { readonly kind: 'float'; readonly values: readonly number[] }
+  | { readonly kind: 'int64'; readonly values: readonly bigint[] }
+  | { readonly kind: 'bytes'; readonly values: readonly (string | Uint8Array)[] };
+
+type Scalar = number | bigint | boolean | string | Uint8Array;
+export type FeatureValue = Scalar | readonly Scalar[] | TypedFeature;
+export type ExampleInput = Readonly<Record<string, FeatureValue>>;
+
+export const feature = {
+  float: (...values: number[]): TypedFeature => ({ kind: 'float', values }),
+  int64: (...values: Array<number | bigint>): TypedFeature => ({
+    kind: 'int64',
+    values: values.map((v) => BigInt(v)),
+  }),
+  bytes: (...values: Array<string | Uint8Array>): TypedFeature => ({ kind: 'bytes', values }),
+};
+
+function isTyped(value: FeatureValue): value is TypedFeature {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+
+/** Normalises a feature value to its kind and values. */
+export function typedFeature(name: string, value: FeatureValue): TypedFeature {
+  if (isTyped(value)) return value;
+  const values = (Array.isArray(value) ? value : [value]) as readonly Scalar[];
+  const kinds = new Set(values.map(kindOf));
+  if (kinds.size > 1) {
+    throw new InvalidInputError(
+      `feature "${name}" mixes ${[...kinds].join(' and ')} values; a feature holds one kind`,
+      {
+        code: 'INVALID_ARGUMENT',
+      },
+    );
+  }
+  const kind = kinds.values().next().value ?? 'float';
+  if (kind === 'float') return { kind, values: values as number[] };
+  if (kind === 'int64')
+    return {
+      kind,
+      values: values.map((v) => (typeof v === 'boolean' ? (v ? 1n : 0n) : BigInt(v as bigint))),
+    };
+  return { kind, values: values as Array<string | Uint8Array> };
+}
+
+function kindOf(value: Scalar): TypedFeature['kind'] {
+  if (typeof value === 'number') return 'float';
+  if (typeof value === 'bigint' || typeof value === 'boolean') return 'int64';
+  if (typeof value === 'string' || value instanceof Uint8Array) return 'bytes';
+  throw new InvalidInputError(
+    `feature values must be numbers, bigints, booleans, strings or bytes, got ${typeof value}`,
+    {
+      code: 'INVALID_ARGUMENT',
+    },
+  );
+}
+
+/**
+ * One example as TF Serving's REST JSON. Floats always carry a decimal point:
+ * the server reads `2` as an int64 feature and `2.0` as a float one.
+ */
+export function exampleToJson(example: ExampleInput): string {
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(example)) {
+    const f = typedFeature(name, value);
+    let items: string[];
+    if (f.kind === 'float') items = f.values.map(formatFloat);
+    else if (f.kind === 'int64') items = f.values.map((v) => v.toString());
+    else
+      items = f.values.map((v) =>
+        typeof v === 'string' ? JSON.stringify(v) : `{"b64":"${Buffer.from(v).toString('base64')}"}`,
+      );
+    parts.push(`${JSON.stringify(name)}:${items.length === 1 ? items[0] : `[${items.join(',')}]`}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+const utf8 = new TextEncoder();
+
+export function featureToProto(name: string, value: FeatureValue): Feature {
+  const f = typedFeature(name, value);
+  switch (f.kind) {
+    case 'float':
+      return create(FeatureSchema, { kind: { case: 'floatList', value: { value: [...f.values] } } });
+    case 'int64':
+      return create(FeatureSchema, { kind: { case: 'int64List', value: { value: [...f.values] } } });
+    default:
+      return create(FeatureSchema, {
+        kind: {
+          case: 'bytesList',
+          value: { value: f.values.map((v) => (typeof v === 'string' ? utf8.encode(v) : v)) },
+        },
+      });
+  }
+}
+
+export function exampleToProto(example: ExampleInput): Example {
+  const feature: Record<string, Feature> = {};
+  for (const [name, value] of Object.entries(example)) feature[name] = featureToProto(name, value);
+  return create(ExampleSchema, { features: { feature } });
+}

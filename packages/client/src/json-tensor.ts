@@ -1,0 +1,161 @@
+// Tensors in TF Serving's REST JSON: nested lists in row-major order, bytes as
+// {"b64": ...}, floats with a decimal point, non-finite floats as bare tokens.
+import { ServerError, UnimplementedError } from './errors.js';
+import { formatFloat } from './json.js';
+import { ARRAY_TYPE, type DType, type NumericDType, type Tensor } from './tensor.js';
+
+type Formatter = (value: never) => string;
+
+const formatInt = (v: number) => String(v);
+const formatBigint = (v: bigint) => v.toString();
+const formatBool = (v: boolean) => (v ? 'true' : 'false');
+const formatString = (v: string | Uint8Array) =>
+  typeof v === 'string'
+    ? JSON.stringify(v)
+    : `{"b64":"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}"}`;
+
+function formatterFor(t: Tensor, alias: string): Formatter {
+  switch (t.dtype) {
+    case 'float32':
+    case 'float64':
+      return formatFloat as Formatter;
+    case 'int64':
+    case 'uint64':
+      return formatBigint as Formatter;
+    case 'bool':
+      return formatBool as Formatter;
+    case 'string':
+      return formatString as Formatter;
+    case 'float16':
+    case 'bfloat16':
+      throw new UnimplementedError(
+        `input "${alias}" is ${t.dtype}, which TF Serving's REST API cannot carry (it answers 501); use the gRPC transport`,
+        { code: 'UNIMPLEMENTED' },
+      );
+    default:
+      return formatInt as Formatter;
+  }
+}
+
+/** Writes a whole tensor as a JSON value (a scalar for shape []). */
+export function tensorToJson(t: Tensor, alias: string): string {
+  return writeRange(t, formatterFor(t, alias), 0, 0);
+}
+
+/** Writes row `row` of a tensor (its sub-tensor along dimension 0). */
+export function tensorRowToJson(t: Tensor, alias: string, row: number): string {
+  const rowSize = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return writeRange(t, formatterFor(t, alias), 1, row * rowSize);
+}
+
+function writeRange(t: Tensor, format: Formatter, firstAxis: number, start: number): string {
+  const data = t.data as unknown as ArrayLike<never>;
+  const shape = t.shape;
+  if (firstAxis >= shape.length) return format(data[start]!);
+  let offset = start;
+  const parts: string[] = [];
+  const write = (axis: number): void => {
+    const n = shape[axis]!;
+    parts.push('[');
+    if (axis === shape.length - 1) {
+      for (let i = 0; i < n; i++) {
+        if (i > 0) parts.push(',');
+        parts.push(format(data[offset++]!));
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        if (i > 0) parts.push(',');
+        write(axis + 1);
+      }
+    }
+    parts.push(']');
+  };
+  write(firstAxis);
+  return parts.join('');
+}
+
+function isB64(value: unknown): value is { b64: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { b64?: unknown }).b64 === 'string'
+  );
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isB64(value);
+}
+
+/**
+ * Reads a JSON value as a tensor. The dtype comes from the signature when it
+ * is known; otherwise from the values (numbers become float64).
+ */
+export function jsonToTensor(value: unknown, dtype: DType | undefined, alias: string): Tensor {
+  const shape: number[] = [];
+  let probe = value;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    probe = probe[0];
+  }
+  const leaves: unknown[] = [];
+  const collect = (v: unknown, axis: number): void => {
+    if (axis === shape.length) {
+      if (Array.isArray(v)) throw ragged(alias);
+      leaves.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[axis]) throw ragged(alias);
+    for (const item of v) collect(item, axis + 1);
+  };
+  collect(value, 0);
+
+  const kind = dtype ?? inferDtype(leaves[0]);
+  if (kind === 'string') {
+    const bytes = alias.endsWith('_bytes') || leaves.some(isB64);
+    const data = leaves.map((v) => {
+      if (isB64(v))
+        return bytes
+          ? new Uint8Array(Buffer.from(v.b64, 'base64'))
+          : Buffer.from(v.b64, 'base64').toString('utf8');
+      if (typeof v !== 'string') throw wrongType(alias, 'string', v);
+      return bytes ? new Uint8Array(Buffer.from(v, 'utf8')) : v;
+    });
+    return { dtype: 'string', shape, data: data as string[] | Uint8Array[] };
+  }
+  if (kind === 'bool') {
+    return {
+      dtype: 'bool',
+      shape,
+      data: leaves.map((v) => {
+        if (typeof v !== 'boolean') throw wrongType(alias, 'bool', v);
+        return v;
+      }),
+    };
+  }
+  const Ctor = ARRAY_TYPE[kind as NumericDType];
+  const out = new Ctor(leaves.length);
+  const big = kind === 'int64' || kind === 'uint64';
+  for (let i = 0; i < leaves.length; i++) {
+    const v = leaves[i];
+    if (typeof v !== 'number') throw wrongType(alias, kind, v);
+    (out as unknown as Array<number | bigint>)[i] = big ? BigInt(v) : v;
+  }
+  return { dtype: kind, shape, data: out } as Tensor;
+}
+
+function inferDtype(leaf: unknown): DType {
+  if (typeof leaf === 'boolean') return 'bool';
+  if (typeof leaf === 'string' || isB64(leaf)) return 'string';
+  return 'float64';
+}
+
+function ragged(alias: string): ServerError {
+  return new ServerError(`output "${alias}" is not a rectangular nested list`, { code: 'DATA_LOSS' });
+}
+
+function wrongType(alias: string, dtype: string, value: unknown): ServerError {
+  return new ServerError(`output "${alias}" should hold ${dtype} values, got ${JSON.stringify(value)}`, {
+    code: 'DATA_LOSS',
+  });
+}

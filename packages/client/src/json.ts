@@ -1,0 +1,82 @@
+// TF Serving's JSON is not quite JSON: it writes non-finite floats as bare
+// NaN / Infinity / -Infinity, and it tells floats from integers by the
+// presence of a decimal point. These helpers read and write that dialect.
+
+const NAN = '\u0000NaN';
+const POS_INF = '\u0000Infinity';
+const NEG_INF = '\u0000-Infinity';
+
+function revive(_key: string, value: unknown): unknown {
+  if (typeof value === 'string' && value.charCodeAt(0) === 0) {
+    if (value === NAN) return Number.NaN;
+    if (value === POS_INF) return Number.POSITIVE_INFINITY;
+    if (value === NEG_INF) return Number.NEGATIVE_INFINITY;
+  }
+  return value;
+}
+
+/** JSON.parse that also accepts bare NaN, Infinity and -Infinity outside strings. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    if (!/NaN|Infinity/.test(text)) throw error;
+  }
+  return JSON.parse(quoteNonFinite(text), revive);
+}
+
+/** Rewrites the bare tokens as marked strings, leaving string contents alone. */
+function quoteNonFinite(text: string): string {
+  let out = '';
+  let last = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i++;
+      while (i < text.length) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i += 2;
+        else if (d === 0x22) break;
+        else i++;
+      }
+      i++;
+      continue;
+    }
+    let token: string | undefined;
+    let marker = '';
+    if (c === 0x4e /* N */ && text.startsWith('NaN', i)) {
+      token = 'NaN';
+      marker = '\\u0000NaN';
+    } else if (c === 0x49 /* I */ && text.startsWith('Infinity', i)) {
+      token = 'Infinity';
+      marker = '\\u0000Infinity';
+    } else if (c === 0x2d /* - */ && text.startsWith('-Infinity', i)) {
+      token = '-Infinity';
+      marker = '\\u0000-Infinity';
+    }
+    if (token !== undefined) {
+      out += `${text.slice(last, i)}"${marker}"`;
+      i += token.length;
+      last = i;
+      continue;
+    }
+    i++;
+  }
+  return out + text.slice(last);
+}
+
+/** A number as TF Serving writes a float: with a decimal point or exponent, non-finite as bare tokens. */
+export function formatFloat(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
+  const text = String(value);
+  return Number.isInteger(value) && !text.includes('e') ? `${text}.0` : text;
+}
+
+/** A number as JSON would write it, except that non-finite values become TF's bare tokens. */
+export function formatNumber(value: number): string {
+  if (Number.isFinite(value)) return String(value);
+  return formatFloat(value);
+}

@@ -1,0 +1,50 @@
+import { tensor, wire } from '@catwalk/client';
+
+describe("TF Serving's JSON dialect", () => {
+  test('bare NaN, Infinity and -Infinity parse as numbers, but not inside strings', () => {
+    const parsed = wire.parseJson('{"outputs": [NaN, Infinity, -Infinity, 1.0], "s": "NaN Infinity"}') as {
+      outputs: number[];
+      s: string;
+    };
+    expect(parsed.outputs).toEqual([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1]);
+    expect(parsed.s).toBe('NaN Infinity');
+    expect(() => wire.parseJson('{"a": Nope}')).toThrow();
+  });
+
+  test('floats keep a decimal point; integers do not get one added', () => {
+    expect([2, 2.5, -0, 1e21, Number.NaN, -Infinity].map(wire.formatFloat)).toEqual([
+      '2.0',
+      '2.5',
+      '0.0',
+      '1e+21',
+      'NaN',
+      '-Infinity',
+    ]);
+  });
+
+  test('tensors become nested lists; bytes become {"b64": ...}; int64 keeps every digit', () => {
+    expect(wire.tensorToJson(tensor(new Float32Array([1, 2, 3, 4]), [2, 2]), 'x')).toBe(
+      '[[1.0,2.0],[3.0,4.0]]',
+    );
+    expect(wire.tensorToJson(tensor([new Uint8Array([1, 2])]), 'x_bytes')).toBe('[{"b64":"AQI="}]');
+    expect(wire.tensorToJson(tensor(new BigInt64Array([9007199254740993n])), 'x')).toBe('[9007199254740993]');
+    expect(wire.tensorToJson(tensor(new Int32Array([7]), []), 'x')).toBe('7');
+    expect(wire.tensorRowToJson(tensor(new Int32Array([1, 2, 3, 4]), [2, 2]), 'x', 1)).toBe('[3,4]');
+  });
+
+  test('JSON values become tensors with the signature dtype, or inferred', () => {
+    expect(wire.jsonToTensor([[1, 2]], 'float32', 'y')).toEqual(tensor(new Float32Array([1, 2]), [1, 2]));
+    expect(wire.jsonToTensor([true], undefined, 'y')).toEqual(tensor([true]));
+    expect(wire.jsonToTensor([{ b64: 'AQI=' }], 'string', 'y_bytes').data).toEqual([new Uint8Array([1, 2])]);
+    expect(() => wire.jsonToTensor([[1], [2, 3]], 'float32', 'y')).toThrow(/not a rectangular nested list/);
+  });
+
+  test('classify/regress examples write floats as floats, bigints as ints, strings and bytes', () => {
+    expect(wire.exampleToJson({ x: 2, n: 3n, s: 'a', b: new Uint8Array([255]), l: [1, 2.5] })).toBe(
+      '{"x":2.0,"n":3,"s":"a","b":{"b64":"/w=="},"l":[1.0,2.5]}',
+    );
+    expect(() => wire.exampleToJson({ x: [1, 'a'] })).toThrow(
+      'feature "x" mixes float and bytes values; a feature holds one kind',
+    );
+  });
+});
