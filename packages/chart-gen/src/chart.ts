@@ -3,7 +3,7 @@
 // policies. Pure and deterministic: the same model gives the same bytes.
 
 import type { ResolvedModel } from '@catwalk/schema';
-import { Document, isMap, isScalar, parseDocument, Scalar, visit, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, Scalar, visit, type YAMLMap } from 'yaml';
 import { helmFiles } from './generated/templates';
 import { pushPolicy, servingPolicy } from './iam';
 import { renderText } from './text';
@@ -18,12 +18,25 @@ export interface ChartFile {
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
-/** Whether a plain scalar would not read back as this string under YAML 1.1 or 1.2 (Helm's parser is 1.1-flavoured). */
+// The same for every chart: serialised once.
+let schemaText: string | undefined;
+const valuesSchemaText = () => {
+  schemaText ??= json(valuesJsonSchema());
+  return schemaText;
+};
+
+/**
+ * Patterns of the implicit types (null, bool, int, float, timestamp, merge) of
+ * YAML 1.1 and 1.2, taken from the yaml library's own schemas. A string that
+ * matches one would not read back as a string unquoted; Helm's YAML parser
+ * follows 1.1 in places (`yes`, `1_000`), so both count.
+ */
+const implicitTypes: RegExp[] = (['1.1', '1.2'] as const).flatMap((version) =>
+  new Document(null, { version }).schema.tags.flatMap((tag) => (tag.test ? [tag.test] : [])),
+);
+
 function ambiguous(text: string): boolean {
-  return (['1.1', '1.2'] as const).some((version) => {
-    const doc = parseDocument(text, { version });
-    return doc.errors.length > 0 || !isScalar(doc.contents) || doc.contents.value !== text;
-  });
+  return implicitTypes.some((pattern) => pattern.test(text));
 }
 
 /** YAML text in which every string stays a string for any YAML reader: `yes`, `1_0`, `0o17` get quotes. */
@@ -66,18 +79,27 @@ interface Parameter {
   readonly description: string;
 }
 
+/** Keys with documented keys below them: the README lists their children, not them. */
+const documentedParents = new Set(
+  [...VALUE_DOCS.keys()].flatMap((key) =>
+    key
+      .split('.')
+      .slice(0, -1)
+      .map((_, i, parts) => parts.slice(0, i + 1).join('.')),
+  ),
+);
+
 /** One row per documented setting, for the README; multi-line values are left to values.yaml. */
-function parameters(values: Record<string, unknown>, docs: ReadonlyMap<string, string>): Parameter[] {
+function parameters(values: Record<string, unknown>): Parameter[] {
   const rows: Parameter[] = [];
   const isPlainObject = (v: unknown): v is Record<string, unknown> =>
     !!v && typeof v === 'object' && !Array.isArray(v);
   const walk = (value: unknown, key: string) => {
-    const documentedBelow = [...docs.keys()].some((k) => k.startsWith(`${key}.`));
-    if (isPlainObject(value) && documentedBelow) {
+    if (isPlainObject(value) && documentedParents.has(key)) {
       for (const [child, v] of Object.entries(value)) walk(v, `${key}.${child}`);
       return;
     }
-    const description = docs.get(key);
+    const description = VALUE_DOCS.get(key);
     if (!description) return;
     const multiline = typeof value === 'string' ? value.includes('\n') : JSON.stringify(value).length > 80;
     rows.push({ key, value: multiline ? '(see values.yaml)' : value, description });
@@ -168,7 +190,7 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
     grpcAddress,
     versions,
     experiment: model.experiment ?? false,
-    parameters: parameters(values, docs),
+    parameters: parameters(values),
   };
   const header = [
     `Values of the Catwalk chart for model ${model.name} (team ${model.team}).`,
@@ -180,7 +202,7 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
     { path: 'Chart.yaml', contents: renderText('Chart.yaml', context) },
     { path: 'README.md', contents: renderText('README.md', context) },
     { path: 'values.yaml', contents: valuesYaml(values, docs, header) },
-    { path: 'values.schema.json', contents: json(valuesJsonSchema()) },
+    { path: 'values.schema.json', contents: valuesSchemaText() },
     { path: 'templates/NOTES.txt', contents: renderText('NOTES.txt', context) },
     ...Object.entries(helmFiles).map(([path, contents]) => ({ path, contents })),
     ...ciValueSets(model),
