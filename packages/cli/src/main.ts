@@ -4,9 +4,15 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { explainCommand } from './commands/explain';
 import { generateCommand } from './commands/generate';
 import { initCommand } from './commands/init';
+import { pruneCommand } from './commands/prune';
+import { pushCommand } from './commands/push';
+import { releaseCommand } from './commands/release';
 import { renderCommand } from './commands/render';
+import { rollbackCommand } from './commands/rollback';
 import { schemaCommand } from './commands/schema';
+import { syncCommand } from './commands/sync';
 import { validateCommand } from './commands/validate';
+import { versionsCommand } from './commands/versions';
 import { exitCodes, type Io, UserError } from './io';
 
 export type { Io } from './io';
@@ -126,6 +132,171 @@ Examples:
       examples('catwalk schema > model.schema.json', 'catwalk schema --out .vscode/catwalk.schema.json'),
     )
     .action(async (options) => setExit(await schemaCommand(options, io)));
+
+  // Model registry on S3 and the sync sidecar.
+  cli
+    .command('push')
+    .description(
+      'upload a SavedModel export as a new immutable version (manifest written last; resumes if interrupted)',
+    )
+    .argument(
+      '<export-dir>',
+      'the export (saved_model.pb at its root) or a folder of numeric version folders',
+    )
+    .requiredOption(
+      '--model <spec-or-uri>',
+      'the model: its spec file, or its s3://bucket/prefix/<model> folder',
+    )
+    .option(
+      '--version <n>',
+      'version number to write (default: highest + 1); never overwrites a complete one',
+    )
+    .option('--concurrency <n>', 'files uploaded at once', '8')
+    .option('--json', 'machine-readable result on stdout, no progress')
+    .option(
+      '--endpoint <url>',
+      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
+    )
+    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk push export/ --model examples/models/pricing.yaml',
+        'catwalk push export/3 --model s3://catwalk-models/marketplace/pricing --version 3',
+        'catwalk push exports/ --model pricing.yaml --json',
+      ),
+    )
+    .action(async (dir, options) => setExit(await pushCommand(dir, options, io)));
+
+  cli
+    .command('versions')
+    .description('list versions with state (complete, incomplete, corrupt), size, push time and labels')
+    .argument('<model>', 'spec file or s3:// model folder')
+    .option('--json', 'machine-readable output')
+    .option(
+      '--endpoint <url>',
+      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
+    )
+    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk versions examples/models/pricing.yaml',
+        'catwalk versions s3://models/team/pricing --json',
+      ),
+    )
+    .action(async (model, options) => setExit(await versionsCommand(model, options, io)));
+
+  cli
+    .command('release')
+    .description('choose the served versions and move labels (compare-and-swap on release.json)')
+    .argument('<model>', 'spec file or s3:// model folder')
+    .option(
+      '--serve <versions>',
+      'versions to serve, comma-separated (default: current ones plus labelled ones)',
+    )
+    .option(
+      '--label <label=version>',
+      'point a label at a version; label= removes it (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--if-generation <n>', 'fail unless release.json is still at this generation')
+    .option('--json', 'print the new release.json')
+    .option(
+      '--endpoint <url>',
+      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
+    )
+    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk release pricing.yaml --serve 3,4 --label stable=3 --label canary=4',
+        'catwalk release s3://models/team/pricing --label stable=4 --label canary=',
+      ),
+    )
+    .action(async (model, options) => setExit(await releaseCommand(model, options, io)));
+
+  cli
+    .command('rollback')
+    .description('move stable back (to the previous stable, or --to) and stop serving the bad version')
+    .argument('<model>', 'spec file or s3:// model folder')
+    .option('--to <version>', 'the version stable goes back to')
+    .option('--if-generation <n>', 'fail unless release.json is still at this generation')
+    .option('--json', 'print the new release.json')
+    .option(
+      '--endpoint <url>',
+      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
+    )
+    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addHelpText(
+      'after',
+      examples('catwalk rollback pricing.yaml', 'catwalk rollback s3://models/team/pricing --to 3'),
+    )
+    .action(async (model, options) => setExit(await rollbackCommand(model, options, io)));
+
+  cli
+    .command('prune')
+    .description('delete old versions, keeping the newest N complete ones and every served or labelled one')
+    .argument('<model>', 'spec file or s3:// model folder')
+    .requiredOption('--keep <n>', 'complete versions to keep besides the served and labelled ones')
+    .option('--dry-run', 'only say what would be deleted')
+    .option('--json', 'machine-readable output')
+    .option(
+      '--endpoint <url>',
+      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
+    )
+    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk prune pricing.yaml --keep 3 --dry-run',
+        'catwalk prune s3://models/team/pricing --keep 5',
+      ),
+    )
+    .action(async (model, options) => setExit(await pruneCommand(model, options, io)));
+
+  cli
+    .command('sync')
+    .description(
+      'the sidecar: keep a folder in line with the release, verified versions only, and own models.config',
+    )
+    .requiredOption('--source <uri>', "s3://bucket/prefix/<model> (or the model's spec file)")
+    .requiredOption('--dest <dir>', 'the folder TF Serving watches for this model, e.g. /models/<model>')
+    .option('--interval <duration>', 'time between polls (10s, 500ms, 1m)', '10s')
+    .option('--once', 'exit 0 after the first complete sync, non-zero if none is possible (init container)')
+    .option(
+      '--track <which>',
+      'all: every served version; stable|canary: only what that label points to',
+      'all',
+    )
+    .option('--config-template <file>', "the generated models.config (from the chart's ConfigMap)")
+    .option('--config-out <file>', 'the live models.config TF Serving reads')
+    .option('--port <port>', '/healthz, /readyz and /metrics (default 9102; none with --once)')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--endpoint <url>',
+      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
+    )
+    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk sync --source s3://models/team/pricing --dest /models/pricing --once',
+        'catwalk sync --source s3://models/team/pricing --dest /models/pricing --interval 10s \\',
+        '    --config-template /etc/catwalk/models.config --config-out /models/models.config',
+        'catwalk sync --source s3://models/team/pricing --dest /models/pricing --track canary',
+      ),
+    )
+    .action(async (options) => setExit(await syncCommand(options, io)));
+
+  // `push --version N` names a model version, so program options (--version, --no-color) are read before
+  // the subcommand only; every subcommand takes --no-color itself, so it still works anywhere.
+  cli.enablePositionalOptions();
+  for (const command of cli.commands) {
+    if (!command.options.some((o) => o.long === '--no-color'))
+      command.option('--no-color', 'plain output without colours');
+  }
 
   return cli;
 }

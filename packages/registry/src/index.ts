@@ -45,6 +45,6 @@ export {
 export { describeError } from './retry';
 export { createS3Client, type S3InputConfig } from './s3';
 export { checkExport, type FoundExport, findExports, savedModelProblems } from './savedmodel';
-export { runSidecar, type SidecarOptions, SyncFailedError } from './sidecar';
+export { createSyncLogger, runSidecar, type SidecarOptions, SyncFailedError } from './sidecar';
 export { type SyncOptions, type SyncReport, syncOnce } from './sync';
 export { planSync, type SyncPlan, type Track } from './sync-plan';

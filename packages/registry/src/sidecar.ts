@@ -30,6 +30,12 @@ export interface SidecarOptions extends SyncOptions {
   readonly onSync?: (report: SyncReport) => void;
 }
 
+/** JSON-lines logger for the sidecar; `destination` defaults to stdout. */
+export function createSyncLogger(destination?: { write(line: string): unknown }, level = 'info'): Logger {
+  const options = { base: { component: 'catwalk-sync' }, level };
+  return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
+}
+
 export class SyncFailedError extends Error {
   override readonly name = 'SyncFailedError';
 }
@@ -88,7 +94,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /** Runs until `signal` aborts (or, with once, until the first complete sync). */
 export async function runSidecar(options: SidecarOptions): Promise<SyncReport | undefined> {
-  const log = options.logger ?? pino({ base: { component: 'catwalk-sync' } });
+  const log = options.logger ?? createSyncLogger();
   const metrics = createMetrics();
   const interval = options.intervalMs ?? 10_000;
   let ready = false;

@@ -1,0 +1,78 @@
+import { listVersions, readRelease, type VersionInfo } from '@catwalk/registry';
+import { describeBytes } from '@catwalk/schema';
+import Table from 'cli-table3';
+import { colors } from '../format';
+import { exitCodes, type Io } from '../io';
+import { resolveTarget, type S3Flags, withRegistryErrors } from '../registry-target';
+
+export async function versionsCommand(
+  model: string,
+  flags: S3Flags & { json?: boolean },
+  io: Io,
+): Promise<number> {
+  const target = await resolveTarget(model, flags, io);
+  const { versions, current } = await withRegistryErrors(async () => {
+    const versions = await listVersions(target.client, target.location);
+    return { versions, current: await readRelease(target.client, target.location, target.initial, versions) };
+  });
+  const labelsOf = (v: number) =>
+    Object.entries(current.state.labels)
+      .filter(([, version]) => version === v)
+      .map(([label]) => label);
+  const size = (v: VersionInfo) => v.manifest?.totalBytes ?? v.storedBytes;
+  if (flags.json) {
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          model: target.location.name,
+          release: { generation: current.generation, fromSpec: !current.release, ...current.state },
+          versions: versions.map((v) => ({
+            version: v.version,
+            state: v.state,
+            bytes: size(v),
+            pushedAt: v.manifest?.pushedAt ?? null,
+            pushedBy: v.manifest?.pushedBy ?? null,
+            served: current.state.serve.includes(v.version),
+            labels: labelsOf(v.version),
+            ...(v.problem ? { problem: v.problem } : {}),
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return exitCodes.ok;
+  }
+  const c = colors(io.color);
+  if (versions.length === 0) {
+    io.stdout.write(
+      `no versions under ${target.display}; push one with 'catwalk push <export> --model ${model}'\n`,
+    );
+    return exitCodes.ok;
+  }
+  const table = new Table({
+    head: ['version', 'state', 'size', 'pushed at', 'pushed by', 'served', 'labels'],
+    style: { head: io.color ? ['cyan'] : [], border: io.color ? ['grey'] : [] },
+  });
+  const state = (v: VersionInfo) =>
+    v.state === 'complete' ? c.green(v.state) : v.state === 'corrupt' ? c.red(v.state) : c.yellow(v.state);
+  for (const v of versions) {
+    table.push([
+      String(v.version),
+      state(v),
+      describeBytes(size(v)),
+      v.manifest?.pushedAt.replace(/\.\d+Z$/, 'Z') ?? '',
+      v.manifest?.pushedBy ?? v.claim?.pushedBy ?? '',
+      current.state.serve.includes(v.version) ? 'yes' : '',
+      labelsOf(v.version).join(' '),
+    ]);
+  }
+  io.stdout.write(`${table.toString()}\n`);
+  const release = current.release
+    ? `release generation ${current.generation}, by ${current.release.updatedBy} at ${current.release.updatedAt}`
+    : 'no release.json yet: the spec (or latest 1) decides what is served';
+  io.stdout.write(`${release}\n`);
+  for (const v of versions.filter((x) => x.problem))
+    io.stdout.write(`${c.red(`version ${v.version}`)}: ${v.problem}\n`);
+  return exitCodes.ok;
+}

@@ -1,0 +1,202 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { catwalk, repoRoot, tempDir } from './run';
+
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const tfserving = path.resolve(repoRoot, '../shared/testdata/tfserving');
+let s3: ChildProcess;
+let endpoint = '';
+const s3Dir = tempDir();
+
+beforeAll(async () => {
+  s3 = spawn(
+    process.execPath,
+    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    s3.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
+    });
+    s3.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
+  });
+});
+
+afterAll(async () => {
+  if (s3 && s3.exitCode === null) {
+    const exited = new Promise((resolve) => s3.once('exit', resolve));
+    s3.kill('SIGTERM');
+    await exited;
+  }
+  fs.rmSync(s3Dir, { recursive: true, force: true });
+});
+
+const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
+
+describe('registry commands', () => {
+  it('push, versions, release, rollback, prune and sync --once work end to end', async () => {
+    const uri = 's3://models/team/half';
+    const s3 = ['--endpoint', endpoint];
+    const pushed = await catwalk([
+      'push',
+      path.join(tfserving, 'saved_model_half_plus_two_2_versions'),
+      '--model',
+      uri,
+      '--json',
+      ...s3,
+    ]);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    expect(JSON.parse(pushed.stdout).map((r: any) => [r.version, r.files, r.resumed])).toEqual([
+      [1, 4, false],
+      [2, 4, false],
+    ]);
+    const plain = await catwalk([
+      'push',
+      path.join(tfserving, 'saved_model_half_plus_two_tf2_cpu'),
+      '--model',
+      uri,
+      ...s3,
+    ]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(
+      /^pushed s3:\/\/models\/team\/half\/3\/ : 5 files, [\d.]+ KiB in [\d.]+ s\n$/,
+    );
+    expect(plain.stderr).toContain('uploading as version 3');
+
+    const released = await catwalk([
+      'release',
+      uri,
+      '--serve',
+      '2,3',
+      '--label',
+      'stable=2',
+      '--label',
+      'canary=3',
+      ...s3,
+    ]);
+    expect(released.code).toBe(0);
+    expect(released.stdout).toContain('generation 1: serve 2,3, canary=3 stable=2');
+
+    const listed = await catwalk(['versions', uri, '--json', ...s3]);
+    const report = JSON.parse(listed.stdout);
+    expect(report.release).toMatchObject({ generation: 1, serve: [2, 3], labels: { stable: 2, canary: 3 } });
+    expect(report.versions.map((v: any) => [v.version, v.state, v.served, v.labels])).toEqual([
+      [1, 'complete', false, []],
+      [2, 'complete', true, ['stable']],
+      [3, 'complete', true, ['canary']],
+    ]);
+    const table = await catwalk(['versions', uri, ...s3]);
+    expect(table.stdout).toMatch(/│ 3 +│ complete │/);
+    expect(table.stdout).toContain('release generation 1');
+
+    const dest = path.join(tempDir(), 'half');
+    const configOut = path.join(path.dirname(dest), 'models.config');
+    const template = path.join(tempDir(), 'models.config');
+    fs.writeFileSync(
+      template,
+      'model_config_list {\n  config {\n    name: "half"\n    base_path: "/models/half"\n    model_platform: "tensorflow"\n  }\n}\n',
+    );
+    const synced = await catwalk([
+      'sync',
+      '--source',
+      uri,
+      '--dest',
+      dest,
+      '--once',
+      '--config-template',
+      template,
+      '--config-out',
+      configOut,
+      ...s3,
+    ]);
+    expect(synced.code).toBe(0);
+    expect(fs.readdirSync(dest).sort()).toEqual(['2', '3']);
+    expect(fs.readFileSync(configOut, 'utf8')).toMatch(/versions: 2\n\s+versions: 3/);
+    const logs = synced.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(logs.map((l) => l.msg)).toContain('sync applied the release');
+
+    const back = await catwalk(['rollback', uri, '--json', ...s3]);
+    expect(back.code).toBe(0);
+    // stable pointed at 2, the bad one; with no earlier stable, it goes to the highest complete version below it.
+    expect(JSON.parse(back.stdout)).toMatchObject({
+      generation: 2,
+      serve: [1, 3],
+      labels: { canary: 3, stable: 1 },
+    });
+    const again = await catwalk(['rollback', uri, '--to', '1', ...s3]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('version 1 is the one being rolled back');
+
+    const dry = await catwalk(['prune', uri, '--keep', '0', '--dry-run', ...s3]);
+    expect(dry.stdout).toMatch(/^would delete versions? /);
+  });
+
+  it('explains refusals in one line, exit 1, no stack trace', async () => {
+    const s3 = ['--endpoint', endpoint];
+    const bad = await catwalk([
+      'push',
+      path.join(tfserving, 'bad_half_plus_two'),
+      '--model',
+      's3://models/team/bad',
+      ...s3,
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('is not a SavedModel export');
+    expect(bad.stderr).toContain('no saved_model.pb or saved_model.pbtxt at its root');
+    noStack(bad.stderr);
+
+    const dir = path.join(tfserving, 'saved_model_half_plus_two_cpu/00000123');
+    expect(
+      (await catwalk(['push', dir, '--model', 's3://models/team/fixed', '--version', '5', ...s3])).code,
+    ).toBe(0);
+    const twice = await catwalk(['push', dir, '--model', 's3://models/team/fixed', '--version', '5', ...s3]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain('versions are never overwritten');
+
+    const notServed = await catwalk(['release', 's3://models/team/fixed', '--serve', '6', ...s3]);
+    expect(notServed.code).toBe(2);
+    expect(notServed.stderr).toContain('version 6 is not complete (complete: 5); push it first');
+
+    const usage = await catwalk(['release', 's3://models/team/fixed', '--label', 'stable', ...s3]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("--label 'stable': write label=version");
+
+    const down = await catwalk(['versions', 's3://models/team/fixed', '--endpoint', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^catwalk: S3: /);
+    noStack(down.stderr);
+
+    const once = await catwalk([
+      'sync',
+      '--source',
+      's3://models/team/none',
+      '--dest',
+      tempDir(),
+      '--once',
+      '--interval',
+      '100ms',
+      ...s3,
+    ]);
+    expect(once.code).toBe(1);
+    expect(once.stderr).toContain('no complete sync of s3://models/team/none');
+  });
+
+  it('shows examples in --help', async () => {
+    for (const command of ['push', 'versions', 'release', 'rollback', 'prune', 'sync']) {
+      const help = await catwalk([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Examples:\n  catwalk ${command}`);
+    }
+  });
+});
