@@ -79,7 +79,9 @@ describe('generated files', () => {
     expect(readme).toContain('| gRPC | `pricing.grpc.models.example.com:443` |');
     expect(readme).toContain('curl -s -X POST https://models.example.com/v1/models/pricing:predict');
     expect(readme).toContain("createClient({ baseUrl: 'https://models.example.com' })");
-    expect(readme).toContain("createClient({ transport: 'grpc', grpcAddress: 'pricing.grpc.models.example.com:443' })");
+    expect(readme).toContain(
+      "createClient({ transport: 'grpc', grpcAddress: 'pricing.grpc.models.example.com:443' })",
+    );
     expect(readme).toContain('| `autoscaling.maxReplicas` | `20` | Most pods. |');
     expect(readme).toContain('| `experiment.weights.canary` | `10` |');
   });
