@@ -21,19 +21,25 @@ function scope(model: ResolvedModel) {
   return { bucketArn: arn, objectsArn: `${arn}/${prefix}*`, listPrefix: `${prefix}*` };
 }
 
+/** Listing restricted to the model's prefix: both roles need to see which versions exist. */
+function listStatement(model: ResolvedModel): Record<string, unknown> {
+  const { bucketArn, listPrefix } = scope(model);
+  return {
+    Sid: 'ListModelVersions',
+    Effect: 'Allow',
+    Action: ['s3:ListBucket'],
+    Resource: [bucketArn],
+    Condition: { StringLike: { 's3:prefix': [listPrefix] } },
+  };
+}
+
 /** What the serving pods' role needs: list and read the model's own prefix. */
 export function servingPolicy(model: ResolvedModel): PolicyDocument {
-  const { bucketArn, objectsArn, listPrefix } = scope(model);
+  const { objectsArn } = scope(model);
   return {
     Version: '2012-10-17',
     Statement: [
-      {
-        Sid: 'ListModelVersions',
-        Effect: 'Allow',
-        Action: ['s3:ListBucket'],
-        Resource: [bucketArn],
-        Condition: { StringLike: { 's3:prefix': [listPrefix] } },
-      },
+      listStatement(model),
       { Sid: 'ReadModelFiles', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objectsArn] },
     ],
   };
@@ -41,17 +47,11 @@ export function servingPolicy(model: ResolvedModel): PolicyDocument {
 
 /** What the owning team needs to push versions and move releases: write, list and read the prefix. */
 export function pushPolicy(model: ResolvedModel): PolicyDocument {
-  const { bucketArn, objectsArn, listPrefix } = scope(model);
+  const { objectsArn } = scope(model);
   return {
     Version: '2012-10-17',
     Statement: [
-      {
-        Sid: 'ListModelVersions',
-        Effect: 'Allow',
-        Action: ['s3:ListBucket'],
-        Resource: [bucketArn],
-        Condition: { StringLike: { 's3:prefix': [listPrefix] } },
-      },
+      listStatement(model),
       {
         Sid: 'WriteModelVersions',
         Effect: 'Allow',

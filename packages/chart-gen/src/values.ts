@@ -4,10 +4,10 @@
 
 import { createHash } from 'node:crypto';
 import {
+  describeVersionPolicy,
   parseImageReference,
   ports,
   type ResolvedModel,
-  type ResolvedVersionPolicy,
   tfServingArgs,
   tfServingFiles,
 } from '@catwalk/schema';
@@ -52,17 +52,6 @@ export function specHash(model: ResolvedModel): string {
 export function ingressGroupOrder(name: string): number {
   const digest = createHash('sha256').update(name).digest();
   return 100 + (digest.readUInt32BE(0) % 900);
-}
-
-function describePolicy(policy: ResolvedVersionPolicy): string {
-  switch (policy.kind) {
-    case 'specific':
-      return policy.versions.join(',');
-    case 'all':
-      return 'all';
-    case 'latest':
-      return `latest-${policy.count}`;
-  }
 }
 
 /** Ports a pod may open to the outside: HTTPS, plus a custom S3 endpoint's port. */
@@ -274,7 +263,8 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
     metrics: {
       path: model.monitoring.path,
       versionTag:
-        model.serving.versionLabels.stable?.toString() ?? describePolicy(model.serving.versionPolicy),
+        model.serving.versionLabels.stable?.toString() ??
+        describeVersionPolicy(model.serving.versionPolicy).replace(' ', '-'),
       serviceMonitor: { enabled: model.monitoring.prometheus, interval: '30s' },
       datadog: { enabled: model.monitoring.datadog },
     },

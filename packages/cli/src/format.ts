@@ -1,6 +1,6 @@
 // Human-readable output: diagnostics, the model summary table.
 
-import type { Diagnostic, ResolvedModel, ResolvedVersionPolicy } from '@catwalk/schema';
+import { type Diagnostic, describeVersionPolicy, type ResolvedModel } from '@catwalk/schema';
 import Table from 'cli-table3';
 import { createColors } from 'picocolors';
 
@@ -19,22 +19,11 @@ export function formatDiagnostics(diagnostics: readonly Diagnostic[], c: Colors)
     .join('');
 }
 
-export function describePolicy(policy: ResolvedVersionPolicy): string {
-  switch (policy.kind) {
-    case 'specific':
-      return policy.versions.join(',');
-    case 'all':
-      return 'all';
-    case 'latest':
-      return `latest ${policy.count}`;
-  }
-}
-
 export function describeVersions(model: ResolvedModel): string {
   const labels = Object.entries(model.serving.versionLabels).map(([label, version]) => `${label}=${version}`);
   return labels.length
-    ? `${describePolicy(model.serving.versionPolicy)} (${labels.join(' ')})`
-    : describePolicy(model.serving.versionPolicy);
+    ? `${describeVersionPolicy(model.serving.versionPolicy)} (${labels.join(' ')})`
+    : describeVersionPolicy(model.serving.versionPolicy);
 }
 
 export function describeEndpoint(model: ResolvedModel): string {

@@ -11,7 +11,7 @@ export {
 } from './names';
 export { describeBytes, formatBytes, formatCpu, parseQuantity } from './quantity';
 export type { ResolvedBatching, ResolvedModel, ResolvedQuantities, ResolvedVersionPolicy } from './resolve';
-export { defaults, peakReplicas, podPaths, ports, resolve } from './resolve';
+export { defaults, describeVersionPolicy, peakReplicas, podPaths, ports, resolve } from './resolve';
 export { MANAGED_FLAGS } from './semantic';
 export type { BatchingSpec, ModelSpec, VersionPolicySpec } from './spec';
 export { API_VERSION, KIND, ModelSpecSchema, modelJsonSchema, patterns, SCHEMA_ID } from './spec';

@@ -118,6 +118,18 @@ export interface ResolvedModel {
   readonly access: { readonly roleArn?: string };
 }
 
+/** A short form of a version policy for tables and tags: "3,4", "all", "latest 2". */
+export function describeVersionPolicy(policy: ResolvedVersionPolicy): string {
+  switch (policy.kind) {
+    case 'specific':
+      return policy.versions.join(',');
+    case 'all':
+      return 'all';
+    case 'latest':
+      return `latest ${policy.count}`;
+  }
+}
+
 /** Pods needed to carry `peakRps` with every pod at `targetPercent` of its capacity. */
 export function peakReplicas(peakRps: number, replicaRps: number, targetPercent: number): number {
   // Round away float noise first: 800 / (100 * 0.6) must be 13.33.., not 13.3334 -> 14 by accident of binary.
