@@ -7,9 +7,10 @@ import {
   Metadata,
   type MethodDefinition,
   type ServiceError,
+  status as Status,
 } from '@grpc/grpc-js';
 import { decodeTensor, encodeTensor } from './codec.js';
-import { codeFromGrpc, errorFromCode } from './errors.js';
+import { codeFromGrpc, errorFromCode, UnavailableError } from './errors.js';
 import { exampleToProto } from './examples.js';
 import type { TensorProto } from './generated/proto/tensorflow/core/framework/tensor_pb.js';
 import { Code } from './generated/proto/tensorflow/core/protobuf/error_codes_pb.js';
@@ -256,6 +257,19 @@ export class GrpcTransport implements Transport {
           ctx.signal.removeEventListener('abort', cancel);
           if (error) {
             if (ctx.signal.aborted) return reject(error); // the pipeline reports cancel or deadline
+            if (error.code === Status.CANCELLED) {
+              // Nobody here cancelled: the server went away mid-call (a shutdown
+              // resets its streams). A retry may reach a healthy server.
+              return reject(
+                new UnavailableError(`the server at ${this.address} cut the call off: ${error.details}`, {
+                  ...targetDetails(target, ctx, 'grpc'),
+                  code: 'UNAVAILABLE',
+                  grpcCode: error.code,
+                  serverMessage: error.details,
+                  cause: error,
+                }),
+              );
+            }
             const code = codeFromGrpc(error.code);
             return reject(
               errorFromCode({

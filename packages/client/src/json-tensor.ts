@@ -28,6 +28,7 @@ function formatterFor(t: Tensor, alias: string): Formatter {
       return formatString as Formatter;
     case 'float16':
     case 'bfloat16':
+    case 'uint16':
       throw new UnimplementedError(
         `input "${alias}" is ${t.dtype}, which TF Serving's REST API cannot carry (it answers 501); use the gRPC transport`,
         { code: 'UNIMPLEMENTED' },
@@ -138,8 +139,8 @@ export function jsonToTensor(value: unknown, dtype: DType | undefined, alias: st
   const big = kind === 'int64' || kind === 'uint64';
   for (let i = 0; i < leaves.length; i++) {
     const v = leaves[i];
-    if (typeof v !== 'number') throw wrongType(alias, kind, v);
-    (out as unknown as Array<number | bigint>)[i] = big ? BigInt(v) : v;
+    if (typeof v !== 'number' && typeof v !== 'bigint') throw wrongType(alias, kind, v);
+    (out as unknown as Array<number | bigint>)[i] = big ? BigInt(v) : Number(v);
   }
   return { dtype: kind, shape, data: out } as Tensor;
 }

@@ -5,28 +5,36 @@
 const NAN = '\u0000NaN';
 const POS_INF = '\u0000Infinity';
 const NEG_INF = '\u0000-Infinity';
+const BIG = '\u0000#';
 
 function revive(_key: string, value: unknown): unknown {
   if (typeof value === 'string' && value.charCodeAt(0) === 0) {
     if (value === NAN) return Number.NaN;
     if (value === POS_INF) return Number.POSITIVE_INFINITY;
     if (value === NEG_INF) return Number.NEGATIVE_INFINITY;
+    if (value.startsWith(BIG)) return BigInt(value.slice(2));
   }
   return value;
 }
 
-/** JSON.parse that also accepts bare NaN, Infinity and -Infinity outside strings. */
+/**
+ * JSON.parse that also accepts bare NaN, Infinity and -Infinity outside
+ * strings, and keeps integers too long for a double exact (as bigint), since
+ * TF Serving writes int64 tensors as plain JSON integers.
+ */
 export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    if (!/NaN|Infinity/.test(text)) throw error;
+  if (!/\d{16}/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      if (!/NaN|Infinity/.test(text)) throw error;
+    }
   }
-  return JSON.parse(quoteNonFinite(text), revive);
+  return JSON.parse(quoteSpecial(text), revive);
 }
 
-/** Rewrites the bare tokens as marked strings, leaving string contents alone. */
-function quoteNonFinite(text: string): string {
+/** Rewrites the bare tokens and long integers as marked strings, leaving string contents alone. */
+function quoteSpecial(text: string): string {
   let out = '';
   let last = 0;
   let i = 0;
@@ -60,6 +68,18 @@ function quoteNonFinite(text: string): string {
       i += token.length;
       last = i;
       continue;
+    }
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2d) {
+      const match = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 64));
+      if (match) {
+        const end = i + match[0].length;
+        if (match[1] === undefined && match[2] === undefined && match[0].replace('-', '').length >= 16) {
+          out += `${text.slice(last, i)}"\\u0000#${match[0]}"`;
+          last = end;
+        }
+        i = end;
+        continue;
+      }
     }
     i++;
   }

@@ -3,25 +3,25 @@
 import type { Hooks } from './hooks.js';
 
 /** The parts of prom-client this hook uses (structural, so prom-client's types are not required). */
-export interface PromClientLike {
+export interface PromClientLike<Registry = unknown> {
   Histogram: new (config: {
     name: string;
     help: string;
     labelNames: readonly string[];
     buckets?: number[];
-    registers?: unknown[];
+    registers?: Registry[];
   }) => { observe(labels: Record<string, string>, value: number): void };
   Counter: new (config: {
     name: string;
     help: string;
     labelNames: readonly string[];
-    registers?: unknown[];
+    registers?: Registry[];
   }) => { inc(labels: Record<string, string>, value?: number): void };
 }
 
-export interface PrometheusHookOptions {
+export interface PrometheusHookOptions<Registry = unknown> {
   /** prom-client Registry to register with. @default prom-client's global registry */
-  readonly registry?: unknown;
+  readonly registry?: Registry;
   /** @default "catwalk_client" */
   readonly prefix?: string;
   /** Latency buckets in seconds. */
@@ -38,7 +38,10 @@ const LABELS = ['model', 'version', 'transport', 'method'] as const;
  *   import * as prom from 'prom-client';
  *   createClient({ baseUrl, hooks: prometheusHooks(prom) });
  */
-export function prometheusHooks(prom: PromClientLike, options: PrometheusHookOptions = {}): Hooks {
+export function prometheusHooks<Registry>(
+  prom: PromClientLike<Registry>,
+  options: PrometheusHookOptions<Registry> = {},
+): Hooks {
   const prefix = options.prefix ?? 'catwalk_client';
   const registers = options.registry ? [options.registry] : undefined;
   const latency = new prom.Histogram({

@@ -11,6 +11,15 @@ describe("TF Serving's JSON dialect", () => {
     expect(() => wire.parseJson('{"a": Nope}')).toThrow();
   });
 
+  test('integers beyond 2^53 stay exact (as bigint); floats and strings are untouched', () => {
+    expect(
+      wire.parseJson(
+        '{"outputs": [9007199254740993, -9223372036854775808, 1.5, 12], "id": "12345678901234567"}',
+      ),
+    ).toEqual({ outputs: [9007199254740993n, -9223372036854775808n, 1.5, 12], id: '12345678901234567' });
+    expect(wire.parseJson('[1.0000000000000002, 1e300]')).toEqual([1.0000000000000002, 1e300]);
+  });
+
   test('floats keep a decimal point; integers do not get one added', () => {
     expect([2, 2.5, -0, 1e21, Number.NaN, -Infinity].map(wire.formatFloat)).toEqual([
       '2.0',

@@ -68,8 +68,8 @@ export function jsonInputToTensor(value: unknown, spec: TensorSpecInit): Tensor 
         : dtype === 'bool'
           ? typeof leaf === 'boolean'
           : dtype === 'float32' || dtype === 'float64'
-            ? typeof leaf === 'number'
-            : typeof leaf === 'number' && Number.isInteger(leaf);
+            ? typeof leaf === 'number' || typeof leaf === 'bigint'
+            : typeof leaf === 'bigint' || (typeof leaf === 'number' && Number.isInteger(leaf));
     if (!ok)
       throw new TfError(
         'INVALID_ARGUMENT',

@@ -114,6 +114,10 @@ export class Core {
     this.faults.push({ remaining: count, code, message, methods });
   }
 
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Throws the next injected failure for this method, if any. */
   injectFault(method: FakeMethod): void {
     const fault = this.faults.find((f) => f.remaining > 0 && f.methods.includes(method));
@@ -182,7 +186,8 @@ export class Core {
   }
 
   async delay(): Promise<void> {
-    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+    // unref: a call still waiting when the fake stops must not keep the process alive.
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs).unref());
   }
 }
 

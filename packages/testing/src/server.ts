@@ -38,6 +38,8 @@ export interface FakeServing {
   readonly requests: readonly RecordedRequest[];
   /** The next `count` matching calls fail with this error (TF Serving's code, HTTP status and text). */
   failNext(count: number, options?: FailOptions): void;
+  /** Drops failures set up by failNext that have not happened yet. */
+  clearFailures(): void;
   /** Every inference call waits this long before answering. */
   setLatency(ms: number): void;
   setVersionState(
@@ -104,6 +106,7 @@ export async function startFakeServing(options: FakeServingOptions): Promise<Fak
         fail.methods ?? ['predict', 'classify', 'regress', 'multiInference'],
       );
     },
+    clearFailures: () => core.clearFaults(),
     setLatency(ms) {
       core.latencyMs = ms;
     },
