@@ -63,6 +63,7 @@ export const ValuesSchema = Type.Object(
     tfServing: Type.Object(
       {
         image: Image,
+        command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
         args: Type.Array(Type.String({ pattern: '^--' }), { minItems: 1 }),
         config: Type.Record(Type.String(), Type.String(), { description: 'Config files by name.' }),
         resources: Resources,

@@ -91,6 +91,7 @@ export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
   ['tfServing.image.tag', 'TF Serving image tag (also the chart appVersion).'],
   ['tfServing.image.digest', 'Image digest; when set it wins over the tag.'],
   ['tfServing.image.pullPolicy', 'Image pull policy.'],
+  ['tfServing.command', 'The server binary in the image (the entrypoint script is bypassed).'],
   ['tfServing.args', 'tensorflow_model_server flags, derived from the spec.'],
   [
     'tfServing.config',
@@ -202,6 +203,7 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
         digest: image.digest ?? '',
         pullPolicy: 'IfNotPresent',
       },
+      command: ['/usr/bin/tensorflow_model_server'],
       args: tfServingArgs(model),
       config: files,
       resources: {

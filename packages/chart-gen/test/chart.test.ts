@@ -169,6 +169,7 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
   it('runs TF Serving with the derived args, named ports and probes', () => {
     const tf = pods[0].containers.find((c: any) => c.name === 'tfserving');
     expect(tf.image).toBe('tensorflow/serving:2.19.0');
+    expect(tf.command).toEqual(['/usr/bin/tensorflow_model_server']);
     expect(tf.args).toContain('--model_config_file=/models/models.config');
     expect(tf.ports).toEqual([
       { name: 'grpc', containerPort: 8500, protocol: 'TCP' },
