@@ -211,10 +211,6 @@ class ClientImpl implements CatwalkClient {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw deadlineExceeded(details, timeoutMs);
 
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(DEADLINE), remaining);
-      const forward = () => controller.abort(userSignal?.reason);
-      userSignal?.addEventListener('abort', forward, { once: true });
       const info: CallInfo = {
         method,
         model: target.model,
@@ -229,8 +225,11 @@ class ClientImpl implements CatwalkClient {
       const started = performance.now();
       try {
         runHooks(this.hooks, 'onRequest', info);
+        // Transports enforce the deadline themselves (gRPC deadlines, undici
+        // timeouts): a per-call AbortController and timer cost more than the
+        // rest of the SDK's per-call work on a fast server.
         const result = await attempt({
-          signal: controller.signal,
+          signal: userSignal,
           deadline,
           headers: info.headers,
           requestId,
@@ -241,7 +240,10 @@ class ClientImpl implements CatwalkClient {
       } catch (thrown) {
         let error: CatwalkError;
         if (userSignal?.aborted) error = cancelled(details, userSignal);
-        else if (controller.signal.aborted || Date.now() >= deadline)
+        else if (
+          (thrown instanceof CatwalkError && thrown.code === 'DEADLINE_EXCEEDED' && !thrown.serverMessage) ||
+          Date.now() >= deadline
+        )
           error = deadlineExceeded(details, timeoutMs);
         else error = asCatwalkError(thrown, details);
         runHooks(this.hooks, 'onError', info, { durationMs: performance.now() - started, error });
@@ -250,21 +252,16 @@ class ClientImpl implements CatwalkClient {
         const delay = backoffMs(this.retry, n);
         if (Date.now() + delay >= deadline) throw error;
         await sleep(delay, userSignal);
-      } finally {
-        clearTimeout(timer);
-        userSignal?.removeEventListener('abort', forward);
       }
     }
   }
 }
 
-const DEADLINE = Symbol('deadline');
-
 function cancelled(details: object, signal: AbortSignal): CancelledError {
-  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
-  return new CancelledError(`the call was cancelled by the caller${reason}`, {
+  return new CancelledError('the call was cancelled by the caller', {
     ...details,
     code: 'CANCELLED',
+    cause: signal.reason,
   });
 }
 

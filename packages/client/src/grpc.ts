@@ -254,9 +254,9 @@ export class GrpcTransport implements Transport {
         metadata,
         { deadline: ctx.deadline },
         (error: ServiceError | null, response?: unknown) => {
-          ctx.signal.removeEventListener('abort', cancel);
+          ctx.signal?.removeEventListener('abort', cancel);
           if (error) {
-            if (ctx.signal.aborted) return reject(error); // the pipeline reports cancel or deadline
+            if (ctx.signal?.aborted) return reject(error); // the pipeline reports the cancel
             if (error.code === Status.CANCELLED) {
               // Nobody here cancelled: the server went away mid-call (a shutdown
               // resets its streams). A retry may reach a healthy server.
@@ -285,7 +285,7 @@ export class GrpcTransport implements Transport {
         },
       );
       const cancel = () => call.cancel();
-      ctx.signal.addEventListener('abort', cancel, { once: true });
+      ctx.signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 }

@@ -53,26 +53,30 @@ function writeRange(t: Tensor, format: Formatter, firstAxis: number, start: numb
   const data = t.data as unknown as ArrayLike<never>;
   const shape = t.shape;
   if (firstAxis >= shape.length) return format(data[start]!);
+  const innermost = shape[shape.length - 1]!;
+  const floats = t.dtype === 'float32' || t.dtype === 'float64';
   let offset = start;
-  const parts: string[] = [];
-  const write = (axis: number): void => {
-    const n = shape[axis]!;
-    parts.push('[');
-    if (axis === shape.length - 1) {
-      for (let i = 0; i < n; i++) {
-        if (i > 0) parts.push(',');
-        parts.push(format(data[offset++]!));
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        if (i > 0) parts.push(',');
-        write(axis + 1);
-      }
+  // One string per innermost row, built by concatenation (V8 ropes), is far
+  // cheaper than an array entry per element.
+  const row = (): string => {
+    let s = '[';
+    for (let i = 0; i < innermost; i++) {
+      const v = data[offset++]! as number;
+      if (i > 0) s += ',';
+      // Fast path for finite floats: integers get ".0" so they stay floats.
+      if (floats && v - v === 0) s += v % 1 === 0 && Math.abs(v) < 1e21 ? `${v}.0` : `${v}`;
+      else s += format(v as never);
     }
-    parts.push(']');
+    return `${s}]`;
   };
-  write(firstAxis);
-  return parts.join('');
+  const write = (axis: number): string => {
+    if (axis === shape.length - 1) return row();
+    const n = shape[axis]!;
+    const parts = new Array<string>(n);
+    for (let i = 0; i < n; i++) parts[i] = write(axis + 1);
+    return `[${parts.join(',')}]`;
+  };
+  return write(firstAxis);
 }
 
 function isB64(value: unknown): value is { b64: string } {

@@ -15,8 +15,8 @@ export interface Target {
 }
 
 export interface AttemptContext {
-  /** Aborted when the caller cancels or the call's deadline passes. */
-  readonly signal: AbortSignal;
+  /** The caller's signal, if any; the deadline is enforced separately. */
+  readonly signal: AbortSignal | undefined;
   /** Absolute deadline (ms since the epoch) shared by every attempt. */
   readonly deadline: number;
   readonly headers: Readonly<Record<string, string>>;

@@ -159,3 +159,37 @@ test('tensor() checks the shape against the data', () => {
     'tensor data holds float32 values, not int32',
   );
 });
+
+describe('serializePredictRequest (one copy for large tensors)', () => {
+  const big = wire.encodeTensor(
+    tensor(
+      Float32Array.from({ length: 100_000 }, (_, i) => i / 3),
+      [100_000, 1],
+    ),
+  );
+  const small = wire.encodeTensor(tensor(['a', 'b']));
+
+  test('writes exactly the bytes protobuf-es writes', () => {
+    const request = create(wire.PredictRequestSchema, {
+      modelSpec: { name: 'm', versionChoice: { case: 'version', value: { value: 7n } } },
+      inputs: { x: big, names: small },
+    });
+    expect(
+      Buffer.from(wire.serializePredictRequest(request)).equals(
+        Buffer.from(toBinary(wire.PredictRequestSchema, request)),
+      ),
+    ).toBe(true);
+  });
+
+  test('later fields (output_filter) still decode to the same message', () => {
+    const request = create(wire.PredictRequestSchema, {
+      modelSpec: { name: 'm' },
+      inputs: { x: big },
+      outputFilter: ['y'],
+    });
+    const back = fromBinary(wire.PredictRequestSchema, wire.serializePredictRequest(request));
+    expect(back.outputFilter).toEqual(['y']);
+    expect(back.modelSpec?.name).toBe('m');
+    expect(Buffer.from(back.inputs.x!.tensorContent).equals(Buffer.from(big.tensorContent))).toBe(true);
+  });
+});

@@ -1,0 +1,181 @@
+// `npm run bench` for @catwalk/client. Everything is measured in one run, and
+// reported as ratios to a baseline measured in the same run:
+//   1. predict throughput and p50/p99 latency, SDK vs raw transport, against
+//      the fake TF Serving (in a child process) on loopback:
+//      REST: SDK vs undici with a hand-built JSON body;
+//      gRPC: SDK vs a bare grpc-js client sending the same PredictRequest.
+//   2. encoding a 4 MB float32 tensor: the gRPC path (TensorProto +
+//      PredictRequest bytes) in MB/s, and its speed-up over REST JSON.
+const { fork } = require('node:child_process');
+const path = require('node:path');
+const os = require('node:os');
+const { create } = require('@bufbuild/protobuf');
+const { Client, credentials, Metadata } = require('@grpc/grpc-js');
+const { Agent } = require('undici');
+const { createClient, tensor, wire } = require('../dist/cjs/index.js');
+
+// Short rounds, alternated and repeated: on a shared machine the load changes
+// from second to second, and the best round of each side is the fairest pair.
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CONCURRENCY = 8;
+const BATCH = 8;
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs `call` from CONCURRENCY loops for DURATION_MS; returns requests/s and latency percentiles. */
+async function load(call) {
+  for (let i = 0; i < 200; i++) await call(); // warm up connections and JIT
+  const latencies = [];
+  const end = performance.now() + DURATION_MS;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await call();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  return { rps: latencies.length / (elapsed / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Alternates raw and SDK rounds so drift hits both; keeps each side's best round. */
+async function compare(raw, sdk) {
+  const best = { raw: undefined, sdk: undefined };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, call] of [
+      ['raw', raw],
+      ['sdk', sdk],
+    ]) {
+      const result = await load(call);
+      if (!best[name] || result.rps > best[name].rps) best[name] = result;
+    }
+  }
+  return best;
+}
+
+function median(fn, runs) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function main() {
+  const child = fork(path.join(__dirname, 'fake-server.cjs'), { stdio: 'inherit' });
+  const { restUrl, grpcAddress } = await new Promise((resolve) => child.once('message', resolve));
+  const rows = [];
+  try {
+    const x = tensor(Float32Array.from({ length: BATCH }, (_, i) => i), [BATCH, 1]);
+    const expectedFirst = 2; // 0.5 * 0 + 2
+
+    // REST
+    const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 });
+    const url = new URL(restUrl);
+    const body = `{"inputs":{"x":[${Array.from(x.data, (v) => `[${v.toFixed(1)}]`).join(',')}]}}`;
+    const rawRest = async () => {
+      const res = await agent.request({
+        origin: url.origin,
+        path: '/v1/models/half_plus_two:predict',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const json = JSON.parse(await res.body.text());
+      if (json.outputs[0][0] !== expectedFirst) throw new Error('raw REST: wrong answer');
+    };
+    const restClient = createClient({ baseUrl: restUrl });
+    const restModel = restClient.model('half_plus_two');
+    const sdkRest = async () => {
+      const { y } = await restModel.predict({ x });
+      if (y.data[0] !== expectedFirst) throw new Error('SDK REST: wrong answer');
+    };
+    const rest = await compare(rawRest, sdkRest);
+    rows.push(['REST', rest]);
+    await agent.close();
+    await restClient.close();
+
+    // gRPC
+    const grpcRaw = new Client(grpcAddress, credentials.createInsecure());
+    const method = wire.predictionServiceDefinition.predict;
+    const request = create(wire.PredictRequestSchema, {
+      modelSpec: { name: 'half_plus_two', signatureName: 'serving_default' },
+      inputs: { x: wire.encodeTensor(x) },
+    });
+    const rawGrpc = () =>
+      new Promise((resolve, reject) => {
+        grpcRaw.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          new Metadata(),
+          {},
+          (error, response) => {
+            if (error) return reject(error);
+            if (response.outputs.y.floatVal[0] !== expectedFirst) return reject(new Error('raw gRPC: wrong answer'));
+            resolve();
+          },
+        );
+      });
+    const grpcClient = createClient({ transport: 'grpc', grpcAddress });
+    const grpcModel = grpcClient.model('half_plus_two');
+    const sdkGrpc = async () => {
+      const { y } = await grpcModel.predict({ x });
+      if (y.data[0] !== expectedFirst) throw new Error('SDK gRPC: wrong answer');
+    };
+    const grpc = await compare(rawGrpc, sdkGrpc);
+    rows.push(['gRPC', grpc]);
+    grpcRaw.close();
+    await grpcClient.close();
+  } finally {
+    child.disconnect();
+  }
+
+  console.log(`\nNode ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
+  console.log(
+    `\npredict half_plus_two, batch ${BATCH}, ${CONCURRENCY} concurrent callers, best of ${ROUNDS} x ${DURATION_MS} ms, fake in a child process`,
+  );
+  console.log('| transport | raw req/s | SDK req/s | throughput SDK/raw | raw p50 ms | SDK p50 ms | raw p99 ms | SDK p99 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [name, { raw, sdk }] of rows) {
+    console.log(
+      `| ${name} | ${raw.rps.toFixed(0)} | ${sdk.rps.toFixed(0)} | ${(sdk.rps / raw.rps).toFixed(3)} | ${raw.p50.toFixed(3)} | ${sdk.p50.toFixed(3)} | ${raw.p99.toFixed(3)} | ${sdk.p99.toFixed(3)} |`,
+    );
+  }
+
+  // Encoding a 4 MB float32 tensor.
+  const big = tensor(Float32Array.from({ length: 1 << 20 }, (_, i) => Math.sin(i) * 100), [1 << 20]);
+  const mb = big.data.byteLength / 1e6;
+  // What the SDK does per gRPC predict: TensorProto, PredictRequest, wire bytes.
+  const serialize = wire.predictionServiceDefinition.predict.requestSerialize;
+  const grpcEncode = () =>
+    serialize(create(wire.PredictRequestSchema, { modelSpec: { name: 'm' }, inputs: { x: wire.encodeTensor(big) } }));
+  const restEncode = () => `{"inputs":{"x":${wire.tensorToJson(big, 'x')}}}`;
+  const grpcBytes = grpcEncode().length;
+  const restBytes = restEncode().length;
+  const grpcMs = median(grpcEncode, 30);
+  const restMs = median(restEncode, 5);
+  console.log(`\nencode one 4 MB float32 tensor (${(1 << 20).toLocaleString('en')} values) into a request body`);
+  console.log('| path | body bytes | median ms | MB/s | x REST JSON |');
+  console.log('|---|---:|---:|---:|---:|');
+  console.log(`| REST JSON (SDK) | ${restBytes} | ${restMs.toFixed(2)} | ${(mb / (restMs / 1000)).toFixed(0)} | 1.0 |`);
+  console.log(
+    `| gRPC PredictRequest (SDK) | ${grpcBytes} | ${grpcMs.toFixed(2)} | ${(mb / (grpcMs / 1000)).toFixed(0)} | ${(restMs / grpcMs).toFixed(1)} |`,
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
