@@ -2,6 +2,7 @@
 // s3:// folder) into an S3 client, a model location and the spec's initial
 // release, and turning registry failures into one-line user errors.
 
+import { setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import {
   createS3Client,
@@ -133,6 +134,8 @@ export function parseVersion(text: string, flag: string): number {
 /** Cancels `run` on Ctrl-C / SIGTERM; the handlers are removed afterwards. */
 export async function withSignals<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
+  // Every request in flight listens on the signal: 8 files at once plus multipart parts is more than Node's default 10.
+  setMaxListeners(256, controller.signal);
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

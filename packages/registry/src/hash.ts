@@ -4,7 +4,8 @@ import { createReadStream } from 'node:fs';
 /** sha256 of a file, streamed: memory stays flat whatever the file's size. */
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 }))
+    hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 

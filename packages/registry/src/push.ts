@@ -8,10 +8,7 @@
 // readers ignore and that the next push of the same files resumes.
 
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import * as fs from 'node:fs/promises';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { listVersions, type VersionInfo } from './catalog';
 import { ConflictError, VersionExistsError } from './errors';
 import { mapLimit, sha256File, sha256Text } from './hash';
@@ -25,9 +22,9 @@ import {
   type Manifest,
   type ManifestFile,
 } from './records';
-import { withRetries } from './retry';
 import { headObject, putJson, requireConditionalWrites } from './s3';
-import { checkExport, type ExportFile } from './savedmodel';
+import { checkExport } from './savedmodel';
+import { ByteBudget, uploadFile } from './upload';
 
 export interface PushProgress {
   readonly phase: 'hashing' | 'uploading' | 'done';
@@ -51,6 +48,8 @@ export interface PushOptions {
   readonly concurrency?: number;
   /** Files above this size go up in parts of this size. @default 8 MiB */
   readonly partSize?: number;
+  /** Bytes read from disk but not yet sent, across all uploads of the push. @default 64 MiB */
+  readonly memoryBudget?: number;
   /** A claim not refreshed for this long belongs to a push that died. @default 30000 */
   readonly leaseMs?: number;
   /** @default user@host */
@@ -174,6 +173,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const concurrency = options.concurrency ?? 8;
   const partSize = Math.max(5 * MiB, options.partSize ?? 8 * MiB);
   const leaseMs = options.leaseMs ?? 30_000;
+  const budget = new ByteBudget(Math.max(partSize, options.memoryBudget ?? 32 * MiB));
   const checked = await checkExport(options.dir);
   await requireConditionalWrites(client, location.bucket, location.prefix);
 
@@ -257,40 +257,34 @@ export async function push(options: PushOptions): Promise<PushResult> {
         }
       }
       const source = sources.get(file.path)!;
-      let counted = 0;
-      await withRetries(
-        async () => {
-          bytesDone -= counted; // a retried upload starts over
-          counted = 0;
-          await uploadFile(
-            client,
-            location.bucket,
-            keyOf(file.path),
-            source,
-            file.sha256,
-            partSize,
-            signal,
-            (n) => {
-              bytesDone += n - counted;
-              counted = n;
-              report('uploading');
-            },
-          );
+      await uploadFile(
+        {
+          client,
+          bucket: location.bucket,
+          key: keyOf(file.path),
+          file: source.absolute,
+          size: file.size,
+          sha256: file.sha256,
         },
-        { attempts: options.attempts ?? 5, ...(signal ? { signal } : {}) },
+        {
+          partSize,
+          partConcurrency: 4,
+          budget,
+          retry: { attempts: options.attempts ?? 5, ...(signal ? { signal } : {}) },
+          ...(signal ? { signal } : {}),
+          onBytes: (n) => {
+            bytesDone += n;
+            report('uploading');
+          },
+        },
       );
-      bytesDone += file.size - counted;
       filesDone++;
       report('uploading');
       return file.size;
     };
-    // Small files in parallel; large ones one at a time (each already has parts in flight), to bound memory.
-    const small = files.filter((f) => f.size <= partSize);
-    const large = files.filter((f) => f.size > partSize);
-    const uploaded = await Promise.all([
-      mapLimit(small, concurrency, uploadOne),
-      mapLimit(large, 1, uploadOne),
-    ]);
+    // Largest first, so the long multipart uploads do not start last; the byte budget bounds memory.
+    const bySize = [...files].sort((a, b) => b.size - a.size);
+    const uploaded = [await mapLimit(bySize, concurrency, uploadOne)];
     await heartbeatRunning;
     if (lostClaim)
       throw new ConflictError(`another push took over version ${chosen.version}; this push stopped`);
@@ -346,44 +340,5 @@ export async function push(options: PushOptions): Promise<PushResult> {
       ).catch(() => undefined);
     }
     throw error;
-  }
-}
-
-async function uploadFile(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  file: ExportFile,
-  sha256: string,
-  partSize: number,
-  signal: AbortSignal | undefined,
-  onBytes: (n: number) => void,
-): Promise<void> {
-  const common = { Bucket: bucket, Key: key, Metadata: { sha256 }, ContentType: 'application/octet-stream' };
-  if (file.size <= partSize) {
-    // Small files are read whole: a Buffer body lets the SDK retry the request by itself.
-    const body = await fs.readFile(file.absolute);
-    if (body.length !== file.size) throw new Error(`${file.absolute} changed while it was being pushed`);
-    await client.send(new PutObjectCommand({ ...common, Body: body }), signal ? { abortSignal: signal } : {});
-    onBytes(file.size);
-    return;
-  }
-  // Large files stream from disk in parts: memory stays at queueSize x partSize whatever the file's size.
-  const upload = new Upload({
-    client,
-    params: { ...common, Body: createReadStream(file.absolute, { highWaterMark: 1 << 20 }) },
-    partSize,
-    queueSize: 4,
-    leavePartsOnError: false,
-  });
-  upload.on('httpUploadProgress', (p) => {
-    if (p.loaded !== undefined) onBytes(p.loaded);
-  });
-  const abort = () => void upload.abort();
-  signal?.addEventListener('abort', abort, { once: true });
-  try {
-    await upload.done();
-  } finally {
-    signal?.removeEventListener('abort', abort);
   }
 }

@@ -12,7 +12,7 @@ import { describeError, errorKind } from './retry';
 import { cleanLeftovers, type SyncOptions, type SyncReport, syncOnce } from './sync';
 
 export interface SidecarOptions extends SyncOptions {
-  /** Time between polls. @default 10000 */
+  /** Time between polls; 200 ms while a newer push is in progress. @default 10000 */
   readonly intervalMs?: number;
   /** Stop after the first complete sync (init container); throw if none is possible. */
   readonly once?: boolean;
@@ -180,7 +180,9 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
           throw new SyncFailedError(`no complete sync of ${where} into ${options.dest}: ${lastError}`);
         }
       }
-      await sleep(options.once ? Math.min(interval, 1000) : interval, options.signal);
+      // While a push is running, look again sooner: its version is wanted the moment its manifest lands.
+      const soon = options.once || last?.pushInProgress === true;
+      await sleep(soon ? Math.min(interval, options.once ? 1000 : 200) : interval, options.signal);
     }
     if (options.once && !last?.complete) {
       throw new SyncFailedError(

@@ -52,7 +52,12 @@ export interface SyncReport {
   /** Every wanted version is present and models.config names them. */
   readonly complete: boolean;
   readonly configChanged: boolean;
+  /** A push newer than every complete version is running: worth polling again soon. */
+  readonly pushInProgress: boolean;
 }
+
+/** A claim refreshed within this long belongs to a push still running (push refreshes every lease/3). */
+const LIVE_CLAIM_MS = 30_000;
 
 const TMP = '.catwalk-tmp-';
 const TRASH = '.catwalk-trash-';
@@ -233,6 +238,15 @@ export async function syncOnce(
   }
   present = await localVersions(dest);
   const complete = plan.wanted.length > 0 && plan.wanted.every((v) => present.includes(v));
+  const newestComplete = Math.max(0, ...available.keys());
+  const pushInProgress = versions.some(
+    (v) =>
+      v.state === 'incomplete' &&
+      v.version > newestComplete &&
+      v.claim !== undefined &&
+      !v.claim.interrupted &&
+      Date.now() - Date.parse(v.claim.heartbeatAt) < LIVE_CLAIM_MS,
+  );
   return {
     generation: current.generation,
     wanted: plan.wanted,
@@ -243,5 +257,6 @@ export async function syncOnce(
     missing: plan.missing,
     complete,
     configChanged,
+    pushInProgress,
   };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -100,6 +100,41 @@ describe('push', () => {
       [3, 'complete'],
     ]);
     expect(versions[2]!.manifest!.files.map((f) => f.path)).toContain('fingerprint.pb');
+  });
+
+  it('sends files above the part size as multipart uploads, byte for byte, in bounded memory', async () => {
+    const loc = model();
+    const dir = tempDir();
+    fs.cpSync(halfPlusTwo, dir, { recursive: true });
+    const big = randomBytes(11 * 1024 * 1024 + 123);
+    fs.writeFileSync(path.join(dir, 'assets', 'big.bin'), big);
+    const seen: number[] = [];
+    const result = await push({
+      client: client(s3.endpoint),
+      location: loc,
+      dir,
+      partSize: 5 * 1024 * 1024,
+      memoryBudget: 5 * 1024 * 1024,
+      onProgress: (p) => seen.push(p.bytesDone),
+    });
+    expect(result.files).toBe(5);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b)); // progress only moves forward
+    expect(seen.at(-1)).toBe(result.bytes);
+    const out = path.join(tempDir(), 'big.bin');
+    await aws(s3.endpoint, 's3', 'cp', `s3://${BUCKET}/${loc.prefix}/1/assets/big.bin`, out);
+    expect(fs.readFileSync(out).equals(big)).toBe(true);
+    const head = JSON.parse(
+      await aws(
+        s3.endpoint,
+        's3api',
+        'head-object',
+        '--bucket',
+        BUCKET,
+        '--key',
+        `${loc.prefix}/1/assets/big.bin`,
+      ),
+    );
+    expect(head.Metadata.sha256).toBe(createHash('sha256').update(big).digest('hex'));
   });
 
   it('refuses bad_half_plus_two, saying what is missing, and writes nothing', async () => {
@@ -268,7 +303,7 @@ describe('versions, release, rollback, prune', () => {
         });
         let held = 0;
         proxy.setRule(async (req): Promise<FaultAction> => {
-          if (req.method === 'PUT' && req.url.endsWith('/release.json')) {
+          if (req.method === 'PUT' && req.url.split('?')[0]!.endsWith('/release.json')) {
             if (++held === 2) release2();
             await bothHere;
           }
