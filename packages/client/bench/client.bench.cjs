@@ -8,6 +8,7 @@
 //      PredictRequest bytes) in MB/s, and its speed-up over REST JSON.
 const { fork } = require('node:child_process');
 const path = require('node:path');
+const { randomUUID } = require('node:crypto');
 const os = require('node:os');
 const { create } = require('@bufbuild/protobuf');
 const { Client, credentials, Metadata } = require('@grpc/grpc-js');
@@ -45,14 +46,11 @@ async function load(call) {
   return { rps: latencies.length / (elapsed / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-/** Alternates raw and SDK rounds so drift hits both; keeps each side's best round. */
-async function compare(raw, sdk) {
-  const best = { raw: undefined, sdk: undefined };
+/** Alternates the variants round by round so drift hits all; keeps each one's best round. */
+async function compare(variants) {
+  const best = {};
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, call] of [
-      ['raw', raw],
-      ['sdk', sdk],
-    ]) {
+    for (const [name, call] of Object.entries(variants)) {
       const result = await load(call);
       if (!best[name] || result.rps > best[name].rps) best[name] = result;
     }
@@ -100,27 +98,39 @@ async function main() {
       const { y } = await restModel.predict({ x });
       if (y.data[0] !== expectedFirst) throw new Error('SDK REST: wrong answer');
     };
-    const rest = await compare(rawRest, sdkRest);
-    rows.push(['REST', rest]);
+    const rest = await compare({ raw: rawRest, sdk: sdkRest });
+    rows.push(['REST', rest.raw, rest.sdk]);
     await agent.close();
     await restClient.close();
 
     // gRPC
-    const grpcRaw = new Client(grpcAddress, credentials.createInsecure());
+    // The same channel options as the SDK's, so the comparison is about the SDK layer.
+    const grpcRaw = new Client(grpcAddress, credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': -1,
+      'grpc.max_send_message_length': -1,
+    });
     const method = wire.predictionServiceDefinition.predict;
     const request = create(wire.PredictRequestSchema, {
       modelSpec: { name: 'half_plus_two', signatureName: 'serving_default' },
       inputs: { x: wire.encodeTensor(x) },
     });
-    const rawGrpc = () =>
+    // Bare: no deadline, no metadata. Same options: the deadline and the
+    // x-request-id metadata the SDK sends on every call (the server pays for
+    // them too: grpc-js arms a deadline timer per call).
+    const rawGrpc = (withOptions) => () =>
       new Promise((resolve, reject) => {
+        const metadata = new Metadata();
+        if (withOptions) metadata.set('x-request-id', randomUUID());
         grpcRaw.makeUnaryRequest(
           method.path,
           method.requestSerialize,
           method.responseDeserialize,
           request,
-          new Metadata(),
-          {},
+          metadata,
+          withOptions ? { deadline: Date.now() + 30_000 } : {},
           (error, response) => {
             if (error) return reject(error);
             if (response.outputs.y.floatVal[0] !== expectedFirst) return reject(new Error('raw gRPC: wrong answer'));
@@ -134,8 +144,9 @@ async function main() {
       const { y } = await grpcModel.predict({ x });
       if (y.data[0] !== expectedFirst) throw new Error('SDK gRPC: wrong answer');
     };
-    const grpc = await compare(rawGrpc, sdkGrpc);
-    rows.push(['gRPC', grpc]);
+    const grpc = await compare({ bare: rawGrpc(false), same: rawGrpc(true), sdk: sdkGrpc });
+    rows.push(['gRPC', grpc.bare, grpc.sdk]);
+    rows.push(['gRPC, raw with deadline + request id', grpc.same, grpc.sdk]);
     grpcRaw.close();
     await grpcClient.close();
   } finally {
@@ -148,7 +159,7 @@ async function main() {
   );
   console.log('| transport | raw req/s | SDK req/s | throughput SDK/raw | raw p50 ms | SDK p50 ms | raw p99 ms | SDK p99 ms |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const [name, { raw, sdk }] of rows) {
+  for (const [name, raw, sdk] of rows) {
     console.log(
       `| ${name} | ${raw.rps.toFixed(0)} | ${sdk.rps.toFixed(0)} | ${(sdk.rps / raw.rps).toFixed(3)} | ${raw.p50.toFixed(3)} | ${sdk.p50.toFixed(3)} | ${raw.p99.toFixed(3)} | ${sdk.p99.toFixed(3)} |`,
     );

@@ -54,15 +54,15 @@ export interface GrpcOptions {
   readonly channelOptions?: ChannelOptions;
 }
 
-/** Channel defaults: keep connections warm, and accept messages as large as TF Serving sends (INT32_MAX). */
+/** Channel defaults: keep connections alive through idle periods, and accept messages as large as TF Serving sends (INT32_MAX). */
 const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
-  // The SDK retries with its own budget and deadline; grpc-js retrying too would multiply attempts.
-  'grpc.enable_retries': 0,
+  // grpc-js only retries on its own when a service config asks for it (none
+  // is set), so its retries never stack on the SDK's.
 };
 
 type Method = MethodDefinition<unknown, unknown>;
