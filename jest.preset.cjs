@@ -8,6 +8,9 @@ module.exports = function jestConfig(projectDir) {
     rootDir: projectDir,
     testEnvironment: 'node',
     testMatch: ['<rootDir>/test/**/*.test.ts'],
+    // Generous per-test limit: tests talk to real servers and tools, and CI runs
+    // several packages' suites at once on two cores.
+    testTimeout: 30_000,
     transform: {
       '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }],
     },
