@@ -192,6 +192,63 @@ describe('registry commands', () => {
     expect(once.stderr).toContain('no complete sync of s3://models/team/none');
   });
 
+  it('runs as a sidecar until SIGTERM, then stops cleanly with exit 0', async () => {
+    const uri = 's3://models/team/sidecar';
+    const dir = path.join(tfserving, 'saved_model_half_plus_two_cpu/00000123');
+    expect((await catwalk(['push', dir, '--model', uri, '--endpoint', endpoint])).code).toBe(0);
+    const dest = path.join(tempDir(), 'sidecar');
+    const port = await new Promise<number>((resolve) => {
+      const probe = require('node:net').createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const p = probe.address().port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'packages/cli/bin/catwalk.js'),
+        'sync',
+        '--source',
+        uri,
+        '--dest',
+        dest,
+        '--interval',
+        '200ms',
+        '--port',
+        String(port),
+        '--endpoint',
+        endpoint,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: process.env },
+    );
+    let logs = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      logs += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 15_000;
+    while (
+      !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      ))
+    ) {
+      if (Date.now() > deadline) throw new Error(`sidecar not ready: ${logs}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(fs.readdirSync(dest)).toEqual(['1']);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const messages = logs
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).msg);
+    expect(messages[0]).toBe('sync starting');
+    expect(messages.at(-1)).toBe('sync stopped');
+    expect(fs.readdirSync(dest)).toEqual(['1']);
+  });
+
   it('shows examples in --help', async () => {
     for (const command of ['push', 'versions', 'release', 'rollback', 'prune', 'sync']) {
       const help = await catwalk([command, '--help']);

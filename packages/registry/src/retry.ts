@@ -41,6 +41,14 @@ export function errorKind(error: unknown): string {
   if (status !== undefined && status >= 500) return 'server';
   if (status !== undefined) return `http_${status}`;
   if (e?.code && /^E[A-Z]+$/.test(e.code)) return 'network';
+  // The SDK's retry layer can re-wrap a socket error into a plain Error that keeps only its text.
+  if (
+    /socket hang up|\bE(CONNRESET|CONNREFUSED|PIPE|TIMEDOUT|HOSTUNREACH|AI_AGAIN)\b/.test(
+      String((error as Error)?.message),
+    )
+  ) {
+    return 'network';
+  }
   return 'other';
 }
 

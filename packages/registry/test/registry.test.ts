@@ -31,6 +31,8 @@ import {
   twoVersions,
 } from './helpers';
 
+jest.setTimeout(30_000);
+
 let s3: S3Server;
 beforeAll(async () => {
   s3 = await startS3();

@@ -26,6 +26,9 @@ import {
   waitFor,
 } from './helpers';
 
+// Real servers and processes: generous under a loaded CI machine; waitFor deadlines are shorter.
+jest.setTimeout(30_000);
+
 let s3: S3Server;
 beforeAll(async () => {
   s3 = await startS3();
@@ -290,6 +293,54 @@ describe('the sidecar', () => {
     stop.abort();
     await running;
     await expect(get('/healthz')).rejects.toThrow();
+  });
+
+  it('keeps serving and stays ready while S3 is unreachable, counting the errors', async () => {
+    const loc = model();
+    await push({ client: client(s3.endpoint), location: loc, dir: halfPlusTwo });
+    const proxy = await startFaultProxy(s3.endpoint);
+    const dest = tempDir();
+    const stop = new AbortController();
+    let port = 0;
+    const running = runSidecar({
+      client: client(proxy.endpoint, 1),
+      location: loc,
+      dest,
+      intervalMs: 50,
+      attempts: 1,
+      port: 0,
+      host: '127.0.0.1',
+      logger: quiet,
+      signal: stop.signal,
+      onListening: (p) => {
+        port = p;
+      },
+    });
+    try {
+      await waitFor(() => port > 0);
+      const get = (p: string) => fetch(`http://127.0.0.1:${port}${p}`);
+      await waitFor(async () => (await get('/readyz')).status === 200);
+      proxy.setRule(() => 'reset');
+      await waitFor(async () =>
+        /catwalk_sync_errors_total\{kind="network"\} [1-9]/.test(await (await get('/metrics')).text()),
+      );
+      expect((await get('/readyz')).status).toBe(200);
+      onlyWholeVersions(dest, { 1: halfPlusTwo });
+      proxy.setRule(() => 'pass');
+      const before = (await (await get('/metrics')).text()).match(
+        /^catwalk_sync_last_success_timestamp_seconds (\S+)$/m,
+      )![1];
+      await waitFor(async () => {
+        const now = (await (await get('/metrics')).text()).match(
+          /^catwalk_sync_last_success_timestamp_seconds (\S+)$/m,
+        )![1];
+        return Number(now) > Number(before);
+      });
+    } finally {
+      stop.abort();
+      await running;
+      await proxy.close();
+    }
   });
 
   it('--once fails clearly when no complete sync is possible', async () => {
