@@ -15,12 +15,12 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { listVersions } from './catalog';
 import { ChecksumMismatchError, InvalidRecordError } from './errors';
 import { mapLimit } from './hash';
-import { MANIFEST_FILE, type ModelLocation, modelKey, parseVersionFolder } from './location';
+import { MANIFEST_FILE, type ModelLocation, modelKey, parseVersionFolder, RESERVED_FILES } from './location';
 import { type ConfigSource, renderModelsConfig } from './models-config';
 import { type Manifest, type ManifestFile, unsafePathProblem } from './records';
-import { defaultInitialRelease, type InitialRelease, readRelease } from './release';
+import { defaultInitialRelease, type InitialRelease, initialState, readRelease } from './release';
 import { withRetries } from './retry';
-import { planSync, servedConfig, type Track } from './sync-plan';
+import { planSync, servedConfig, type Track, wantedVersions } from './sync-plan';
 
 export interface SyncOptions {
   readonly client: S3Client;
@@ -39,6 +39,8 @@ export interface SyncOptions {
   readonly attempts?: number;
   readonly signal?: AbortSignal;
   readonly onRetry?: (error: unknown, what: string) => void;
+  /** Fetch the files of a push in progress that the initial policy will want. @default true */
+  readonly prefetch?: boolean;
 }
 
 export interface SyncReport {
@@ -61,6 +63,7 @@ const LIVE_CLAIM_MS = 30_000;
 
 const TMP = '.catwalk-tmp-';
 const TRASH = '.catwalk-trash-';
+const STAGE = '.catwalk-stage-';
 
 /** Version folders in `dest` (TF Serving's rule: the whole name is a number). */
 export async function localVersions(dest: string): Promise<number[]> {
@@ -80,7 +83,7 @@ export async function cleanLeftovers(dest: string): Promise<void> {
   const entries = await fs.readdir(dest).catch(() => [] as string[]);
   await Promise.all(
     entries
-      .filter((name) => name.startsWith(TMP) || name.startsWith(TRASH))
+      .filter((name) => name.startsWith(TMP) || name.startsWith(TRASH) || name.startsWith(STAGE))
       .map((name) => fs.rm(path.join(dest, name), { recursive: true, force: true })),
   );
 }
@@ -96,13 +99,16 @@ export function safeJoin(root: string, relative: string): string {
   return full;
 }
 
+/** What a downloaded file must be: its manifest entry, or (for a push in progress) the object's own metadata. */
+type Expected = Pick<ManifestFile, 'size' | 'sha256'> | 'from-metadata';
+
 async function downloadFile(
   options: SyncOptions,
   key: string,
-  file: ManifestFile,
+  expected: Expected,
   target: string,
   onBytes: (n: number) => void,
-): Promise<void> {
+): Promise<{ size: number; sha256: string }> {
   const { client, location, signal } = options;
   await fs.mkdir(path.dirname(target), { recursive: true });
   // A symlink planted where we write would send the bytes elsewhere: the folder must be ours, all the way down.
@@ -114,6 +120,10 @@ async function downloadFile(
     signal ? { abortSignal: signal } : {},
   );
   if (!response.Body) throw new ChecksumMismatchError(`s3://${location.bucket}/${key}: empty response`);
+  const want =
+    expected === 'from-metadata'
+      ? { size: response.ContentLength ?? -1, sha256: response.Metadata?.sha256 ?? '' }
+      : expected;
   const hash = createHash('sha256');
   let size = 0;
   const meter = new Transform({
@@ -132,13 +142,61 @@ async function downloadFile(
     signal ? { signal } : {},
   );
   const digest = hash.digest('hex');
-  if (size !== file.size || digest !== file.sha256) {
+  if (size !== want.size || digest !== want.sha256) {
     await fs.rm(target, { force: true });
     throw new ChecksumMismatchError(
       `s3://${location.bucket}/${key}: got ${size} bytes with sha256 ${digest.slice(0, 12)}…, ` +
-        `the manifest says ${file.size} bytes, ${file.sha256.slice(0, 12)}…`,
+        `the ${expected === 'from-metadata' ? 'object metadata' : 'manifest'} says ${want.size} bytes, ${want.sha256.slice(0, 12)}…`,
     );
   }
+  return { size, sha256: digest };
+}
+
+/**
+ * Files of a push still in progress, already downloaded and checked against
+ * each object's sha256 metadata, kept in <dest>/.catwalk-stage-<v>/ with an
+ * index beside it. When the manifest lands, files whose size and sha256
+ * match it are moved into the version instead of being downloaded again:
+ * the version appears moments after the push ends, whatever its size.
+ */
+interface Stage {
+  readonly dir: string;
+  readonly index: string;
+  readonly files: Record<string, { size: number; sha256: string }>;
+}
+
+async function openStage(dest: string, version: number): Promise<Stage> {
+  const dir = path.join(dest, `${STAGE}${version}`);
+  const index = `${dir}.json`;
+  const files = await fs
+    .readFile(index, 'utf8')
+    .then((t) => JSON.parse(t) as Stage['files'])
+    .catch(() => ({}));
+  return { dir, index, files };
+}
+
+async function prefetch(
+  options: SyncOptions,
+  version: number,
+  keys: readonly string[],
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const stage = await openStage(options.dest, version);
+  await fs.mkdir(stage.dir, { recursive: true });
+  const prefix = `${modelKey(options.location, version)}/`;
+  const todo = keys
+    .map((k) => k.slice(prefix.length))
+    .filter((rel) => !RESERVED_FILES.has(rel) && !unsafePathProblem(rel) && !stage.files[rel]);
+  await mapLimit(todo, options.concurrency ?? 8, async (rel) => {
+    const target = safeJoin(stage.dir, rel);
+    await fs.rm(target, { force: true });
+    // Best effort: a file that fails here is simply downloaded once the manifest is there.
+    const got = await downloadFile(options, `${prefix}${rel}`, 'from-metadata', target, onBytes).catch(
+      () => undefined,
+    );
+    if (got) stage.files[rel] = got;
+  });
+  await writeAtomic(stage.index, JSON.stringify(stage.files));
 }
 
 /** Downloads and verifies one version into a temp folder, then renames it to <dest>/<version>. */
@@ -153,7 +211,22 @@ async function materialise(
   try {
     // Check every path before the first byte is written.
     const targets = manifest.files.map((f) => safeJoin(tmp, f.path));
-    await mapLimit(manifest.files, options.concurrency ?? 8, async (file, i) => {
+    const stage = await openStage(dest, manifest.version);
+    // Largest first, so a big file does not start last and stretch the tail.
+    const order = manifest.files
+      .map((_, i) => i)
+      .sort((a, b) => manifest.files[b]!.size - manifest.files[a]!.size);
+    await mapLimit(order, options.concurrency ?? 8, async (i) => {
+      const file = manifest.files[i]!;
+      const staged = stage.files[file.path];
+      if (staged && staged.size === file.size && staged.sha256 === file.sha256) {
+        await fs.mkdir(path.dirname(targets[i]!), { recursive: true });
+        const moved = await fs.rename(safeJoin(stage.dir, file.path), targets[i]!).then(
+          () => true,
+          () => false,
+        );
+        if (moved) return;
+      }
       await withRetries(
         async () => {
           await fs.rm(targets[i]!, { force: true }); // a retry starts the file over
@@ -181,6 +254,13 @@ async function materialise(
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+  await dropStage(dest, manifest.version);
+}
+
+async function dropStage(dest: string, version: number): Promise<void> {
+  const dir = path.join(dest, `${STAGE}${version}`);
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.rm(`${dir}.json`, { force: true });
 }
 
 /** Writes a file by rename, so a reader sees the old or the new contents, never half. Returns whether it changed. */
@@ -239,7 +319,7 @@ export async function syncOnce(
   present = await localVersions(dest);
   const complete = plan.wanted.length > 0 && plan.wanted.every((v) => present.includes(v));
   const newestComplete = Math.max(0, ...available.keys());
-  const pushInProgress = versions.some(
+  const inProgress = versions.find(
     (v) =>
       v.state === 'incomplete' &&
       v.version > newestComplete &&
@@ -247,6 +327,23 @@ export async function syncOnce(
       !v.claim.interrupted &&
       Date.now() - Date.parse(v.claim.heartbeatAt) < LIVE_CLAIM_MS,
   );
+  const pushInProgress = inProgress !== undefined;
+  // Stages of pushes that finished, died or are no longer wanted go.
+  for (const name of await fs.readdir(dest)) {
+    const match = new RegExp(`^${STAGE.replace(/[.]/g, '\\.')}(\\d+)$`).exec(name);
+    if (match && Number(match[1]) !== inProgress?.version) await dropStage(dest, Number(match[1]));
+  }
+  // Before the first release, a newer complete version is wanted at once (latest/all): fetch the
+  // files of a push in progress now, so its version appears moments after the push ends.
+  if (inProgress && !current.release && options.prefetch !== false) {
+    const ifComplete = initialState(options.initial ?? defaultInitialRelease, [
+      ...available.keys(),
+      inProgress.version,
+    ]);
+    if (wantedVersions(ifComplete, options.track ?? 'all').versions.includes(inProgress.version)) {
+      await prefetch(options, inProgress.version, inProgress.keys, count);
+    }
+  }
   return {
     generation: current.generation,
     wanted: plan.wanted,

@@ -16,6 +16,7 @@ import {
 import {
   BUCKET,
   client,
+  type FaultAction,
   filesIn,
   halfPlusTwo,
   halfPlusTwoTf2,
@@ -185,6 +186,50 @@ describe('sync', () => {
       expect(fs.readdirSync(dest)).toEqual(['1']);
       onlyWholeVersions(dest, { 1: halfPlusTwo });
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fetches the files of a push in progress, so its version appears as soon as the manifest lands', async () => {
+    const loc = model();
+    const c = client(s3.endpoint);
+    await push({ client: c, location: loc, dir: halfPlusTwo });
+    const dest = tempDir();
+    await syncOnce({ client: c, location: loc, dest });
+    // Hold the new version's manifest write until the sidecar has had a look.
+    const proxy = await startFaultProxy(s3.endpoint);
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    let manifestWaiting = false;
+    proxy.setRule(async (req): Promise<FaultAction> => {
+      if (req.method === 'PUT' && req.url.split('?')[0]!.endsWith('/2/catwalk-manifest.json')) {
+        manifestWaiting = true;
+        await held;
+      }
+      return 'pass';
+    });
+    try {
+      const pushing = push({ client: client(proxy.endpoint), location: loc, dir: halfPlusTwoTf2 });
+      await waitFor(() => manifestWaiting);
+      const during = await syncOnce({ client: c, location: loc, dest });
+      expect(during).toMatchObject({ present: [1], pushInProgress: true });
+      expect(during.bytes).toBeGreaterThan(0);
+      expect(fs.readdirSync(dest).sort()).toEqual(['.catwalk-stage-2', '.catwalk-stage-2.json', '1']);
+      letGo();
+      await pushing;
+      const after = await syncOnce({ client: c, location: loc, dest });
+      expect(after).toMatchObject({
+        present: [2],
+        downloaded: [2],
+        removed: [1],
+        bytes: 0,
+        pushInProgress: false,
+      });
+      onlyWholeVersions(dest, { 2: halfPlusTwoTf2 });
+    } finally {
+      letGo();
       await proxy.close();
     }
   });
