@@ -440,6 +440,35 @@ describe('connection failures', () => {
     },
   );
 
+  test.each(['rest', 'grpc'] as const)(
+    'connection refused is retried, then UnavailableError (%s)',
+    async (transport) => {
+      const gone = await startFakeServing({ models: [] });
+      await gone.close();
+      let attempts = 0;
+      const client = createClient({
+        baseUrl: gone.restUrl,
+        grpcAddress: gone.grpcAddress,
+        transport,
+        validate: false,
+        retry: { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 2 },
+        timeoutMs: 5000,
+        hooks: { onRequest: () => attempts++ },
+      });
+      try {
+        const error = await client
+          .model('half_plus_two')
+          .status()
+          .catch((e) => e);
+        expect(error).toBeInstanceOf(UnavailableError);
+        expect(error).toMatchObject({ code: 'UNAVAILABLE', retryable: true, transport });
+        expect(attempts).toBe(3);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+
   test('REST: a 404 with no body says where to look', async () => {
     const client = createClient({ baseUrl: `${fake.restUrl}/not-tf-serving`, validate: false });
     try {

@@ -1,0 +1,42 @@
+// What installing @catwalk/client gives: a light dependency set, both module
+// formats, and no other Catwalk package.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const pkgDir = path.resolve(__dirname, '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
+
+test('depends on grpc-js, protobuf-es and undici only; prom-client is an optional peer', () => {
+  expect(Object.keys(manifest.dependencies).sort()).toEqual([
+    '@bufbuild/protobuf',
+    '@grpc/grpc-js',
+    'undici',
+  ]);
+  expect(manifest.peerDependenciesMeta['prom-client']).toEqual({ optional: true });
+});
+
+test('the sources import no other Catwalk package', () => {
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (/from '@catwalk\//.test(fs.readFileSync(full, 'utf8'))) offenders.push(full);
+    }
+  };
+  walk(path.join(pkgDir, 'src'));
+  expect(offenders).toEqual([]);
+});
+
+test('the built package loads as CommonJS and as an ES module', () => {
+  const script = `
+    const cjs = require('@catwalk/client');
+    import('@catwalk/client').then((esm) => {
+      const t = esm.tensor(new Float32Array([1, 2]));
+      const bytes = cjs.wire.encodeTensor(t).tensorContent.length;
+      process.stdout.write([typeof cjs.createClient, typeof esm.createClient, bytes].join(' '));
+    });`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: pkgDir, encoding: 'utf8' });
+  expect(out.trim()).toBe('function function 8');
+});
