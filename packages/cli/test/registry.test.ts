@@ -104,18 +104,17 @@ describe('registry commands', () => {
       template,
       'model_config_list {\n  config {\n    name: "half"\n    base_path: "/models/half"\n    model_platform: "tensorflow"\n  }\n}\n',
     );
+    // The argument style of the chart's sync containers.
     const synced = await catwalk([
       'sync',
-      '--source',
-      uri,
-      '--dest',
-      dest,
+      `--source=${uri}`,
+      `--dest=${dest}`,
+      '--interval=10s',
+      '--track=all',
+      `--config-template=${template}`,
+      `--config-out=${configOut}`,
       '--once',
-      '--config-template',
-      template,
-      '--config-out',
-      configOut,
-      ...s3,
+      `--endpoint=${endpoint}`,
     ]);
     expect(synced.code).toBe(0);
     expect(fs.readdirSync(dest).sort()).toEqual(['2', '3']);
