@@ -16,7 +16,7 @@ import { type CallInfo, type Hooks, runHooks } from './hooks.js';
 import { checkInputs, type ModelMetadata, type Signature, type TensorSpec } from './metadata.js';
 import { RestTransport } from './rest.js';
 import { backoffMs, type ResolvedRetry, type RetryOptions, resolveRetry, sleep } from './retry.js';
-import { isTensor, type Tensor, type TensorLike, toTensor } from './tensor-like.js';
+import { type Tensor, type TensorLike, toTensor } from './tensor-like.js';
 import type {
   AttemptContext,
   ClassLabel,
@@ -443,5 +443,3 @@ function examplesInput(
   }
   return { examples, context: options.context };
 }
-
-export { isTensor };

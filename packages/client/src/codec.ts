@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { InvalidInputError, ServerError } from './errors.js';
+import { ServerError } from './errors.js';
 import {
   type TensorProto,
   TensorProtoSchema,
@@ -8,7 +8,6 @@ import { TensorShapeProtoSchema } from './generated/proto/tensorflow/core/framew
 import {
   ARRAY_TYPE,
   DATA_TYPE_NUMBER,
-  type DType,
   dtypeFromNumber,
   type NumericDType,
   sizeOf,
@@ -161,15 +160,3 @@ function fromLittleEndian(bytes: Uint8Array, Ctor: (typeof ARRAY_TYPE)[NumericDT
   }
   return new Ctor(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.length / width);
 }
-
-/** Checks that a value can become a tensor of this dtype and says why not. */
-export function assertSendable(t: Tensor, alias: string): void {
-  if (t.shape.length > 0 && sizeOf(t.shape) !== t.data.length) {
-    throw new InvalidInputError(
-      `input "${alias}": shape [${t.shape.join(', ')}] holds ${sizeOf(t.shape)} values but the data has ${t.data.length}`,
-      { code: 'INVALID_ARGUMENT' },
-    );
-  }
-}
-
-export type { DType };

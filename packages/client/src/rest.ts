@@ -107,9 +107,10 @@ export class RestTransport implements Transport {
     const first = inputs[aliases[0]!];
     if (aliases.length === 1 && first) {
       if (first.shape.length === 0)
-        throw new ServerError('row format needs tensors with a batch dimension', {
-          code: 'INVALID_ARGUMENT',
-        });
+        throw errorFromCode(
+          { code: 'INVALID_ARGUMENT' },
+          `row format needs tensors with a batch dimension; "${aliases[0]}" is a scalar (use format: "columnar")`,
+        );
       return tensorToJson(first, aliases[0]!);
     }
     const rows = first?.shape[0] ?? 0;

@@ -20,7 +20,6 @@ export type NestedArray = readonly (Leaf | NestedArray)[];
 export type TensorLike = Tensor | TypedArray | NestedArray;
 
 export type { Tensor };
-export { isTensor };
 
 function fail(alias: string, message: string): InvalidInputError {
   return new InvalidInputError(`input "${alias}": ${message}`, { code: 'INVALID_ARGUMENT' });

@@ -76,12 +76,12 @@ export function jsonInputToTensor(value: unknown, spec: TensorSpecInit): Tensor 
         `JSON Value: ${JSON.stringify(leaf)} not of expected type: ${word}`,
       );
   };
-  const walk = (v: unknown, depth: number, expectedDepth: number | undefined): number => {
+  const walk = (v: unknown, depth: number): number => {
     if (Array.isArray(v)) {
       if (v.length === 0) return depth + 1;
       let d: number | undefined;
       for (const item of v) {
-        const got = walk(item, depth + 1, d);
+        const got = walk(item, depth + 1);
         if (d !== undefined && got !== d)
           throw new TfError('INVALID_ARGUMENT', 'Encountered list at unexpected level');
         d = got;
@@ -89,10 +89,9 @@ export function jsonInputToTensor(value: unknown, spec: TensorSpecInit): Tensor 
       return d!;
     }
     check(v);
-    void expectedDepth;
     return depth;
   };
-  walk(value, 0, undefined);
+  walk(value, 0);
   try {
     return wire.jsonToTensor(value, dtype, '');
   } catch {
