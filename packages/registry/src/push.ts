@@ -23,11 +23,11 @@ import {
   type ManifestFile,
 } from './records';
 import { headObject, putJson, requireConditionalWrites } from './s3';
-import { checkExport } from './savedmodel';
+import { checkExport, type ExportFile } from './savedmodel';
 import { ByteBudget, uploadFile } from './upload';
 
 export interface PushProgress {
-  readonly phase: 'hashing' | 'uploading' | 'done';
+  readonly phase: 'uploading' | 'done';
   readonly version?: number;
   readonly filesDone: number;
   readonly filesTotal: number;
@@ -99,7 +99,7 @@ async function claimVersion(
     const etag = v.claim
       ? await putJson(client, location.bucket, key, claim, { ifMatch: v.claim.etag })
       : await putJson(client, location.bucket, key, claim, { ifNoneMatch: '*' });
-    return { version: v.version, etag, resumed: v.claim?.fingerprint === claim.fingerprint };
+    return { version: v.version, etag, resumed: v.claim?.exportId === claim.exportId };
   };
 
   if (options.version !== undefined) {
@@ -139,11 +139,7 @@ async function claimVersion(
 
   // Resume the interrupted push of exactly these files, if there is one.
   for (const v of versions) {
-    if (
-      v.state === 'incomplete' &&
-      v.claim?.fingerprint === claim.fingerprint &&
-      isStale(v.claim, leaseMs, now)
-    ) {
+    if (v.state === 'incomplete' && v.claim?.exportId === claim.exportId && isStale(v.claim, leaseMs, now)) {
       try {
         return await takeOver(v);
       } catch (error) {
@@ -193,20 +189,16 @@ export async function push(options: PushOptions): Promise<PushResult> {
       filesSkipped,
     });
 
-  // Hash first: the fingerprint decides whether this push resumes an earlier one.
-  report('hashing');
-  const files: ManifestFile[] = await mapLimit(checked.files, 4, async (f) => {
-    signal?.throwIfAborted();
-    return { path: f.path, size: f.size, sha256: await sha256File(f.absolute) };
-  });
-  const fingerprint = sha256Text(fingerprintLines(files));
+  // Which export this is, without reading it: paths, sizes and modification times. A rerun on the
+  // same unchanged folder has the same id and resumes; contents are hashed file by file while uploading.
+  const exportId = sha256Text(checked.files.map((f) => `${f.path} ${f.size} ${f.mtimeMs}\n`).join(''));
   const pushId = randomUUID();
   const pushedBy = options.pushedBy ?? whoAmI();
   const startedAt = new Date().toISOString();
   const claimFor = (extra: Partial<Claim> = {}): Claim => ({
     format: CLAIM_FORMAT,
     pushId,
-    fingerprint,
+    exportId,
     startedAt,
     pushedBy,
     heartbeatAt: new Date().toISOString(),
@@ -241,31 +233,27 @@ export async function push(options: PushOptions): Promise<PushResult> {
 
   try {
     report('uploading');
-    const sources = new Map(checked.files.map((f) => [f.path, f]));
-    const uploadOne = async (file: ManifestFile) => {
+    const hashes = new Map<string, string>();
+    const uploadOne = async (file: ExportFile) => {
       signal?.throwIfAborted();
       if (lostClaim)
         throw new ConflictError(`another push took over version ${chosen.version}; this push stopped`);
       if (chosen.resumed) {
         const head = await headObject(client, location.bucket, keyOf(file.path));
-        if (head && head.size === file.size && head.metadata.sha256 === file.sha256) {
-          filesSkipped++;
-          filesDone++;
-          bytesDone += file.size;
-          report('uploading');
-          return 0;
+        if (head && head.size === file.size && head.metadata.sha256) {
+          const sha256 = await sha256File(file.absolute);
+          if (head.metadata.sha256 === sha256) {
+            hashes.set(file.path, sha256);
+            filesSkipped++;
+            filesDone++;
+            bytesDone += file.size;
+            report('uploading');
+            return 0;
+          }
         }
       }
-      const source = sources.get(file.path)!;
-      await uploadFile(
-        {
-          client,
-          bucket: location.bucket,
-          key: keyOf(file.path),
-          file: source.absolute,
-          size: file.size,
-          sha256: file.sha256,
-        },
+      const sha256 = await uploadFile(
+        { client, bucket: location.bucket, key: keyOf(file.path), file: file.absolute, size: file.size },
         {
           partSize,
           partConcurrency: 4,
@@ -278,13 +266,20 @@ export async function push(options: PushOptions): Promise<PushResult> {
           },
         },
       );
+      hashes.set(file.path, sha256);
       filesDone++;
       report('uploading');
       return file.size;
     };
     // Largest first, so the long multipart uploads do not start last; the byte budget bounds memory.
-    const bySize = [...files].sort((a, b) => b.size - a.size);
+    const bySize = [...checked.files].sort((a, b) => b.size - a.size);
     const uploaded = [await mapLimit(bySize, concurrency, uploadOne)];
+    const files: ManifestFile[] = checked.files.map((f) => ({
+      path: f.path,
+      size: f.size,
+      sha256: hashes.get(f.path)!,
+    }));
+    const fingerprint = sha256Text(fingerprintLines(files));
     await heartbeatRunning;
     if (lostClaim)
       throw new ConflictError(`another push took over version ${chosen.version}; this push stopped`);

@@ -37,7 +37,8 @@ export interface Manifest {
 export interface Claim {
   readonly format: typeof CLAIM_FORMAT;
   readonly pushId: string;
-  readonly fingerprint: string;
+  /** sha256 of the export's "path size mtime" lines: the same unchanged folder pushed again resumes. */
+  readonly exportId: string;
   readonly startedAt: string;
   readonly pushedBy: string;
   /** Refreshed while the push runs; a claim older than its lease belongs to a push that died. */
@@ -146,7 +147,7 @@ export function parseManifest(text: string, where: string): Manifest {
 
 export function parseClaim(text: string, where: string): Claim {
   const c = parseJson(text, where);
-  if (c.format !== CLAIM_FORMAT || typeof c.pushId !== 'string' || typeof c.fingerprint !== 'string') {
+  if (c.format !== CLAIM_FORMAT || typeof c.pushId !== 'string' || typeof c.exportId !== 'string') {
     throw new InvalidRecordError(`${where} is not a Catwalk push claim`);
   }
   return c as unknown as Claim;

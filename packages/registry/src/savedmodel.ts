@@ -12,6 +12,7 @@ export interface ExportFile {
   readonly path: string;
   readonly absolute: string;
   readonly size: number;
+  readonly mtimeMs: number;
 }
 
 export interface CheckedExport {
@@ -34,7 +35,8 @@ async function walk(dir: string, problems: string[]): Promise<ExportFile[]> {
       } else if (entry.isDirectory()) {
         await visit(relPath);
       } else if (entry.isFile()) {
-        out.push({ path: relPath, absolute, size: (await fs.stat(absolute)).size });
+        const stat = await fs.stat(absolute);
+        out.push({ path: relPath, absolute, size: stat.size, mtimeMs: stat.mtimeMs });
       } else {
         problems.push(`${relPath} is not a regular file`);
       }

@@ -6,6 +6,7 @@
 // files' sizes. Files above the part size go up as a multipart upload whose
 // parts are read from disk by offset.
 
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand,
@@ -15,7 +16,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { mapLimit } from './hash';
+import { mapLimit, sha256File } from './hash';
 import { type RetryOptions, withRetries } from './retry';
 
 /** A counting semaphore over bytes. */
@@ -46,7 +47,6 @@ export interface UploadTarget {
   /** The file on disk and its size when it was hashed. */
   readonly file: string;
   readonly size: number;
-  readonly sha256: string;
 }
 
 export interface UploadSettings {
@@ -76,28 +76,35 @@ async function readRange(file: string, start: number, length: number): Promise<B
   }
 }
 
-export async function uploadFile(target: UploadTarget, settings: UploadSettings): Promise<void> {
+/** Uploads a file with its sha256 as metadata and returns that sha256. */
+export async function uploadFile(target: UploadTarget, settings: UploadSettings): Promise<string> {
   const { client, bucket, key } = target;
   const send = { ...(settings.signal ? { abortSignal: settings.signal } : {}) };
-  const common = {
-    Bucket: bucket,
-    Key: key,
-    Metadata: { sha256: target.sha256 },
-    ContentType: 'application/octet-stream',
-  };
+  const common = { Bucket: bucket, Key: key, ContentType: 'application/octet-stream' };
   if (target.size <= settings.partSize) {
-    await withRetries(
+    // One read: the bytes hashed are the bytes sent.
+    const sha256 = await withRetries(
       () =>
         settings.budget.use(target.size, async () => {
           const body = await readRange(target.file, 0, target.size);
-          await client.send(new PutObjectCommand({ ...common, Body: body }), send);
+          const digest = createHash('sha256').update(body).digest('hex');
+          await client.send(
+            new PutObjectCommand({ ...common, Metadata: { sha256: digest }, Body: body }),
+            send,
+          );
+          return digest;
         }),
       settings.retry,
     );
     settings.onBytes(target.size);
-    return;
+    return sha256;
   }
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand(common), send);
+  // A large file is hashed first (streamed), since S3 metadata is fixed when the upload starts.
+  const sha256 = await sha256File(target.file);
+  const { UploadId } = await client.send(
+    new CreateMultipartUploadCommand({ ...common, Metadata: { sha256 } }),
+    send,
+  );
   try {
     const parts: Array<{ n: number; start: number; length: number }> = [];
     for (let start = 0, n = 1; start < target.size; start += settings.partSize, n++) {
@@ -127,6 +134,7 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
       }),
       send,
     );
+    return sha256;
   } catch (error) {
     // Parts of an unfinished upload are billed until aborted; a rerun starts the file over anyway.
     await client

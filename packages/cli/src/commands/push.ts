@@ -54,9 +54,10 @@ function progressReporter(io: Io, label: string, json: boolean) {
     update: (p: PushProgress) => {
       if (p.phase !== lastPhase) {
         lastPhase = p.phase;
-        if (p.phase === 'hashing')
-          io.stderr.write(`${label}: hashing ${p.filesTotal} files (${describeBytes(p.bytesTotal)})\n`);
-        if (p.phase === 'uploading') io.stderr.write(`${label}: uploading as version ${p.version}\n`);
+        if (p.phase === 'uploading')
+          io.stderr.write(
+            `${label}: uploading ${p.filesTotal} files (${describeBytes(p.bytesTotal)}) as version ${p.version}\n`,
+          );
       }
       const tenth = Math.floor((10 * p.bytesDone) / Math.max(1, p.bytesTotal));
       if (p.phase === 'uploading' && tenth > lastTenth) {
