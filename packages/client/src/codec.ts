@@ -24,7 +24,7 @@ function shapeProto(shape: readonly number[]) {
 }
 
 /** Little-endian bytes of a typed array: a view of the same memory on little-endian hosts. */
-function littleEndianBytes(data: TypedArray): Uint8Array {
+export function littleEndianBytes(data: TypedArray): Uint8Array {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN || data.BYTES_PER_ELEMENT === 1) return bytes;
   const swapped = new Uint8Array(bytes.length);

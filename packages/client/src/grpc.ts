@@ -9,7 +9,7 @@ import {
   type ServiceError,
   status as Status,
 } from '@grpc/grpc-js';
-import { decodeTensor, encodeTensor } from './codec.js';
+import { decodeTensor } from './codec.js';
 import { codeFromGrpc, errorFromCode, UnavailableError } from './errors.js';
 import { exampleToProto } from './examples.js';
 import type { TensorProto } from './generated/proto/tensorflow/core/framework/tensor_pb.js';
@@ -25,11 +25,11 @@ import { MultiInferenceRequestSchema } from './generated/proto/tensorflow_servin
 import type { InputSchema } from './generated/proto/tensorflow_serving/apis/input_pb.js';
 import { ReloadConfigRequestSchema } from './generated/proto/tensorflow_serving/apis/model_management_pb.js';
 import type { ModelSpecSchema } from './generated/proto/tensorflow_serving/apis/model_pb.js';
-import { PredictRequestSchema } from './generated/proto/tensorflow_serving/apis/predict_pb.js';
 import { RegressionRequestSchema } from './generated/proto/tensorflow_serving/apis/regression_pb.js';
 import type { ModelServerConfigSchema } from './generated/proto/tensorflow_serving/config/model_server_config_pb.js';
 import { modelServiceDefinition, predictionServiceDefinition } from './grpc-service.js';
 import { type ModelMetadata, metadataFromProto } from './metadata.js';
+import { encodePredictRequest } from './predict-wire.js';
 import type { Tensor } from './tensor.js';
 import {
   type AttemptContext,
@@ -67,6 +67,12 @@ const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
 
 type Method = MethodDefinition<unknown, unknown>;
 
+/** Predict with a request that is already serialized. */
+const PREDICT_BYTES: Method = {
+  ...(predictionServiceDefinition.predict as Method),
+  requestSerialize: (bytes: unknown) => bytes as Buffer,
+};
+
 export class GrpcTransport implements Transport {
   readonly kind = 'grpc' as const;
   private readonly client: Client;
@@ -81,15 +87,11 @@ export class GrpcTransport implements Transport {
   }
 
   async predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<Record<string, Tensor>> {
-    const inputs: Record<string, TensorProto> = {};
-    for (const [alias, t] of Object.entries(call.inputs)) inputs[alias] = encodeTensor(t);
-    const request = create(PredictRequestSchema, {
-      modelSpec: modelSpec(target),
-      inputs,
-      outputFilter: call.outputFilter ? [...call.outputFilter] : [],
-    });
-    const response = await this.unary<typeof PredictRequestSchema, { outputs: Record<string, TensorProto> }>(
-      predictionServiceDefinition.predict as Method,
+    // The request is written straight from the tensors (see predict-wire.ts),
+    // so the call sends ready bytes.
+    const request = encodePredictRequest(target, call.inputs, call.outputFilter);
+    const response = await this.unary<unknown, { outputs: Record<string, TensorProto> }>(
+      PREDICT_BYTES,
       request,
       target,
       ctx,

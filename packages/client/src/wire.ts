@@ -32,4 +32,4 @@ export {
 } from './grpc-service.js';
 export { formatFloat, formatNumber, parseJson } from './json.js';
 export { isPlainObject, jsonToTensor, tensorRowToJson, tensorToJson } from './json-tensor.js';
-export { serializePredictRequest } from './predict-wire.js';
+export { encodePredictRequest, serializePredictRequest } from './predict-wire.js';

@@ -193,3 +193,62 @@ describe('serializePredictRequest (one copy for large tensors)', () => {
     expect(Buffer.from(back.inputs.x!.tensorContent).equals(Buffer.from(big.tensorContent))).toBe(true);
   });
 });
+
+describe('encodePredictRequest (straight from tensors)', () => {
+  const reference = (
+    spec: { model: string; version?: number; label?: string; signature?: string },
+    inputs: Record<string, Tensor>,
+    outputFilter: string[] = [],
+  ) => {
+    const request = create(wire.PredictRequestSchema, {
+      modelSpec: {
+        name: spec.model,
+        signatureName: spec.signature ?? '',
+        versionChoice:
+          spec.version !== undefined
+            ? { case: 'version', value: { value: BigInt(spec.version) } }
+            : spec.label !== undefined
+              ? { case: 'versionLabel', value: spec.label }
+              : { case: undefined },
+      },
+      inputs: Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, wire.encodeTensor(t)])),
+      outputFilter,
+    });
+    return hex(toBinary(wire.PredictRequestSchema, request));
+  };
+  const everyDtype: Record<string, Tensor> = {
+    f32: tensor(new Float32Array([1.5, -2]), [2, 1]),
+    f64: tensor(new Float64Array([Math.PI])),
+    i8: tensor(new Int8Array([-1, 2])),
+    i64: tensor(new BigInt64Array([-(2n ** 63n), 300n])),
+    u16: tensor(new Uint16Array([65535])),
+    u64: tensor(new BigUint64Array([2n ** 64n - 1n])),
+    half: tensor(toFloat16([1]), [1], 'float16'),
+    flags: tensor([true, false, true]),
+    words: tensor(['héllo', '', 'ü'.repeat(200)]),
+    bytes: tensor([new Uint8Array([0, 255]), new Uint8Array(0)]),
+    scalar: tensor(new Int32Array([7]), []),
+    empty: tensor(new Float32Array(0), [0]),
+    emptyRows: tensor(new Float32Array(0), [2, 0]),
+    large: tensor(new Float32Array(300), [150, 2]),
+  };
+  test.each([
+    [{ model: 'half_plus_two' }, []],
+    [{ model: 'm', version: 0, signature: 'serving_default' }, []],
+    [{ model: 'm', version: 2 ** 40 }, ['y', 'z']],
+    [{ model: 'm/ü', label: 'canary' }, ['y']],
+  ])('%p writes the bytes protobuf-es writes', (spec, filter) => {
+    expect(hex(wire.encodePredictRequest(spec, everyDtype, filter))).toBe(
+      reference(spec, everyDtype, filter),
+    );
+  });
+
+  test('a 1 MB tensor is written as the same bytes too', () => {
+    const big = { x: tensor(Float32Array.from({ length: 1 << 18 }, (_, i) => i)) };
+    expect(
+      Buffer.from(wire.encodePredictRequest({ model: 'm' }, big)).equals(
+        Buffer.from(reference({ model: 'm' }, big), 'hex'),
+      ),
+    ).toBe(true);
+  });
+});
