@@ -10,7 +10,6 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '../../..');
 const measureScript = path.join(__dirname, 'measure.cjs');
 const aws = fs.existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
 const MiB = 1024 * 1024;
@@ -60,11 +59,11 @@ function startS3() {
   });
 }
 
-function catwalk(endpoint, ...args) {
+function measure(endpoint, operation, ...args) {
   const out = path.join(work, `measure-${crypto.randomUUID()}.json`);
   // Wall-clock of the whole process, start-up included, as for the aws CLI.
   const seconds = timed(() =>
-    execFileSync(process.execPath, [measureScript, ...args, '--endpoint', endpoint], {
+    execFileSync(process.execPath, [measureScript, operation, ...args, endpoint], {
       cwd: work,
       env: { ...env, CATWALK_MEASURE_OUT: out },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -72,6 +71,8 @@ function catwalk(endpoint, ...args) {
   );
   return { ...JSON.parse(fs.readFileSync(out, 'utf8')), seconds };
 }
+const pushWith = (endpoint, dir, uri) => measure(endpoint, 'push', dir, uri);
+const syncWith = (endpoint, uri, dest) => measure(endpoint, 'sync', uri, dest);
 
 function timed(fn) {
   const started = process.hrtime.bigint();
@@ -94,12 +95,11 @@ async function timeToPresent(endpoint, modelDir, small) {
   // A sidecar polling every second; then push, and time from push done to the folder appearing.
   const dest = path.join(work, 'ttp');
   const uri = 's3://bench/ttp';
-  catwalk(endpoint, 'push', small, '--model', uri, '--json');
-  const sidecar = spawn(
-    process.execPath,
-    [path.join(root, 'packages/cli/bin/catwalk.js'), 'sync', '--source', uri, '--dest', dest, '--interval', '1s', '--port', '0', '--log-level', 'warn', '--endpoint', endpoint],
-    { env, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  pushWith(endpoint, small, uri);
+  const sidecar = spawn(process.execPath, [measureScript, 'sidecar', uri, dest, endpoint, '1000'], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   try {
     await waitFor(() => fs.existsSync(path.join(dest, '1')), 20_000);
     const results = [];
@@ -107,7 +107,7 @@ async function timeToPresent(endpoint, modelDir, small) {
       [2, small],
       [3, modelDir],
     ]) {
-      catwalk(endpoint, 'push', dir, '--model', uri, '--json');
+      pushWith(endpoint, dir, uri);
       const pushed = Date.now();
       await waitFor(() => fs.existsSync(path.join(dest, String(version))), 60_000);
       results.push((Date.now() - pushed) / 1000);
@@ -130,17 +130,17 @@ async function main() {
     const mb = bytes / MiB;
     // Warm the server up (its first requests pay for JIT and folder creation), then take the best of
     // `runs` rounds, alternating the tools, so no tool is measured only against a cold server.
-    catwalk(s3.endpoint, 'push', small, '--model', 's3://bench/warm', '--json');
+    pushWith(s3.endpoint, small, 's3://bench/warm');
     awsCli(s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', small, 's3://bench/warm-aws/1/');
-    const runs = Number(process.env.BENCH_RUNS ?? 2);
+    const runs = Number(process.env.BENCH_RUNS ?? 3);
     const best = { push: Infinity, pushRss: 0, cpUp: Infinity, syncUp: Infinity, sync: Infinity, syncRss: 0, cpDown: Infinity, syncDown: Infinity };
     for (let round = 0; round < runs; round++) {
-      const push = catwalk(s3.endpoint, 'push', modelDir, '--model', `s3://bench/ours-${round}`, '--json');
+      const push = pushWith(s3.endpoint, modelDir, `s3://bench/ours-${round}`);
       best.push = Math.min(best.push, push.seconds);
       best.pushRss = Math.max(best.pushRss, push.maxRssMiB);
       best.cpUp = Math.min(best.cpUp, timed(() => awsCli(s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', modelDir, `s3://bench/aws-cp-${round}/1/`)));
       best.syncUp = Math.min(best.syncUp, timed(() => awsCli(s3.endpoint, 's3', 'sync', '--only-show-errors', modelDir, `s3://bench/aws-sync-${round}/1/`)));
-      const sync = catwalk(s3.endpoint, 'sync', '--source', `s3://bench/ours-${round}`, '--dest', path.join(work, `dest-${round}`), '--once', '--log-level', 'warn');
+      const sync = syncWith(s3.endpoint, `s3://bench/ours-${round}`, path.join(work, `dest-${round}`));
       best.sync = Math.min(best.sync, sync.seconds);
       best.syncRss = Math.max(best.syncRss, sync.maxRssMiB);
       best.cpDown = Math.min(best.cpDown, timed(() => awsCli(s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', `s3://bench/aws-cp-${round}/1/`, path.join(work, `dl-cp-${round}`))));
