@@ -198,18 +198,18 @@ class ClientImpl implements CatwalkClient {
     const deadline = Date.now() + timeoutMs;
     const userSignal = options.signal;
     const maxAttempts = retryable ? this.retry.maxAttempts : 1;
-    const details = {
+    const details = () => ({
       model: target.model || undefined,
       version: target.version,
       label: target.label,
       requestId,
       transport: this.transport,
-    };
+    });
 
     for (let n = 1; ; n++) {
-      if (userSignal?.aborted) throw cancelled(details, userSignal);
+      if (userSignal?.aborted) throw cancelled(details(), userSignal);
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw deadlineExceeded(details, timeoutMs);
+      if (remaining <= 0) throw deadlineExceeded(details(), timeoutMs);
 
       const info: CallInfo = {
         method,
@@ -220,7 +220,8 @@ class ClientImpl implements CatwalkClient {
         transport: this.transport,
         requestId,
         attempt: n,
-        headers: { ...this.headers },
+        // A copy only when a hook may add headers to this attempt.
+        headers: this.hooks.length > 0 ? { ...this.headers } : (this.headers as Record<string, string>),
       };
       const started = performance.now();
       try {
@@ -239,13 +240,13 @@ class ClientImpl implements CatwalkClient {
         return result;
       } catch (thrown) {
         let error: CatwalkError;
-        if (userSignal?.aborted) error = cancelled(details, userSignal);
+        if (userSignal?.aborted) error = cancelled(details(), userSignal);
         else if (
           (thrown instanceof CatwalkError && thrown.code === 'DEADLINE_EXCEEDED' && !thrown.serverMessage) ||
           Date.now() >= deadline
         )
-          error = deadlineExceeded(details, timeoutMs);
-        else error = asCatwalkError(thrown, details);
+          error = deadlineExceeded(details(), timeoutMs);
+        else error = asCatwalkError(thrown, details());
         runHooks(this.hooks, 'onError', info, { durationMs: performance.now() - started, error });
         if (!error.retryable || n >= maxAttempts) throw error;
         if (this.retry.budget && !this.retry.budget.onFailure()) throw error;
@@ -297,6 +298,8 @@ function checkUrl(url: string): string {
 
 class ModelImpl implements Model {
   private readonly signatures = new Map<string, Promise<ModelMetadata | undefined>>();
+  /** Metadata already fetched, for use without waiting on a promise. */
+  private readonly known = new Map<string, ModelMetadata>();
 
   constructor(
     private readonly client: ClientImpl,
@@ -338,7 +341,9 @@ class ModelImpl implements Model {
         `model "${this.name}": predict needs at least one named input, e.g. { x: tensor(...) }`,
       );
     }
-    const metadata = this.client.validate ? await this.metadataFor(target, options) : undefined;
+    const metadata = this.client.validate
+      ? (this.known.get(metadataKey(target)) ?? (await this.metadataFor(target, options)))
+      : undefined;
     const signature = metadata?.signatures[target.signature!];
     if (metadata && !signature) {
       throw new InvalidInputError(
@@ -408,7 +413,7 @@ class ModelImpl implements Model {
    * validation for this call (the predict itself will report it).
    */
   private async metadataFor(target: Target, options: CallOptions): Promise<ModelMetadata | undefined> {
-    const key = `${target.version ?? ''}|${target.label ?? ''}`;
+    const key = metadataKey(target);
     let pending = this.signatures.get(key);
     if (!pending) {
       const metaTarget = { model: target.model, version: target.version, label: target.label };
@@ -419,6 +424,10 @@ class ModelImpl implements Model {
           { signal: options.signal, timeoutMs: options.timeoutMs, requestId: options.requestId },
           (ctx) => this.client.impl.metadata(metaTarget, ctx),
         )
+        .then((metadata) => {
+          this.known.set(key, metadata);
+          return metadata;
+        })
         .catch((error: unknown) => {
           this.signatures.delete(key);
           if (error instanceof CatwalkError && (error.code === 'NOT_FOUND' || error.code === 'CANCELLED'))
@@ -429,6 +438,10 @@ class ModelImpl implements Model {
     }
     return pending;
   }
+}
+
+function metadataKey(target: Target): string {
+  return `${target.version ?? ''}|${target.label ?? ''}`;
 }
 
 function examplesInput(

@@ -241,8 +241,12 @@ export class RestTransport implements Transport {
     target: Target,
     ctx: AttemptContext,
   ): Promise<unknown> {
-    const headers: Record<string, string> = { ...ctx.headers, 'x-request-id': ctx.requestId };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // undici takes headers as a flat [name, value, ...] list, cheaper than an object.
+    const headers: string[] = body === undefined ? [] : ['content-type', 'application/json'];
+    for (const name in ctx.headers) {
+      if (name.toLowerCase() !== 'x-request-id') headers.push(name, ctx.headers[name]!);
+    }
+    headers.push('x-request-id', ctx.requestId);
     let response: Awaited<ReturnType<Agent['request']>>;
     let text: string;
     // undici takes an EventEmitter as its abort signal: far cheaper per call
