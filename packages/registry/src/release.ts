@@ -9,7 +9,7 @@ import type { ResolvedVersionPolicy } from '@catwalk/schema';
 import { listVersions, type VersionInfo } from './catalog';
 import { ConflictError, NotFoundError, UsageError } from './errors';
 import { whoAmI } from './identity';
-import { formatUri, type ModelLocation, manifestKey, releaseKey } from './location';
+import { type ModelLocation, manifestKey, releaseKey } from './location';
 import { HISTORY_LIMIT, parseRelease, RELEASE_FORMAT, type Release, type ReleaseState } from './records';
 import { deleteKeys, getText, putJson, requireConditionalWrites } from './s3';
 
@@ -322,9 +322,4 @@ export async function prune(
     kept,
     freedBytes: gone.reduce((n, v) => n + v.storedBytes, 0),
   };
-}
-
-export function notFoundIfEmpty(location: ModelLocation, versions: readonly VersionInfo[]): void {
-  if (versions.length === 0)
-    throw new NotFoundError(`no versions under ${formatUri(location)}/; push one first`);
 }

@@ -7,7 +7,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { describeError, errorKind } from './retry';
 import { cleanLeftovers, type SyncOptions, type SyncReport, syncOnce } from './sync';
 
@@ -41,7 +41,8 @@ export class SyncFailedError extends Error {
 }
 
 export function createMetrics(registry = new Registry()) {
-  const labelNames: string[] = [];
+  // Process metrics too (memory, CPU, event loop lag): a sidecar's own footprint is part of the pod's.
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     duration: new Histogram({
@@ -49,7 +50,6 @@ export function createMetrics(registry = new Registry()) {
       help: 'Time taken by one sync poll, successful or not',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers: [registry],
-      labelNames,
     }),
     bytes: new Counter({
       name: 'catwalk_sync_bytes_total',

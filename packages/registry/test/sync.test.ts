@@ -335,6 +335,7 @@ describe('the sidecar', () => {
     expect(metrics).toMatch(/catwalk_sync_bytes_total \d+/);
     expect(metrics).toContain('catwalk_sync_duration_seconds_bucket');
     expect(metrics).toContain('catwalk_sync_last_success_timestamp_seconds');
+    expect(metrics).toContain('process_resident_memory_bytes');
     stop.abort();
     await running;
     await expect(get('/healthz')).rejects.toThrow();
