@@ -141,6 +141,42 @@ describe('registry commands', () => {
     expect(dry.stdout).toMatch(/^would delete versions? /);
   });
 
+  it('takes the model from its spec: location, and the initial release from versionPolicy and versionLabels', async () => {
+    const dir = tempDir();
+    const spec = path.join(dir, 'ranker.yaml');
+    fs.writeFileSync(
+      spec,
+      [
+        'apiVersion: catwalk/v1',
+        'kind: Model',
+        'metadata: { name: ranker, team: search }',
+        'spec:',
+        '  source: { uri: s3://models/search/ranker }',
+        '  serving: { versionPolicy: { latest: 2 } }',
+        '',
+      ].join('\n'),
+    );
+    const exportDir = path.join(tfserving, 'saved_model_half_plus_two_2_versions');
+    const pushed = await catwalk(['push', exportDir, '--model', spec, '--endpoint', endpoint, '--json']);
+    expect(pushed.code).toBe(0);
+    expect(JSON.parse(pushed.stdout).map((r: any) => r.uri)).toEqual([
+      's3://models/search/ranker/1',
+      's3://models/search/ranker/2',
+    ]);
+    const more = await catwalk([
+      'push',
+      path.join(tfserving, 'saved_model_half_plus_two_cpu'),
+      '--model',
+      spec,
+      '--endpoint',
+      endpoint,
+    ]);
+    expect(more.code).toBe(0);
+    const listed = JSON.parse((await catwalk(['versions', spec, '--endpoint', endpoint, '--json'])).stdout);
+    expect(listed.model).toBe('ranker');
+    expect(listed.release).toMatchObject({ generation: 0, fromSpec: true, serve: [2, 3], labels: {} });
+  });
+
   it('explains refusals in one line, exit 1, no stack trace', async () => {
     const s3 = ['--endpoint', endpoint];
     const bad = await catwalk([
