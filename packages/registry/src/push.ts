@@ -8,6 +8,7 @@
 // readers ignore and that the next push of the same files resumes.
 
 import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listVersions, type VersionInfo } from './catalog';
 import { ConflictError, VersionExistsError } from './errors';
@@ -82,8 +83,24 @@ interface Chosen {
   readonly resumed: boolean;
 }
 
+/** Whether process `pid` on this host is gone (a pid we may not signal still exists). */
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** A claim nobody works on any more: marked interrupted, its lease expired, or its process on this host gone. */
 const isStale = (claim: Claim, leaseMs: number, now: number) =>
-  claim.interrupted === true || now - Date.parse(claim.heartbeatAt) > leaseMs;
+  claim.interrupted === true ||
+  now - Date.parse(claim.heartbeatAt) > leaseMs ||
+  (claim.host === os.hostname() &&
+    claim.pid !== undefined &&
+    claim.pid !== process.pid &&
+    processGone(claim.pid));
 
 /** Claims the version to write: the one asked for, an interrupted push of the same files, or the next free number. */
 async function claimVersion(
@@ -202,6 +219,8 @@ export async function push(options: PushOptions): Promise<PushResult> {
     startedAt,
     pushedBy,
     heartbeatAt: new Date().toISOString(),
+    host: os.hostname(),
+    pid: process.pid,
     ...extra,
   });
 

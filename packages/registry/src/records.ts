@@ -45,6 +45,9 @@ export interface Claim {
   readonly heartbeatAt: string;
   /** Set when the push stopped on an error or a signal: the next push of the same files resumes at once. */
   readonly interrupted?: boolean;
+  /** Where the push runs: a push on the same host whose process is gone crashed, and is resumed at once. */
+  readonly host?: string;
+  readonly pid?: number;
 }
 
 export interface ReleaseState {

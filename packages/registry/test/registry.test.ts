@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,6 +30,7 @@ import {
   startS3,
   tempDir,
   twoVersions,
+  waitFor,
 } from './helpers';
 
 jest.setTimeout(30_000);
@@ -210,6 +212,44 @@ describe('interrupted push', () => {
       expect(resumed.uploadedBytes).toBeLessThan(resumed.bytes);
       expect((await listVersions(c, loc)).map((x) => [x.version, x.state])).toEqual([[1, 'complete']]);
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it('resumes at once after a push process crashed (killed mid-upload, claim left fresh)', async () => {
+    const loc = model();
+    const proxy = await startFaultProxy(s3.endpoint);
+    let release: (a: FaultAction) => void = () => undefined;
+    const hold = new Promise<FaultAction>((resolve) => {
+      release = resolve;
+    });
+    let dataPuts = 0;
+    proxy.setRule((req) => {
+      const isData =
+        req.method === 'PUT' && !req.url.includes('catwalk-') && !req.url.includes('.catwalk-probe');
+      return isData && ++dataPuts > 2 ? hold : 'pass';
+    });
+    const script = `
+      const reg = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.js'))});
+      reg.push({
+        client: reg.createS3Client({ endpoint: ${JSON.stringify(proxy.endpoint)}, maxAttempts: 1 }),
+        location: ${JSON.stringify(loc)},
+        dir: ${JSON.stringify(halfPlusTwo)},
+        concurrency: 1,
+      }).catch(() => undefined);`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore', env: process.env });
+    try {
+      await waitFor(() => dataPuts > 2, 15_000);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      const [v] = await listVersions(client(s3.endpoint), loc);
+      expect(v).toMatchObject({ version: 1, state: 'incomplete' });
+      expect(v!.claim!.interrupted).toBeUndefined(); // it had no chance to say so
+      const resumed = await push({ client: client(s3.endpoint), location: loc, dir: halfPlusTwo });
+      expect(resumed).toMatchObject({ version: 1, resumed: true, skippedFiles: 2 });
+    } finally {
+      release('reset');
       await proxy.close();
     }
   });
