@@ -54,7 +54,7 @@ export interface SyncReport {
   /** Every wanted version is present and models.config names them. */
   readonly complete: boolean;
   readonly configChanged: boolean;
-  /** A push newer than every complete version is running: worth polling again soon. */
+  /** A push this pod will want when it completes is running: worth polling again soon. */
   readonly pushInProgress: boolean;
 }
 
@@ -318,8 +318,11 @@ export async function syncOnce(
   }
   present = await localVersions(dest);
   const complete = plan.wanted.length > 0 && plan.wanted.every((v) => present.includes(v));
+  // A push newer than every complete version, still running, that this pod will want the moment
+  // it completes: before the first release, under a latest/all policy. (After a release, a new
+  // version waits for the next release, so there is nothing to hurry for.)
   const newestComplete = Math.max(0, ...available.keys());
-  const inProgress = versions.find(
+  const running = versions.find(
     (v) =>
       v.state === 'incomplete' &&
       v.version > newestComplete &&
@@ -327,23 +330,21 @@ export async function syncOnce(
       !v.claim.interrupted &&
       Date.now() - Date.parse(v.claim.heartbeatAt) < LIVE_CLAIM_MS,
   );
+  const wantedWhenDone = (v: number) =>
+    wantedVersions(
+      initialState(options.initial ?? defaultInitialRelease, [...available.keys(), v]),
+      options.track ?? 'all',
+    ).versions.includes(v);
+  const inProgress = running && !current.release && wantedWhenDone(running.version) ? running : undefined;
   const pushInProgress = inProgress !== undefined;
   // Stages of pushes that finished, died or are no longer wanted go.
   for (const name of await fs.readdir(dest)) {
     const match = new RegExp(`^${STAGE.replace(/[.]/g, '\\.')}(\\d+)$`).exec(name);
     if (match && Number(match[1]) !== inProgress?.version) await dropStage(dest, Number(match[1]));
   }
-  // Before the first release, a newer complete version is wanted at once (latest/all): fetch the
-  // files of a push in progress now, so its version appears moments after the push ends.
-  if (inProgress && !current.release && options.prefetch !== false) {
-    const ifComplete = initialState(options.initial ?? defaultInitialRelease, [
-      ...available.keys(),
-      inProgress.version,
-    ]);
-    if (wantedVersions(ifComplete, options.track ?? 'all').versions.includes(inProgress.version)) {
-      await prefetch(options, inProgress.version, inProgress.keys, count);
-    }
-  }
+  // Fetch what it has uploaded so far, so its version appears moments after the push ends.
+  if (inProgress && options.prefetch !== false)
+    await prefetch(options, inProgress.version, inProgress.keys, count);
   return {
     generation: current.generation,
     wanted: plan.wanted,
