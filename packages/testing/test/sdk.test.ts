@@ -136,6 +136,9 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
     expect(y).toEqual(tensor(new Float32Array([2.5, 3, 4.5]), [3, 1]));
     // A flat list takes the signature's [-1, 1] shape.
     expect((await model.predict({ x: [2, 3, 4] })).y!.data).toEqual(new Float32Array([3, 3.5, 4]));
+    // Row format with one input: instances is the batch itself.
+    const row = await model.predict({ x: [[1], [2]] }, { format: 'row' });
+    expect(row.y).toEqual(tensor(new Float32Array([2.5, 3]), [2, 1]));
   });
 
   test.each(['columnar', 'row'] as const)(
