@@ -14,7 +14,7 @@ import {
   parseVersionFolder,
 } from './location';
 import { type Claim, type Manifest, parseClaim, parseManifest } from './records';
-import { type Fetched, getText, type ListedObject, listAll } from './s3';
+import { getText, type ListedObject, listAll } from './s3';
 
 export type VersionState = 'complete' | 'incomplete' | 'corrupt';
 
@@ -33,7 +33,17 @@ export interface VersionInfo {
 }
 
 /** Every numeric version folder under the model, ascending. */
-export async function listVersions(client: S3Client, location: ModelLocation): Promise<VersionInfo[]> {
+/**
+ * Manifests already read, by version and ETag. A complete version never
+ * changes, so a poller that keeps one of these reads each manifest once.
+ */
+export type ManifestCache = Map<string, Manifest>;
+
+export async function listVersions(
+  client: S3Client,
+  location: ModelLocation,
+  options: { readonly manifestCache?: ManifestCache } = {},
+): Promise<VersionInfo[]> {
   const base = `${modelKey(location)}${location.prefix ? '/' : ''}`;
   const objects = await listAll(client, location.bucket, base);
   const byVersion = new Map<number, ListedObject[]>();
@@ -47,7 +57,7 @@ export async function listVersions(client: S3Client, location: ModelLocation): P
   }
   const versions = [...byVersion.keys()].sort((a, b) => a - b);
   return mapLimit(versions, 8, (version) =>
-    describeVersion(client, location, version, byVersion.get(version)!),
+    describeVersion(client, location, version, byVersion.get(version)!, options.manifestCache),
   );
 }
 
@@ -56,6 +66,7 @@ async function describeVersion(
   location: ModelLocation,
   version: number,
   objects: readonly ListedObject[],
+  cache: ManifestCache | undefined,
 ): Promise<VersionInfo> {
   const prefix = `${modelKey(location, version)}/`;
   const sizes = new Map(objects.map((o) => [o.key.slice(prefix.length), o.size]));
@@ -66,11 +77,16 @@ async function describeVersion(
     const claim = sizes.has(CLAIM_FILE) ? await readClaim(client, location, version) : undefined;
     return { ...base, state: 'incomplete', ...(claim ? { claim } : {}) };
   }
-  let fetched: Fetched | undefined;
+  const listedEtag = objects.find((o) => o.key === manifestKey(location, version))?.etag;
+  const cacheKey = listedEtag ? `${version} ${listedEtag}` : undefined;
   try {
-    fetched = await getText(client, location.bucket, manifestKey(location, version));
-    if (!fetched) return { ...base, state: 'incomplete' }; // deleted since the listing
-    const manifest = parseManifest(fetched.text, `s3://${location.bucket}/${manifestKey(location, version)}`);
+    let manifest = cacheKey ? cache?.get(cacheKey) : undefined;
+    if (!manifest) {
+      const fetched = await getText(client, location.bucket, manifestKey(location, version));
+      if (!fetched) return { ...base, state: 'incomplete' }; // deleted since the listing
+      manifest = parseManifest(fetched.text, `s3://${location.bucket}/${manifestKey(location, version)}`);
+      if (cache && fetched.etag) cache.set(`${version} ${fetched.etag}`, manifest);
+    }
     const missing = manifest.files.filter((f) => sizes.get(f.path) !== f.size);
     if (missing.length > 0) {
       const f = missing[0]!;

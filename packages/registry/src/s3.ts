@@ -44,6 +44,7 @@ export function createS3Client(config: S3InputConfig = {}): S3Client {
 export interface ListedObject {
   readonly key: string;
   readonly size: number;
+  readonly etag?: string;
   readonly lastModified?: Date;
 }
 
@@ -79,6 +80,7 @@ export async function listAll(client: S3Client, bucket: string, prefix: string):
         out.push({
           key: o.Key,
           size: o.Size ?? 0,
+          ...(o.ETag ? { etag: o.ETag } : {}),
           ...(o.LastModified ? { lastModified: o.LastModified } : {}),
         });
     }

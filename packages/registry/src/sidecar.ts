@@ -117,6 +117,7 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
   if (server) options.onListening?.((server.address() as AddressInfo).port);
 
   const syncOptions: SyncOptions = {
+    manifestCache: new Map(),
     ...options,
     onRetry: (error, what) => {
       metrics.errors.inc({ kind: errorKind(error) });

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { listVersions } from './catalog';
+import { listVersions, type ManifestCache } from './catalog';
 import { ChecksumMismatchError, InvalidRecordError } from './errors';
 import { mapLimit } from './hash';
 import { MANIFEST_FILE, type ModelLocation, modelKey, parseVersionFolder, RESERVED_FILES } from './location';
@@ -39,6 +39,8 @@ export interface SyncOptions {
   readonly attempts?: number;
   readonly signal?: AbortSignal;
   readonly onRetry?: (error: unknown, what: string) => void;
+  /** Manifests read on earlier polls (complete versions never change). */
+  readonly manifestCache?: ManifestCache;
   /** Fetch the files of a push in progress that the initial policy will want. @default true */
   readonly prefetch?: boolean;
 }
@@ -281,7 +283,11 @@ export async function syncOnce(
 ): Promise<SyncReport> {
   const { client, location, dest } = options;
   await fs.mkdir(dest, { recursive: true });
-  const versions = await listVersions(client, location);
+  const versions = await listVersions(
+    client,
+    location,
+    options.manifestCache ? { manifestCache: options.manifestCache } : {},
+  );
   const current = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions);
   const available = new Map(
     versions.filter((v) => v.state === 'complete').map((v) => [v.version, v.manifest!]),

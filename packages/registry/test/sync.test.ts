@@ -234,6 +234,35 @@ describe('sync', () => {
     }
   });
 
+  it('reads each manifest once per poller: complete versions never change', async () => {
+    const loc = model();
+    const c = client(s3.endpoint);
+    await push({ client: c, location: loc, dir: halfPlusTwo });
+    await push({ client: c, location: loc, dir: halfPlusTwoTf2 });
+    const proxy = await startFaultProxy(s3.endpoint);
+    try {
+      const options = {
+        client: client(proxy.endpoint),
+        location: loc,
+        dest: tempDir(),
+        manifestCache: new Map(),
+      };
+      const manifestGets = () =>
+        proxy.seen.filter(
+          (r) => r.method === 'GET' && r.url.split('?')[0]!.endsWith('/catwalk-manifest.json'),
+        ).length;
+      await syncOnce(options);
+      expect(manifestGets()).toBe(2);
+      await syncOnce(options);
+      expect(manifestGets()).toBe(2);
+      await push({ client: c, location: loc, dir: halfPlusTwo });
+      expect((await syncOnce(options)).present).toEqual([3]);
+      expect(manifestGets()).toBe(3);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('refuses a manifest whose paths would escape dest', async () => {
     const loc = model();
     const c = client(s3.endpoint);
