@@ -188,7 +188,7 @@ async function main() {
   // What the SDK does per gRPC predict: the PredictRequest's wire bytes,
   // written straight from the tensor.
   const grpcEncode = () => wire.encodePredictRequest({ model: 'm', signature: 'serving_default' }, { x: big });
-  const restEncode = () => `{"inputs":{"x":${wire.tensorToJson(big, 'x')}}}`;
+  const restEncode = () => `{"inputs":{"x":${wire.tensorToJson(big, 'x', 'compact')}}}`;
   const grpcBytes = grpcEncode().length;
   const restBytes = restEncode().length;
   const grpcMs = median(grpcEncode, 30);

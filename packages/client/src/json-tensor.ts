@@ -38,21 +38,51 @@ function formatterFor(t: Tensor, alias: string): Formatter {
   }
 }
 
+/**
+ * How floats are written: "tf" as TF Serving writes them (3 is "3.0"), or
+ * "compact" as JSON.stringify does (3 is "3"), which is about 2.5x faster and
+ * all a predict request needs: the server converts each value to the dtype
+ * the signature gives. Non-finite values are bare NaN/Infinity either way.
+ */
+export type FloatStyle = 'tf' | 'compact';
+
 /** Writes a whole tensor as a JSON value (a scalar for shape []). */
-export function tensorToJson(t: Tensor, alias: string): string {
-  return writeRange(t, formatterFor(t, alias), 0, 0);
+export function tensorToJson(t: Tensor, alias: string, style: FloatStyle = 'tf'): string {
+  return writeRange(t, formatterFor(t, alias), 0, 0, style);
 }
 
 /** Writes row `row` of a tensor (its sub-tensor along dimension 0). */
-export function tensorRowToJson(t: Tensor, alias: string, row: number): string {
+export function tensorRowToJson(t: Tensor, alias: string, row: number, style: FloatStyle = 'tf'): string {
   const rowSize = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  return writeRange(t, formatterFor(t, alias), 1, row * rowSize);
+  return writeRange(t, formatterFor(t, alias), 1, row * rowSize, style);
 }
 
-function writeRange(t: Tensor, format: Formatter, firstAxis: number, start: number): string {
+function allFinite(data: Float32Array | Float64Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (data[i]! - data[i]! !== 0) return false;
+  return true;
+}
+
+function writeRange(
+  t: Tensor,
+  format: Formatter,
+  firstAxis: number,
+  start: number,
+  style: FloatStyle,
+): string {
   const data = t.data as unknown as ArrayLike<never>;
   const shape = t.shape;
   if (firstAxis >= shape.length) return format(data[start]!);
+  const count = shape.slice(firstAxis).reduce((a, b) => a * b, 1);
+  if (style === 'compact' && (t.dtype === 'float32' || t.dtype === 'float64') && count > 0) {
+    const floats = t.data as Float32Array | Float64Array;
+    if (allFinite(floats, start, start + count)) {
+      // V8's JSON.stringify writes numbers in C++; numbers hold no commas,
+      // so splitting its output gives the elements back in order.
+      const flat = JSON.stringify(Array.from(floats.subarray(start, start + count)));
+      if (firstAxis === shape.length - 1) return flat;
+      return nest(flat.slice(1, -1).split(','), shape, firstAxis);
+    }
+  }
   const innermost = shape[shape.length - 1]!;
   const floats = t.dtype === 'float32' || t.dtype === 'float64';
   let offset = start;
@@ -71,6 +101,24 @@ function writeRange(t: Tensor, format: Formatter, firstAxis: number, start: numb
   };
   const write = (axis: number): string => {
     if (axis === shape.length - 1) return row();
+    const n = shape[axis]!;
+    const parts = new Array<string>(n);
+    for (let i = 0; i < n; i++) parts[i] = write(axis + 1);
+    return `[${parts.join(',')}]`;
+  };
+  return write(firstAxis);
+}
+
+/** Rebuilds nested lists from row-major element texts. */
+function nest(items: string[], shape: readonly number[], firstAxis: number): string {
+  let offset = 0;
+  const innermost = shape[shape.length - 1]!;
+  const write = (axis: number): string => {
+    if (axis === shape.length - 1) {
+      const row = innermost === 1 ? items[offset]! : items.slice(offset, offset + innermost).join(',');
+      offset += innermost;
+      return `[${row}]`;
+    }
     const n = shape[axis]!;
     const parts = new Array<string>(n);
     for (let i = 0; i < n; i++) parts[i] = write(axis + 1);

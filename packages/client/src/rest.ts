@@ -77,7 +77,7 @@ export class RestTransport implements Transport {
     if (call.format === 'row') {
       body += `"instances":${this.instances(call.inputs, aliases)}}`;
     } else {
-      const parts = aliases.map((a) => `${JSON.stringify(a)}:${tensorToJson(call.inputs[a]!, a)}`);
+      const parts = aliases.map((a) => `${JSON.stringify(a)}:${tensorToJson(call.inputs[a]!, a, 'compact')}`);
       body += `"inputs":{${parts.join(',')}}}`;
     }
     const json = (await this.send(
@@ -111,7 +111,7 @@ export class RestTransport implements Transport {
           { code: 'INVALID_ARGUMENT' },
           `row format needs tensors with a batch dimension; "${aliases[0]}" is a scalar (use format: "columnar")`,
         );
-      return tensorToJson(first, aliases[0]!);
+      return tensorToJson(first, aliases[0]!, 'compact');
     }
     const rows = first?.shape[0] ?? 0;
     for (const a of aliases) {
@@ -125,7 +125,7 @@ export class RestTransport implements Transport {
     const out: string[] = [];
     for (let r = 0; r < rows; r++) {
       out.push(
-        `{${aliases.map((a) => `${JSON.stringify(a)}:${tensorRowToJson(inputs[a]!, a, r)}`).join(',')}}`,
+        `{${aliases.map((a) => `${JSON.stringify(a)}:${tensorRowToJson(inputs[a]!, a, r, 'compact')}`).join(',')}}`,
       );
     }
     return `[${out.join(',')}]`;

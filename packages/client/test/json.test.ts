@@ -41,6 +41,18 @@ describe("TF Serving's JSON dialect", () => {
     expect(wire.tensorRowToJson(tensor(new Int32Array([1, 2, 3, 4]), [2, 2]), 'x', 1)).toBe('[3,4]');
   });
 
+  test('compact float style: JSON.stringify numbers, same nesting, NaN still a bare token', () => {
+    const t = tensor(new Float32Array([1, 2.5, -0.1, 3e38, 4, 5]), [3, 2, 1]);
+    const text = wire.tensorToJson(t, 'x', 'compact');
+    expect(text).toBe(`[[[1],[2.5]],[[${Math.fround(-0.1)}],[${Math.fround(3e38)}]],[[4],[5]]]`);
+    expect(JSON.parse(text).flat(3)).toEqual(Array.from(t.data as Float32Array));
+    expect(wire.tensorRowToJson(t, 'x', 2, 'compact')).toBe('[[4],[5]]');
+    expect(wire.tensorToJson(tensor(new Float64Array([1, Number.NaN]), [1, 2]), 'x', 'compact')).toBe(
+      '[[1.0,NaN]]',
+    );
+    expect(wire.tensorToJson(tensor(new Float32Array(0), [0, 3]), 'x', 'compact')).toBe('[]');
+  });
+
   test('JSON values become tensors with the signature dtype, or inferred', () => {
     expect(wire.jsonToTensor([[1, 2]], 'float32', 'y')).toEqual(tensor(new Float32Array([1, 2]), [1, 2]));
     expect(wire.jsonToTensor([true], undefined, 'y')).toEqual(tensor([true]));
