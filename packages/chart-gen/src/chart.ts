@@ -6,7 +6,7 @@ import type { ResolvedModel } from '@catwalk/schema';
 import { Document, isMap, isScalar, Scalar, visit, type YAMLMap } from 'yaml';
 import { helmFiles } from './generated/templates';
 import { pushPolicy, servingPolicy } from './iam';
-import { renderText } from './text';
+import { escapeUnsafeYaml, hasUnsafeYaml, renderText } from './text';
 import { CATWALK_VERSION, type ChartOptions, chartValues, VALUE_DOCS } from './values';
 import { valuesJsonSchema } from './values-schema';
 
@@ -36,19 +36,23 @@ const implicitTypes: RegExp[] = (['1.1', '1.2'] as const).flatMap((version) =>
 );
 
 function ambiguous(text: string): boolean {
-  return implicitTypes.some((pattern) => pattern.test(text));
+  // Go's YAML readers strip '_' and hand anything starting like a number to
+  // strconv (so "0o1_7" or "1e1_0" become numbers there): quote all of those.
+  return /^[-+.]?[0-9]/.test(text) || implicitTypes.some((pattern) => pattern.test(text));
 }
 
 /** YAML text in which every string stays a string for any YAML reader: `yes`, `1_0`, `0o17` get quotes. */
 function yamlText(doc: Document): string {
   visit(doc, {
     Scalar(_, node) {
-      if (typeof node.value === 'string' && !node.value.includes('\n') && ambiguous(node.value)) {
+      if (typeof node.value !== 'string') return;
+      if (hasUnsafeYaml(node.value) || (!node.value.includes('\n') && ambiguous(node.value))) {
         node.type = Scalar.QUOTE_DOUBLE;
       }
     },
   });
-  return doc.toString({ lineWidth: 0, indentSeq: true });
+  // Those characters now stand only inside double quotes, where an escape is valid.
+  return escapeUnsafeYaml(doc.toString({ lineWidth: 0, indentSeq: true }));
 }
 
 /** values.yaml text: the values with each documented key's comment above it. */

@@ -8,11 +8,27 @@ import { textTemplates } from './generated/templates';
 
 const hbs = Handlebars.create();
 
-/** A double-quoted YAML scalar: JSON's string syntax is valid YAML, with line separators escaped too. */
+/**
+ * Characters a YAML reader may not take literally even inside double quotes:
+ * outside YAML's printable set (DEL, C1 controls, U+FFFE, U+FFFF), or line
+ * breaks to YAML 1.1 readers such as Go's (NEL, U+2028, U+2029), which fold
+ * them into spaces.
+ */
+const UNSAFE_IN_YAML = /[\u007f-\u009f\u2028\u2029\ufffe\uffff]/;
+const UNSAFE_IN_YAML_ALL = new RegExp(UNSAFE_IN_YAML.source, 'g');
+
+export function hasUnsafeYaml(text: string): boolean {
+  return UNSAFE_IN_YAML.test(text);
+}
+
+/** Replaces those characters with \uXXXX escapes; valid only inside double-quoted scalars. */
+export function escapeUnsafeYaml(text: string): string {
+  return text.replace(UNSAFE_IN_YAML_ALL, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A double-quoted YAML scalar: JSON's string syntax is valid YAML, with the characters above escaped too. */
 export function yamlString(value: unknown): string {
-  return JSON.stringify(String(value ?? ''))
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
+  return escapeUnsafeYaml(JSON.stringify(String(value ?? '')));
 }
 
 /** Text safe inside a Markdown table cell: no pipes, no line breaks, no HTML. */

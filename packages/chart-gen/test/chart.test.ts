@@ -87,6 +87,17 @@ describe('generated files', () => {
   });
 });
 
+describe('values that look like numbers to some YAML reader', () => {
+  it.each(['1_0', '0o1_7', '1e1_0', '08', 'yes', 'on', '0x1f', '.5', '1.2.3', '12'])(
+    'stay strings through helm: %s',
+    (value) => {
+      const model = { ...exampleModel('fraud-check'), labels: { tier: value } };
+      const objects = render(chartDir(model));
+      expect(objects.find((o) => o.kind === 'Deployment')!.metadata.labels.tier).toBe(value);
+    },
+  );
+});
+
 describe('helm lint and template', () => {
   it.each(models.map((m) => m.name))(
     '%s passes helm lint --strict with default values and every ci/ value set',

@@ -22,6 +22,9 @@ const payloads = [
   '&anchor',
   '!tag',
   '[1, 2]',
+  'next\u0085line',
+  'separator\u2028here',
+  'del\u007fchar',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell-style placeholder is the payload
   '${HOME}',
 ];

@@ -49,6 +49,7 @@ export function semanticFindings(value: unknown): Finding[] {
   const root = obj(value);
   if (!root) return [];
   const ctx: Ctx = { root, findings: [] };
+  checkUnicode(ctx, root, []);
   checkLabels(ctx);
   checkSource(ctx);
   checkServing(ctx);
@@ -57,6 +58,24 @@ export function semanticFindings(value: unknown): Finding[] {
   checkEndpoint(ctx);
   checkMonitoring(ctx);
   return ctx.findings;
+}
+
+/** A lone UTF-16 surrogate (possible through a JSON \ud800 escape) is no character at all. */
+function checkUnicode(ctx: Ctx, value: unknown, path: (string | number)[]): void {
+  if (typeof value === 'string') {
+    if (/\p{Cs}/u.test(value)) {
+      ctx.findings.push({
+        code: 'invalid-unicode',
+        path,
+        message: 'the text holds a lone UTF-16 surrogate, which is not a character',
+        fix: 'remove the \\ud800-\\udfff escape, or write the whole character',
+      });
+    }
+  } else if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) checkUnicode(ctx, item, [...path, i]);
+  } else if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) checkUnicode(ctx, item, [...path, key]);
+  }
 }
 
 function spec(ctx: Ctx, section: string): Obj | undefined {

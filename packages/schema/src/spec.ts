@@ -23,7 +23,8 @@ export const patterns = {
   roleArn: '^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$',
   // Kubernetes resource.Quantity, as in apimachinery's quantity.go.
   quantity: '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$',
-  extraArg: '^--[a-z_][a-z0-9_]*(=.*)?$',
+  // A flag, and a value without control or line-break characters.
+  extraArg: '^--[a-z_][a-z0-9_]*(=[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*)?$',
 } as const;
 
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
@@ -289,7 +290,7 @@ export const Monitoring = Type.Object(
     ),
     path: Type.Optional(
       Type.String({
-        pattern: '^/[^\\s]*$',
+        pattern: '^/[^\\s\\u0000-\\u001f\\u007f-\\u009f]*$',
         description: 'Metrics path (default /monitoring/prometheus/metrics).',
       }),
     ),

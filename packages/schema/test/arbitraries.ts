@@ -23,7 +23,15 @@ export const validSpec: fc.Arbitrary<Record<string, any>> = fc
   .record({
     name: dnsName,
     team: labelValue,
-    description: fc.option(fc.string({ maxLength: 60, unit: 'binary' }), { nil: undefined }),
+    // Free text: any grapheme, or the characters YAML, Helm and handlebars treat specially.
+    description: fc.option(
+      fc.oneof(
+        fc.string({ maxLength: 60, unit: 'grapheme' }),
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point
+        fc.stringMatching(/^[\u0000-\u00ff\u2028\u2029{}#:'"*&!%@`|>-]{0,40}$/),
+      ),
+      { nil: undefined },
+    ),
     labels: fc.dictionary(fc.stringMatching(/^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$/), labelValue, { maxKeys: 3 }),
     bucket,
     prefix: fc.array(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,10}$/), { maxLength: 3 }),

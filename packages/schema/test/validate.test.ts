@@ -160,6 +160,17 @@ describe('reading files', () => {
   });
 });
 
+describe('text that is not Unicode', () => {
+  it('refuses a lone surrogate written as a JSON escape, naming the field', () => {
+    const text = JSON.stringify(withField(baseSpec(), 'metadata.description', 'x')).replace(
+      '"x"',
+      '"\\ud800x"',
+    );
+    const [d] = validateSpecText({ file: 'a.json', text }).diagnostics;
+    expect(d).toMatchObject({ code: 'invalid-unicode', path: 'metadata.description', line: 1 });
+  });
+});
+
 describe('cross-file checks', () => {
   it('warns when two models share an S3 folder', () => {
     const a = { file: 'a.json', text: JSON.stringify(baseSpec()) };
