@@ -95,8 +95,9 @@ async function main() {
     // REST
     const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 });
     const url = new URL(restUrl);
-    const body = `{"inputs":{"x":[${Array.from(x.data, (v) => `[${v.toFixed(1)}]`).join(',')}]}}`;
+    // A hand-written caller encodes its inputs on every call, as the SDK does.
     const rawRest = async () => {
+      const body = `{"inputs":{"x":[${Array.from(x.data, (v) => `[${v.toFixed(1)}]`).join(',')}]}}`;
       const res = await agent.request({
         origin: url.origin,
         path: '/v1/models/half_plus_two:predict',
