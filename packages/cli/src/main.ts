@@ -1,6 +1,6 @@
 // `catwalk`: argument parsing and dispatch only; the work is in the packages.
 
-import { Command, CommanderError } from '@commander-js/extra-typings';
+import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { explainCommand } from './commands/explain';
 import { generateCommand } from './commands/generate';
 import { initCommand } from './commands/init';
@@ -19,6 +19,15 @@ export type { Io } from './io';
 export { exitCodes } from './io';
 
 const { version } = require('../package.json') as { version: string };
+
+/** Where the bucket is, for every command that talks to S3. */
+const endpointOption = () =>
+  new Option(
+    '--endpoint <url>',
+    "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
+  );
+const regionOption = () =>
+  new Option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)");
 
 function program(io: Io, setExit: (code: number) => void): Command {
   const cli = new Command('catwalk')
@@ -153,11 +162,8 @@ Examples:
     )
     .option('--concurrency <n>', 'files uploaded at once', '8')
     .option('--json', 'machine-readable result on stdout, no progress')
-    .option(
-      '--endpoint <url>',
-      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
-    )
-    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addOption(endpointOption())
+    .addOption(regionOption())
     .addHelpText(
       'after',
       examples(
@@ -173,11 +179,8 @@ Examples:
     .description('list versions with state (complete, incomplete, corrupt), size, push time and labels')
     .argument('<model>', 'spec file or s3:// model folder')
     .option('--json', 'machine-readable output')
-    .option(
-      '--endpoint <url>',
-      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
-    )
-    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addOption(endpointOption())
+    .addOption(regionOption())
     .addHelpText(
       'after',
       examples(
@@ -203,11 +206,8 @@ Examples:
     )
     .option('--if-generation <n>', 'fail unless release.json is still at this generation')
     .option('--json', 'print the new release.json')
-    .option(
-      '--endpoint <url>',
-      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
-    )
-    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addOption(endpointOption())
+    .addOption(regionOption())
     .addHelpText(
       'after',
       examples(
@@ -224,11 +224,8 @@ Examples:
     .option('--to <version>', 'the version stable goes back to')
     .option('--if-generation <n>', 'fail unless release.json is still at this generation')
     .option('--json', 'print the new release.json')
-    .option(
-      '--endpoint <url>',
-      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
-    )
-    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addOption(endpointOption())
+    .addOption(regionOption())
     .addHelpText(
       'after',
       examples('catwalk rollback pricing.yaml', 'catwalk rollback s3://models/team/pricing --to 3'),
@@ -242,11 +239,8 @@ Examples:
     .requiredOption('--keep <n>', 'complete versions to keep besides the served and labelled ones')
     .option('--dry-run', 'only say what would be deleted')
     .option('--json', 'machine-readable output')
-    .option(
-      '--endpoint <url>',
-      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
-    )
-    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addOption(endpointOption())
+    .addOption(regionOption())
     .addHelpText(
       'after',
       examples(
@@ -274,11 +268,8 @@ Examples:
     .option('--config-out <file>', 'the live models.config TF Serving reads')
     .option('--port <port>', '/healthz, /readyz and /metrics (default 9102; none with --once)')
     .option('--log-level <level>', 'pino log level', 'info')
-    .option(
-      '--endpoint <url>',
-      "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
-    )
-    .option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)")
+    .addOption(endpointOption())
+    .addOption(regionOption())
     .addHelpText(
       'after',
       examples(
