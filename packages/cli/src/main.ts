@@ -327,6 +327,13 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 
 /** Entry point of bin/catwalk.js. */
 export function runFromProcess(): void {
+  // `catwalk schema | head` closes the pipe early: that is the reader's choice, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
   const io: Io = {
     stdout: process.stdout,
