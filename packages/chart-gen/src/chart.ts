@@ -56,18 +56,14 @@ function yamlText(doc: Document): string {
 }
 
 /** values.yaml text: the values with each documented key's comment above it. */
-function valuesYaml(
-  values: Record<string, unknown>,
-  docs: ReadonlyMap<string, string>,
-  header: string[],
-): string {
+function valuesYaml(values: Record<string, unknown>, header: string[]): string {
   const doc = new Document(values);
   const annotate = (node: unknown, prefix: string) => {
     if (!isMap(node)) return;
     for (const pair of (node as YAMLMap).items) {
       if (!isScalar(pair.key)) continue;
       const key = prefix ? `${prefix}.${String(pair.key.value)}` : String(pair.key.value);
-      const comment = docs.get(key);
+      const comment = VALUE_DOCS.get(key);
       if (comment) pair.key.commentBefore = ` ${comment}`;
       annotate(pair.value, key);
     }
@@ -163,7 +159,6 @@ const HELMIGNORE = `# Files helm package leaves out of the chart archive.
 export function generateChart(model: ResolvedModel, options: ChartOptions = {}): ChartFile[] {
   const v = chartValues(model, options);
   const values = v as unknown as Record<string, unknown>;
-  const docs = VALUE_DOCS;
   const host = model.endpoint.host;
   const baseUrl = host
     ? `https://${host.startsWith('*.') ? `${model.name}.${host.slice(2)}` : host}`
@@ -205,7 +200,7 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
     { path: '.helmignore', contents: HELMIGNORE },
     { path: 'Chart.yaml', contents: renderText('Chart.yaml', context) },
     { path: 'README.md', contents: renderText('README.md', context) },
-    { path: 'values.yaml', contents: valuesYaml(values, docs, header) },
+    { path: 'values.yaml', contents: valuesYaml(values, header) },
     { path: 'values.schema.json', contents: valuesSchemaText() },
     { path: 'templates/NOTES.txt', contents: renderText('NOTES.txt', context) },
     ...Object.entries(helmFiles).map(([path, contents]) => ({ path, contents })),

@@ -14,6 +14,7 @@ export {
   CatwalkError,
   type CatwalkErrorDetails,
   DeadlineExceededError,
+  ERROR_CODES,
   type ErrorCode,
   HTTP_STATUS_BY_CODE,
   InvalidInputError,

@@ -33,8 +33,6 @@ import {
   waitFor,
 } from './helpers';
 
-jest.setTimeout(30_000);
-
 let s3: S3Server;
 beforeAll(async () => {
   s3 = await startS3();

@@ -27,9 +27,6 @@ import {
   waitFor,
 } from './helpers';
 
-// Real servers and processes: generous under a loaded CI machine; waitFor deadlines are shorter.
-jest.setTimeout(30_000);
-
 let s3: S3Server;
 beforeAll(async () => {
   s3 = await startS3();

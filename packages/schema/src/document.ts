@@ -89,20 +89,26 @@ export function readSpecDocument(text: string, file: string): SpecDocument {
     }
   }
 
-  const locate = (finding: Finding): Diagnostic => {
-    const where =
-      doc && !empty ? findPosition(doc, finding.path, finding.atKey ?? false, position) : undefined;
-    return {
-      severity: finding.severity ?? 'error',
-      code: finding.code,
+  const locate = (finding: Finding): Diagnostic =>
+    toDiagnostic(
+      finding,
       file,
-      path: formatPath(finding.path),
-      ...where,
-      message: finding.message,
-      ...(finding.fix ? { fix: finding.fix } : {}),
-    };
-  };
+      doc && !empty ? findPosition(doc, finding.path, finding.atKey ?? false, position) : undefined,
+    );
   return { file, value, syntax, locate };
+}
+
+/** A finding tied to a file, and to a position when one is known. */
+export function toDiagnostic(finding: Finding, file: string, where?: Position): Diagnostic {
+  return {
+    severity: finding.severity ?? 'error',
+    code: finding.code,
+    file,
+    path: formatPath(finding.path),
+    ...where,
+    message: finding.message,
+    ...(finding.fix ? { fix: finding.fix } : {}),
+  };
 }
 
 /** The deepest node on `path` that exists: a missing field is reported where its parent is. */

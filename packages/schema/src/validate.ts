@@ -3,8 +3,8 @@
 // user input; every problem comes back as a Diagnostic.
 
 import type { Diagnostic, Finding } from './diagnostics';
-import { formatPath, hasErrors, sortDiagnostics } from './diagnostics';
-import { readSpecDocument } from './document';
+import { hasErrors, sortDiagnostics } from './diagnostics';
+import { readSpecDocument, toDiagnostic } from './document';
 import { type ResolvedModel, resolve } from './resolve';
 import { semanticFindings } from './semantic';
 import type { ModelSpec } from './spec';
@@ -51,14 +51,7 @@ function validateLocated(source: SpecSource): { result: ValidatedSpec; locate: L
 
 /** Validates an already-parsed value; diagnostics carry no line numbers. */
 export function validateSpecValue(value: unknown, file = '<spec>'): ValidatedSpec {
-  return check(file, value, (f) => ({
-    severity: f.severity ?? 'error',
-    code: f.code,
-    file,
-    path: formatPath(f.path),
-    message: f.message,
-    ...(f.fix ? { fix: f.fix } : {}),
-  }));
+  return check(file, value, (f) => toDiagnostic(f, file));
 }
 
 /** Validates several files, each alone and then together. */

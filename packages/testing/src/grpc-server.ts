@@ -1,7 +1,7 @@
 // TF Serving's gRPC services (PredictionService, ModelService) over grpc-js.
 import { create } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
-import { type Tensor, wire } from '@catwalk/client';
+import { ERROR_CODES, type Tensor, wire } from '@catwalk/client';
 import {
   Server,
   type ServerUnaryCall,
@@ -20,26 +20,6 @@ import {
   withContext,
 } from './core.js';
 import type { Features } from './models.js';
-
-const CODES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-];
 
 export interface GrpcServerOptions {
   /** Fill output tensors as tensor_content (--enable_serialization_as_tensor_content) instead of *_val. */
@@ -71,7 +51,12 @@ function unary<Req, Res>(
             ? error
             : new TfError('INTERNAL', String((error as Error)?.message ?? error));
         const message = tf.message.length > 1024 ? `${tf.message.slice(0, 1024)}...TRUNCATED` : tf.message;
-        callback({ code: CODES.indexOf(tf.code), details: message, name: tf.code, message } as ServiceError);
+        callback({
+          code: ERROR_CODES.indexOf(tf.code),
+          details: message,
+          name: tf.code,
+          message,
+        } as ServiceError);
       });
   };
 }
