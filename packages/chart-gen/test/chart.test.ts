@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { generateChart, generateCharts } from '../src';
+import { generateChart, generateCharts, ingressGroupOrder } from '../src';
 import {
   chartDir,
   exampleModel,
@@ -281,6 +281,16 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     ]);
     expect(groups.reduce((sum: number, g: any) => sum + g.weight, 0)).toBe(100);
     expect(grpc!.metadata.annotations['alb.ingress.kubernetes.io/backend-protocol-version']).toBe('GRPC');
+    // The ALB checks gRPC targets through the health service TF Serving is started with.
+    expect(grpc!.metadata.annotations['alb.ingress.kubernetes.io/healthcheck-path']).toBe(
+      '/grpc.health.v1.Health/Check',
+    );
+    expect(pods[0].containers[0].args).toContain('--enable_grpc_healthcheck_service=true');
+    // Rule order in the shared group comes from the model name alone.
+    expect(http!.metadata.annotations['alb.ingress.kubernetes.io/group.order']).toBe(
+      String(ingressGroupOrder('pricing')),
+    );
+    expect(ingressGroupOrder('pricing')).not.toBe(ingressGroupOrder('fraud-check'));
     expect(grpc!.spec.rules[0].host).toBe('pricing.grpc.models.example.com');
   });
 
