@@ -1,14 +1,14 @@
 // Test fixtures: a real S3 server (Catwalk's embedded s3rver) in a child
-// process per test file, a fault-injecting proxy in front of it, the aws
-// CLI, and copies of TF Serving's test SavedModels.
+// process per test file, a fault-injecting proxy in front of it, an
+// independent S3 client (MinIO's) to cross-check it, and copies of TF Serving's test SavedModels.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
+import { Client as MinioClient } from 'minio';
 import { createS3Client } from '../src/s3';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
@@ -102,21 +102,50 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_0
   }
 }
 
-const run = promisify(execFile);
-
-/** The aws CLI (Debian's awscli) against `endpoint`. */
-export async function aws(endpoint: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run('/usr/bin/aws', ['--endpoint-url', endpoint, ...args], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_PAGER: '',
-    },
-    maxBuffer: 64 * 1024 * 1024,
+/**
+ * An S3 client that shares no code with the registry (MinIO's JavaScript
+ * client, its own signing, listing and XML parsing): what it reads back is
+ * an independent check of what the registry wrote.
+ */
+export function independentS3(endpoint: string) {
+  const url = new URL(endpoint);
+  const mc = new MinioClient({
+    endPoint: url.hostname,
+    port: Number(url.port),
+    useSSL: url.protocol === 'https:',
+    accessKey: 'S3RVER',
+    secretKey: 'S3RVER',
+    region: 'us-east-1',
+    pathStyle: true,
   });
-  return stdout;
+  return {
+    /** Every key below `prefix`, sorted, following every listing page. */
+    async keys(prefix: string, bucket = BUCKET): Promise<string[]> {
+      const keys: string[] = [];
+      for await (const item of mc.listObjectsV2(bucket, prefix, true)) {
+        if (item.name) keys.push(item.name);
+      }
+      return keys.sort();
+    },
+    async bytes(key: string, bucket = BUCKET): Promise<Buffer> {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await mc.getObject(bucket, key)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+    /** Downloads every object below `prefix` into `dir`, keeping the relative paths. */
+    async download(prefix: string, dir: string, bucket = BUCKET): Promise<void> {
+      for (const key of await this.keys(prefix, bucket)) {
+        const target = path.join(dir, key.slice(prefix.length));
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, await this.bytes(key, bucket));
+      }
+    },
+    /** The object's user metadata (x-amz-meta-*), lowercase names. */
+    async metadata(key: string, bucket = BUCKET): Promise<Record<string, string>> {
+      return (await mc.statObject(bucket, key)).metaData as Record<string, string>;
+    },
+    remove: (key: string, bucket = BUCKET) => mc.removeObject(bucket, key),
+  };
 }
 
 /** Every file below `dir`, relative, sorted. */

@@ -17,7 +17,6 @@ import {
   VersionExistsError,
 } from '../src';
 import {
-  aws,
   BUCKET,
   badHalfPlusTwo,
   client,
@@ -25,6 +24,7 @@ import {
   filesIn,
   halfPlusTwo,
   halfPlusTwoTf2,
+  independentS3,
   type S3Server,
   startFaultProxy,
   startS3,
@@ -44,7 +44,7 @@ const model = (): ModelLocation => ({ bucket: BUCKET, prefix: `team/model-${++n}
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 describe('push', () => {
-  it('uploads a real SavedModel with its manifest; the aws CLI lists and downloads it byte for byte', async () => {
+  it('uploads a real SavedModel with its manifest; the MinIO client, independent of ours, lists and downloads it byte for byte', async () => {
     const loc = model();
     const c = client(s3.endpoint);
     const result = await push({ client: c, location: loc, dir: halfPlusTwo, pushedBy: 'ci@test' });
@@ -57,12 +57,8 @@ describe('push', () => {
     ]);
     expect(result.manifest.files[1]!.sha256).toBe(sha(path.join(halfPlusTwo, 'saved_model.pb')));
 
-    const listing = await aws(s3.endpoint, 's3', 'ls', '--recursive', `s3://${BUCKET}/${loc.prefix}/`);
-    const keys = listing
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.trim().split(/\s+/).pop());
-    expect(keys.sort()).toEqual(
+    const keys = await independentS3(s3.endpoint).keys(`${loc.prefix}/`);
+    expect(keys).toEqual(
       [
         'assets/foo.txt',
         'catwalk-claim.json',
@@ -73,7 +69,7 @@ describe('push', () => {
       ].map((k) => `${loc.prefix}/1/${k}`),
     );
     const out = tempDir();
-    await aws(s3.endpoint, 's3', 'cp', '--recursive', `s3://${BUCKET}/${loc.prefix}/1/`, out);
+    await independentS3(s3.endpoint).download(`${loc.prefix}/1/`, out);
     for (const f of filesIn(halfPlusTwo)) {
       expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(halfPlusTwo, f)))).toBe(
         true,
@@ -122,21 +118,10 @@ describe('push', () => {
     expect(result.files).toBe(5);
     expect(seen).toEqual([...seen].sort((a, b) => a - b)); // progress only moves forward
     expect(seen.at(-1)).toBe(result.bytes);
-    const out = path.join(tempDir(), 'big.bin');
-    await aws(s3.endpoint, 's3', 'cp', `s3://${BUCKET}/${loc.prefix}/1/assets/big.bin`, out);
-    expect(fs.readFileSync(out).equals(big)).toBe(true);
-    const head = JSON.parse(
-      await aws(
-        s3.endpoint,
-        's3api',
-        'head-object',
-        '--bucket',
-        BUCKET,
-        '--key',
-        `${loc.prefix}/1/assets/big.bin`,
-      ),
-    );
-    expect(head.Metadata.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+    const other = independentS3(s3.endpoint);
+    expect((await other.bytes(`${loc.prefix}/1/assets/big.bin`)).equals(big)).toBe(true);
+    const metadata = await other.metadata(`${loc.prefix}/1/assets/big.bin`);
+    expect(metadata.sha256).toBe(createHash('sha256').update(big).digest('hex'));
   });
 
   it('refuses bad_half_plus_two, saying what is missing, and writes nothing', async () => {
@@ -201,8 +186,9 @@ describe('interrupted push', () => {
       const [v] = await listVersions(c, loc);
       expect(v).toMatchObject({ version: 1, state: 'incomplete' });
       expect(v!.claim!.interrupted).toBe(true);
-      const listing = await aws(s3.endpoint, 's3', 'ls', '--recursive', `s3://${BUCKET}/${loc.prefix}/`);
-      expect(listing).not.toContain('catwalk-manifest.json');
+      const keys = await independentS3(s3.endpoint).keys(`${loc.prefix}/`);
+      expect(keys).toContain(`${loc.prefix}/1/catwalk-claim.json`);
+      expect(keys).not.toContain(`${loc.prefix}/1/catwalk-manifest.json`);
 
       proxy.setRule(() => 'pass');
       const resumed = await push({ client: c, location: loc, dir: halfPlusTwo });
@@ -283,7 +269,7 @@ describe('versions, release, rollback, prune', () => {
     await c.send(
       new PutObjectCommand({ Bucket: BUCKET, Key: `${loc.prefix}/3/saved_model.pb`, Body: 'partial' }),
     );
-    await aws(s3.endpoint, 's3', 'rm', `s3://${BUCKET}/${loc.prefix}/2/variables/variables.index`);
+    await independentS3(s3.endpoint).remove(`${loc.prefix}/2/variables/variables.index`);
     const versions = await listVersions(c, loc);
     expect(versions.map((v) => [v.version, v.state])).toEqual([
       [1, 'complete'],
@@ -370,7 +356,7 @@ describe('versions, release, rollback, prune', () => {
         expect(lost[0]!.reason).toBeInstanceOf(ConflictError);
         expect(lost[0]!.reason.message).toMatch(/was changed by someone else .*Nothing was written/);
         const stored = JSON.parse(
-          await aws(s3.endpoint, 's3', 'cp', `s3://${BUCKET}/${loc.prefix}/release.json`, '-'),
+          (await independentS3(s3.endpoint).bytes(`${loc.prefix}/release.json`)).toString('utf8'),
         );
         expect(stored.generation).toBe(round + 1);
       }
