@@ -13,7 +13,7 @@ import type { ExampleInput } from './examples.js';
 import type { ModelServerConfigSchema } from './generated/proto/tensorflow_serving/config/model_server_config_pb.js';
 import { GrpcTransport } from './grpc.js';
 import { type CallInfo, type Hooks, runHooks } from './hooks.js';
-import { checkInputs, type ModelMetadata, type Signature, type TensorSpec } from './metadata.js';
+import { checkInputs, type ModelMetadata, type TensorSpec } from './metadata.js';
 import { RestTransport } from './rest.js';
 import { backoffMs, type ResolvedRetry, type RetryOptions, resolveRetry, sleep } from './retry.js';
 import { type Tensor, type TensorLike, toTensor } from './tensor-like.js';
@@ -23,6 +23,7 @@ import type {
   ExamplesInput,
   InferenceResult,
   InferenceTask,
+  PredictCall,
   Target,
   Transport,
   TransportKind,
@@ -48,6 +49,13 @@ export interface ClientOptions {
    * sending; it also names and types REST outputs. @default true
    */
   readonly validate?: boolean;
+  /**
+   * How long a fetched signature is trusted before it is fetched again. It is
+   * also fetched again when the server reports another version, rejects a
+   * request as invalid, or before a call the cached signature rejects fails.
+   * @default 60000
+   */
+  readonly signatureMaxAgeMs?: number;
   readonly grpc?: { readonly credentials?: ChannelCredentials; readonly channelOptions?: ChannelOptions };
   readonly rest?: { readonly connections?: number; readonly keepAliveTimeoutMs?: number };
 }
@@ -127,6 +135,7 @@ class ClientImpl implements CatwalkClient {
   readonly headers: Readonly<Record<string, string>>;
   readonly hooks: readonly Hooks[];
   readonly validate: boolean;
+  readonly signatureMaxAgeMs: number;
 
   constructor(options: ClientOptions) {
     this.transport = options.transport ?? 'rest';
@@ -155,6 +164,7 @@ class ClientImpl implements CatwalkClient {
           ? options.hooks
           : [options.hooks as Hooks];
     this.validate = options.validate ?? true;
+    this.signatureMaxAgeMs = options.signatureMaxAgeMs ?? 60_000;
   }
 
   model(name: string, options: ModelOptions = {}): Model {
@@ -178,7 +188,9 @@ class ClientImpl implements CatwalkClient {
       );
     }
     // Not idempotent in effect on a live server: never retried.
-    await this.call('reloadConfig', { model: '' }, options, (ctx) => impl.reloadConfig(config, ctx), false);
+    await this.call('reloadConfig', { model: '' }, options, (ctx) => impl.reloadConfig(config, ctx), {
+      retryable: false,
+    });
   }
 
   close(): Promise<void> {
@@ -191,11 +203,11 @@ class ClientImpl implements CatwalkClient {
     target: Target,
     options: CallOptions,
     attempt: (ctx: AttemptContext) => Promise<T>,
-    retryable = true,
+    { retryable = true, deadline: given }: { retryable?: boolean; deadline?: number } = {},
   ): Promise<T> {
     const requestId = options.requestId ?? this.headers['x-request-id'] ?? randomUUID();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = given ?? Date.now() + timeoutMs;
     const userSignal = options.signal;
     const maxAttempts = retryable ? this.retry.maxAttempts : 1;
     const details = () => ({
@@ -207,7 +219,7 @@ class ClientImpl implements CatwalkClient {
     });
 
     for (let n = 1; ; n++) {
-      if (userSignal?.aborted) throw cancelled(details(), userSignal);
+      if (userSignal?.aborted) throw aborted(details(), userSignal);
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw deadlineExceeded(details(), timeoutMs);
 
@@ -240,7 +252,7 @@ class ClientImpl implements CatwalkClient {
         return result;
       } catch (thrown) {
         let error: CatwalkError;
-        if (userSignal?.aborted) error = cancelled(details(), userSignal);
+        if (userSignal?.aborted) error = aborted(details(), userSignal);
         else if (
           (thrown instanceof CatwalkError && thrown.code === 'DEADLINE_EXCEEDED' && !thrown.serverMessage) ||
           Date.now() >= deadline
@@ -258,11 +270,66 @@ class ClientImpl implements CatwalkClient {
   }
 }
 
-function cancelled(details: object, signal: AbortSignal): CancelledError {
+/** The caller's signal fired: a cancel, or a deadline when it came from AbortSignal.timeout(). */
+function aborted(
+  details: { model?: string | undefined },
+  signal: AbortSignal,
+): CancelledError | DeadlineExceededError {
+  const reason = signal.reason as { name?: unknown } | undefined;
+  if (reason?.name === 'TimeoutError') {
+    const what = details.model ? `call to model "${details.model}"` : 'call';
+    return new DeadlineExceededError(`the ${what} was stopped by its AbortSignal's timeout`, {
+      ...details,
+      code: 'DEADLINE_EXCEEDED',
+      cause: reason,
+    });
+  }
   return new CancelledError('the call was cancelled by the caller', {
     ...details,
     code: 'CANCELLED',
     cause: signal.reason,
+  });
+}
+
+/**
+ * Waits for a promise shared with other calls (a signature fetch), but no
+ * longer than this call's own deadline and signal allow.
+ */
+function settleWithin<T>(
+  promise: Promise<T>,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  details: { model?: string | undefined },
+  timeoutMs: number,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      cleanup();
+      reject(aborted(details, signal!));
+    };
+    const timer = setTimeout(
+      () => {
+        cleanup();
+        reject(deadlineExceeded(details, timeoutMs));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        cleanup();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cleanup();
+        reject(error);
+      },
+    );
   });
 }
 
@@ -297,9 +364,9 @@ function checkUrl(url: string): string {
 }
 
 class ModelImpl implements Model {
-  private readonly signatures = new Map<string, Promise<ModelMetadata | undefined>>();
-  /** Metadata already fetched, for use without waiting on a promise. */
-  private readonly known = new Map<string, ModelMetadata>();
+  private readonly signatures: SignatureCache;
+  /** Signature fetches in flight, by target, shared by the calls that need them. */
+  private readonly fetching = new Map<string, Promise<ModelMetadata>>();
 
   constructor(
     private readonly client: ClientImpl,
@@ -309,6 +376,7 @@ class ModelImpl implements Model {
     if (options.version !== undefined && options.label !== undefined) {
       throw configError(`model "${name}": give a version or a label, not both`);
     }
+    this.signatures = new SignatureCache(client.signatureMaxAgeMs);
   }
 
   private target(
@@ -341,11 +409,59 @@ class ModelImpl implements Model {
         `model "${this.name}": predict needs at least one named input, e.g. { x: tensor(...) }`,
       );
     }
-    const metadata = this.client.validate
-      ? (this.known.get(metadataKey(target)) ?? (await this.metadataFor(target, options)))
-      : undefined;
+    const client = this.client;
+    // One deadline for the whole call: the signature fetch, every attempt and every backoff.
+    const timeoutMs = options.timeoutMs ?? client.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const key = targetKey(target);
+    let metadata: ModelMetadata | undefined;
+    let fetchedNow = false;
+    if (client.validate || client.impl.outputsNeedSignature) {
+      metadata = this.signatures.get(key);
+      if (!metadata) {
+        metadata = await this.fetchSignatures(target, options, deadline, timeoutMs);
+        fetchedNow = true;
+      }
+    }
+    let call: PredictCall;
+    try {
+      call = this.prepare(inputs, options, target, metadata);
+    } catch (error) {
+      if (fetchedNow || !metadata || !(error instanceof InvalidInputError)) throw error;
+      // The cached signature may be an older version's: look again once before failing.
+      this.signatures.drop(key);
+      metadata = await this.fetchSignatures(target, options, deadline, timeoutMs);
+      call = this.prepare(inputs, options, target, metadata);
+    }
+    try {
+      const result = await client.call(
+        'predict',
+        target,
+        options,
+        (ctx) => client.impl.predict(target, call, ctx),
+        {
+          deadline,
+        },
+      );
+      if (result.version !== undefined) this.signatures.served(key, result.version);
+      return result.outputs;
+    } catch (error) {
+      // The server refused what the cached signature allowed: it may serve another version now.
+      if (error instanceof InvalidInputError && error.serverMessage !== undefined) this.signatures.drop(key);
+      throw error;
+    }
+  }
+
+  /** Inputs as tensors, typed and checked by the signature when it is known. */
+  private prepare(
+    inputs: Readonly<Record<string, TensorLike>>,
+    options: PredictOptions,
+    target: Target,
+    metadata: ModelMetadata | undefined,
+  ): PredictCall {
+    const validate = this.client.validate;
     const signature = metadata?.signatures[target.signature!];
-    if (metadata && !signature) {
+    if (validate && metadata && !signature) {
       throw new InvalidInputError(
         `model "${this.name}" has no signature "${target.signature}"; it has ${Object.keys(
           metadata.signatures,
@@ -359,14 +475,13 @@ class ModelImpl implements Model {
     for (const [alias, value] of Object.entries(inputs)) {
       tensors[alias] = toTensor(value, signature?.inputs[alias] as TensorSpec | undefined, alias);
     }
-    if (signature) checkInputs(signature, tensors, target);
-    const call = {
+    if (validate && signature) checkInputs(signature, tensors, target);
+    return {
       inputs: tensors,
       format: options.format ?? 'columnar',
       outputFilter: options.outputFilter,
-      signature: signature as Signature | undefined,
+      signature,
     };
-    return this.client.call('predict', target, options, (ctx) => this.client.impl.predict(target, call, ctx));
   }
 
   classify(examples: readonly ExampleInput[], options: ExampleOptions = {}): Promise<ClassLabel[][]> {
@@ -408,40 +523,103 @@ class ModelImpl implements Model {
   }
 
   /**
-   * The signature map, fetched once per version/label. A model that does not
-   * exist fails here with the server's error; any other failure skips
+   * Fetches the signature map for a target, sharing a fetch already in
+   * flight. A model that does not exist fails here with the server's error,
+   * as does this call's own deadline or cancel; any other failure skips
    * validation for this call (the predict itself will report it).
    */
-  private async metadataFor(target: Target, options: CallOptions): Promise<ModelMetadata | undefined> {
-    const key = metadataKey(target);
-    let pending = this.signatures.get(key);
+  private async fetchSignatures(
+    target: Target,
+    options: CallOptions,
+    deadline: number,
+    timeoutMs: number,
+  ): Promise<ModelMetadata | undefined> {
+    const key = targetKey(target);
+    let pending = this.fetching.get(key);
+    const shared = pending !== undefined;
     if (!pending) {
       const metaTarget = { model: target.model, version: target.version, label: target.label };
-      pending = this.client
+      // No caller's signal: other calls may wait on this fetch. Each waiter
+      // stops at its own deadline and signal (settleWithin).
+      const fetch = this.client
         .call(
           'metadata',
           metaTarget,
-          { signal: options.signal, timeoutMs: options.timeoutMs, requestId: options.requestId },
+          { requestId: options.requestId, timeoutMs },
           (ctx) => this.client.impl.metadata(metaTarget, ctx),
+          { deadline },
         )
         .then((metadata) => {
-          this.known.set(key, metadata);
+          this.signatures.set(key, metadata);
           return metadata;
         })
-        .catch((error: unknown) => {
-          this.signatures.delete(key);
-          if (error instanceof CatwalkError && (error.code === 'NOT_FOUND' || error.code === 'CANCELLED'))
-            throw error;
-          return undefined;
+        .finally(() => {
+          if (this.fetching.get(key) === fetch) this.fetching.delete(key);
         });
-      this.signatures.set(key, pending);
+      this.fetching.set(key, fetch);
+      pending = fetch;
     }
-    return pending;
+    const details = { model: this.name, version: target.version, label: target.label };
+    try {
+      return await settleWithin(pending, deadline, options.signal, details, timeoutMs);
+    } catch (error) {
+      if (!(error instanceof CatwalkError)) return undefined;
+      if (error.code === 'NOT_FOUND' || error.code === 'CANCELLED') throw error;
+      if (error.code === 'DEADLINE_EXCEEDED') {
+        // Another call's deadline ended the shared fetch; this one may still have time.
+        if (shared && Date.now() < deadline)
+          return this.fetchSignatures(target, options, deadline, timeoutMs);
+        throw error;
+      }
+      return undefined;
+    }
   }
 }
 
-function metadataKey(target: Target): string {
+/** The cache key of what a call asks for: a version, a label, or the latest. */
+function targetKey(target: Target): string {
   return `${target.version ?? ''}|${target.label ?? ''}`;
+}
+
+/**
+ * Signature maps by the version that served them, and which version each
+ * target (latest, a label, a version) was last seen to resolve to. A target
+ * whose version changes, or whose entry is older than maxAgeMs, is fetched
+ * again.
+ */
+class SignatureCache {
+  private readonly byVersion = new Map<number, { metadata: ModelMetadata; fetchedAt: number }>();
+  private readonly routes = new Map<string, number>();
+
+  constructor(private readonly maxAgeMs: number) {}
+
+  get(key: string): ModelMetadata | undefined {
+    const version = this.routes.get(key);
+    if (version === undefined) return undefined;
+    const entry = this.byVersion.get(version);
+    if (entry && performance.now() - entry.fetchedAt < this.maxAgeMs) return entry.metadata;
+    this.routes.delete(key);
+    return undefined;
+  }
+
+  set(key: string, metadata: ModelMetadata): void {
+    this.byVersion.set(metadata.version, { metadata, fetchedAt: performance.now() });
+    this.routes.set(key, metadata.version);
+  }
+
+  /** A response came from `version`: if the target resolved elsewhere before, forget where. */
+  served(key: string, version: number): void {
+    const known = this.routes.get(key);
+    if (known === undefined || known === version) return;
+    if (this.byVersion.has(version)) this.routes.set(key, version);
+    else this.routes.delete(key);
+  }
+
+  drop(key: string): void {
+    const version = this.routes.get(key);
+    this.routes.delete(key);
+    if (version !== undefined) this.byVersion.delete(version);
+  }
 }
 
 function examplesInput(

@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { ServerError } from './errors.js';
+import { ServerError, UnimplementedError } from './errors.js';
 import {
   type TensorProto,
   TensorProtoSchema,
@@ -72,7 +72,7 @@ export function decodeTensor(proto: TensorProto, options: DecodeOptions = {}): T
   const what = options.alias === undefined ? 'tensor' : `output "${options.alias}"`;
   const dtype = dtypeFromNumber(proto.dtype);
   if (dtype === undefined) {
-    throw new ServerError(`${what} has dtype ${proto.dtype}, which the SDK cannot decode`, {
+    throw new UnimplementedError(`${what} has dtype ${proto.dtype}, which the SDK cannot decode`, {
       code: 'UNIMPLEMENTED',
     });
   }

@@ -81,8 +81,8 @@ export function codeFromHttpStatus(status: number): ErrorCode {
   }
 }
 
-export interface CatwalkErrorDetails {
-  readonly code: ErrorCode;
+export interface CatwalkErrorDetails<C extends ErrorCode = ErrorCode> {
+  readonly code: C;
   /** TF Serving's own message, as it sent it. */
   readonly serverMessage?: string | undefined;
   readonly httpStatus?: number | undefined;
@@ -95,10 +95,13 @@ export interface CatwalkErrorDetails {
   readonly cause?: unknown;
 }
 
-/** Every failure the SDK reports is a CatwalkError; subclasses name the known kinds. */
-export class CatwalkError extends Error {
+/**
+ * The fields every SDK error has. Not exported as a class: `CatwalkError`
+ * (below) is the union of the subclasses, so `code` narrows to one of them.
+ */
+class CatwalkErrorBase<C extends ErrorCode = ErrorCode> extends Error {
   override readonly name: string = 'CatwalkError';
-  readonly code: ErrorCode;
+  readonly code: C;
   readonly serverMessage: string | undefined;
   readonly httpStatus: number | undefined;
   readonly grpcCode: number | undefined;
@@ -112,7 +115,7 @@ export class CatwalkError extends Error {
   /** Whose fault it is: the caller's request or the server side. */
   readonly fault: 'client' | 'server' = 'server';
 
-  constructor(message: string, details: CatwalkErrorDetails) {
+  constructor(message: string, details: CatwalkErrorDetails<C>) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = details.code;
     this.serverMessage = details.serverMessage;
@@ -127,82 +130,121 @@ export class CatwalkError extends Error {
 }
 
 /** The model, version, label or signature does not exist on the server (NOT_FOUND). */
-export class ModelNotFoundError extends CatwalkError {
+export class ModelNotFoundError extends CatwalkErrorBase<'NOT_FOUND'> {
   override readonly name = 'ModelNotFoundError';
   override readonly fault = 'client';
 }
 
 /** The request was refused as malformed: bad tensors, unknown signature, wrong dtype or shape. */
-export class InvalidInputError extends CatwalkError {
+export class InvalidInputError extends CatwalkErrorBase<
+  'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'OUT_OF_RANGE'
+> {
   override readonly name = 'InvalidInputError';
   override readonly fault = 'client';
 }
 
 /** The server could not be reached or is not serving right now. Retryable. */
-export class UnavailableError extends CatwalkError {
+export class UnavailableError extends CatwalkErrorBase<'UNAVAILABLE'> {
   override readonly name = 'UnavailableError';
   override readonly retryable = true;
 }
 
 /** The server is overloaded (RESOURCE_EXHAUSTED, HTTP 429). Retryable. */
-export class ResourceExhaustedError extends CatwalkError {
+export class ResourceExhaustedError extends CatwalkErrorBase<'RESOURCE_EXHAUSTED'> {
   override readonly name = 'ResourceExhaustedError';
   override readonly retryable = true;
 }
 
 /** The call's deadline passed, on the client or on the server. */
-export class DeadlineExceededError extends CatwalkError {
+export class DeadlineExceededError extends CatwalkErrorBase<'DEADLINE_EXCEEDED'> {
   override readonly name = 'DeadlineExceededError';
 }
 
 /** The caller aborted the call, or the server cancelled it. */
-export class CancelledError extends CatwalkError {
+export class CancelledError extends CatwalkErrorBase<'CANCELLED'> {
   override readonly name = 'CancelledError';
   override readonly fault = 'client';
 }
 
 /** The server does not implement this: a dtype REST cannot carry, or an RPC it lacks. */
-export class UnimplementedError extends CatwalkError {
+export class UnimplementedError extends CatwalkErrorBase<'UNIMPLEMENTED'> {
   override readonly name = 'UnimplementedError';
   override readonly fault = 'client';
 }
 
 /** Missing or refused credentials (UNAUTHENTICATED, PERMISSION_DENIED). */
-export class PermissionDeniedError extends CatwalkError {
+export class PermissionDeniedError extends CatwalkErrorBase<'UNAUTHENTICATED' | 'PERMISSION_DENIED'> {
   override readonly name = 'PermissionDeniedError';
   override readonly fault = 'client';
 }
 
-/** The server failed (INTERNAL, UNKNOWN, DATA_LOSS), or answered with something that is not TF Serving's protocol. */
-export class ServerError extends CatwalkError {
+/** The server failed (INTERNAL, UNKNOWN, DATA_LOSS, ...), or answered with something that is not TF Serving's protocol. */
+export class ServerError extends CatwalkErrorBase<
+  'OK' | 'UNKNOWN' | 'ALREADY_EXISTS' | 'ABORTED' | 'INTERNAL' | 'DATA_LOSS'
+> {
   override readonly name = 'ServerError';
 }
+
+/**
+ * Every failure the SDK reports. As a type it is the union of the
+ * subclasses, so `switch (error.code)` narrows to the subclass; as a value
+ * it works with `instanceof`, which narrows to that union too.
+ */
+export type CatwalkError =
+  | ModelNotFoundError
+  | InvalidInputError
+  | UnavailableError
+  | ResourceExhaustedError
+  | DeadlineExceededError
+  | CancelledError
+  | UnimplementedError
+  | PermissionDeniedError
+  | ServerError;
+
+/** `instanceof CatwalkError` narrows to the union of the subclasses. */
+export interface CatwalkErrorClass {
+  [Symbol.hasInstance](value: unknown): value is CatwalkError;
+  readonly prototype: CatwalkError;
+}
+
+export const CatwalkError = CatwalkErrorBase as unknown as CatwalkErrorClass;
+
+/** TF Serving reports a label it does not know as INVALID_ARGUMENT; to a caller it is a missing servable. */
+const UNKNOWN_LABEL = 'Unrecognized servable version label';
 
 /** Builds the right subclass for a code; the message names the model so logs are useful on their own. */
 export function errorFromCode(details: CatwalkErrorDetails, message?: string): CatwalkError {
   const text = message ?? describe(details);
-  switch (details.code) {
+  const code = details.code;
+  switch (code) {
     case 'NOT_FOUND':
-      return new ModelNotFoundError(text, details);
+      return new ModelNotFoundError(text, { ...details, code });
     case 'INVALID_ARGUMENT':
+      if (details.serverMessage?.startsWith(UNKNOWN_LABEL))
+        return new ModelNotFoundError(text, {
+          ...details,
+          code: 'NOT_FOUND',
+          grpcCode: details.grpcCode ?? 3,
+        });
+      return new InvalidInputError(text, { ...details, code });
     case 'FAILED_PRECONDITION':
     case 'OUT_OF_RANGE':
-      return new InvalidInputError(text, details);
+      return new InvalidInputError(text, { ...details, code });
     case 'UNAVAILABLE':
-      return new UnavailableError(text, details);
+      return new UnavailableError(text, { ...details, code });
     case 'RESOURCE_EXHAUSTED':
-      return new ResourceExhaustedError(text, details);
+      return new ResourceExhaustedError(text, { ...details, code });
     case 'DEADLINE_EXCEEDED':
-      return new DeadlineExceededError(text, details);
+      return new DeadlineExceededError(text, { ...details, code });
     case 'CANCELLED':
-      return new CancelledError(text, details);
+      return new CancelledError(text, { ...details, code });
     case 'UNIMPLEMENTED':
-      return new UnimplementedError(text, details);
+      return new UnimplementedError(text, { ...details, code });
     case 'UNAUTHENTICATED':
     case 'PERMISSION_DENIED':
-      return new PermissionDeniedError(text, details);
+      return new PermissionDeniedError(text, { ...details, code });
     default:
-      return new ServerError(text, details);
+      return new ServerError(text, { ...details, code });
   }
 }
 

@@ -12,7 +12,6 @@ import {
 import { decodeTensor } from './codec.js';
 import { codeFromGrpc, errorFromCode, UnavailableError } from './errors.js';
 import { exampleToProto } from './examples.js';
-import type { TensorProto } from './generated/proto/tensorflow/core/framework/tensor_pb.js';
 import { Code } from './generated/proto/tensorflow/core/protobuf/error_codes_pb.js';
 import type { ClassificationResult } from './generated/proto/tensorflow_serving/apis/classification_pb.js';
 import { ClassificationRequestSchema } from './generated/proto/tensorflow_serving/apis/classification_pb.js';
@@ -25,6 +24,7 @@ import { MultiInferenceRequestSchema } from './generated/proto/tensorflow_servin
 import type { InputSchema } from './generated/proto/tensorflow_serving/apis/input_pb.js';
 import { ReloadConfigRequestSchema } from './generated/proto/tensorflow_serving/apis/model_management_pb.js';
 import type { ModelSpecSchema } from './generated/proto/tensorflow_serving/apis/model_pb.js';
+import type { PredictResponse } from './generated/proto/tensorflow_serving/apis/predict_pb.js';
 import { RegressionRequestSchema } from './generated/proto/tensorflow_serving/apis/regression_pb.js';
 import type { ModelServerConfigSchema } from './generated/proto/tensorflow_serving/config/model_server_config_pb.js';
 import { modelServiceDefinition, predictionServiceDefinition } from './grpc-service.js';
@@ -39,6 +39,7 @@ import {
   type InferenceTask,
   type ModelState,
   type PredictCall,
+  type PredictResult,
   type Target,
   type Transport,
   targetDetails,
@@ -75,6 +76,7 @@ const PREDICT_BYTES: Method = {
 
 export class GrpcTransport implements Transport {
   readonly kind = 'grpc' as const;
+  readonly outputsNeedSignature = false;
   private readonly client: Client;
   readonly address: string;
 
@@ -86,20 +88,16 @@ export class GrpcTransport implements Transport {
     });
   }
 
-  async predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<Record<string, Tensor>> {
+  async predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<PredictResult> {
     // The request is written straight from the tensors (see predict-wire.ts),
     // so the call sends ready bytes.
     const request = encodePredictRequest(target, call.inputs, call.outputFilter);
-    const response = await this.unary<unknown, { outputs: Record<string, TensorProto> }>(
-      PREDICT_BYTES,
-      request,
-      target,
-      ctx,
-    );
+    const response = await this.unary<unknown, PredictResponse>(PREDICT_BYTES, request, target, ctx);
     const outputs: Record<string, Tensor> = {};
     for (const [alias, proto] of Object.entries(response.outputs))
       outputs[alias] = decodeTensor(proto, { alias });
-    return outputs;
+    const choice = response.modelSpec?.versionChoice;
+    return { outputs, version: choice?.case === 'version' ? Number(choice.value.value) : undefined };
   }
 
   async classify(target: Target, input: ExamplesInput, ctx: AttemptContext): Promise<ClassLabel[][]> {

@@ -23,6 +23,7 @@ import {
   type InferenceResult,
   type ModelState,
   type PredictCall,
+  type PredictResult,
   type Target,
   type Transport,
   targetDetails,
@@ -57,6 +58,7 @@ const CONNECTION_ERRORS = new Set([
 
 export class RestTransport implements Transport {
   readonly kind = 'rest' as const;
+  readonly outputsNeedSignature = true;
   private readonly agent: Agent;
   private readonly origin: string;
   private readonly prefix: string;
@@ -71,7 +73,7 @@ export class RestTransport implements Transport {
     });
   }
 
-  async predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<Record<string, Tensor>> {
+  async predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<PredictResult> {
     const aliases = Object.keys(call.inputs);
     let body = target.signature ? `{"signature_name":${JSON.stringify(target.signature)},` : '{';
     if (call.format === 'row') {
@@ -88,7 +90,7 @@ export class RestTransport implements Transport {
       ctx,
     )) as Schemas['PredictResponse'];
     const outputs = this.readOutputs(json, call, target, ctx);
-    if (!call.outputFilter || call.outputFilter.length === 0) return outputs;
+    if (!call.outputFilter || call.outputFilter.length === 0) return { outputs, version: undefined };
     const filtered: Record<string, Tensor> = {};
     for (const alias of call.outputFilter) {
       const t = outputs[alias];
@@ -100,7 +102,7 @@ export class RestTransport implements Transport {
       }
       filtered[alias] = t;
     }
-    return filtered;
+    return { outputs: filtered, version: undefined };
   }
 
   private instances(inputs: Readonly<Record<string, Tensor>>, aliases: string[]): string {

@@ -64,9 +64,20 @@ export interface InferenceResult {
   readonly regressions?: number[];
 }
 
+export interface PredictResult {
+  readonly outputs: Record<string, Tensor>;
+  /** The version that answered, when the transport says (gRPC does; REST does not). */
+  readonly version: number | undefined;
+}
+
 export interface Transport {
   readonly kind: TransportKind;
-  predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<Record<string, Tensor>>;
+  /**
+   * Whether predict needs the signature to name and type outputs: REST's
+   * JSON carries no dtypes, and a single output comes without its name.
+   */
+  readonly outputsNeedSignature: boolean;
+  predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<PredictResult>;
   classify(target: Target, input: ExamplesInput, ctx: AttemptContext): Promise<ClassLabel[][]>;
   regress(target: Target, input: ExamplesInput, ctx: AttemptContext): Promise<number[]>;
   multiInference(

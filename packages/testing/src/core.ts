@@ -152,12 +152,13 @@ export class Core {
     if (version === undefined) {
       if (!model || available.length === 0)
         throw new TfError('NOT_FOUND', `Servable not found for request: Latest(${name})`);
-      return { model, version: Math.max(...available), signatures: model.signatures };
+      const latest = Math.max(...available);
+      return { model, version: latest, signatures: signaturesOf(model, latest) };
     }
     if (!model || !available.includes(version)) {
       throw new TfError('NOT_FOUND', `Servable not found for request: Specific(${name}, ${version})`);
     }
-    return { model, version, signatures: model.signatures };
+    return { model, version, signatures: signaturesOf(model, version) };
   }
 
   /** GetModelStatus: every tracked version, or one. */
@@ -189,6 +190,10 @@ export class Core {
     // unref: a call still waiting when the fake stops must not keep the process alive.
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs).unref());
   }
+}
+
+function signaturesOf(model: FakeModel, version: number): Readonly<Record<string, FakeSignature>> {
+  return model.signaturesByVersion?.[version] ?? model.signatures;
 }
 
 function servedVersions(model: FakeModel): number[] {

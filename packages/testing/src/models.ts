@@ -49,6 +49,8 @@ export interface FakeModel {
   readonly labels?: Readonly<Record<string, number>>;
   /** Signatures by name, in the order the metadata lists them. */
   readonly signatures: Readonly<Record<string, FakeSignature>>;
+  /** Versions whose signatures differ from `signatures` (a retrained model with a renamed input, say). */
+  readonly signaturesByVersion?: Readonly<Record<number, Readonly<Record<string, FakeSignature>>>>;
 }
 
 const FLOAT_BATCH: TensorSpecInit['shape'] = [-1, 1];

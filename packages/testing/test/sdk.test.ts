@@ -174,7 +174,8 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
     ]);
     await expect(model.metadata({ version: 7 })).rejects.toThrow(ModelNotFoundError);
     await expect(model.metadata({ label: 'nope' })).rejects.toMatchObject({
-      name: 'InvalidInputError',
+      name: 'ModelNotFoundError',
+      code: 'NOT_FOUND',
       serverMessage: 'Unrecognized servable version label: nope',
     });
   });
@@ -322,7 +323,8 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
     const client = connect({
       retry: { maxAttempts: 5, initialBackoffMs: 1, budget: { maxTokens: 4, tokenRatio: 0.1 } },
       validate: false,
-      hooks: { onRequest: () => attempts++ },
+      // Over REST the signature is fetched once even without validation (to name and type outputs).
+      hooks: { onRequest: (info) => (info.method === 'predict' ? attempts++ : undefined) },
     });
     const model = client.model('half_plus_two');
     fake.failNext(20, { code: 'UNAVAILABLE' });
