@@ -16,7 +16,15 @@ import {
 import { type Claim, type Manifest, parseClaim, parseManifest } from './records';
 import { getText, type ListedObject, listAll } from './s3';
 
-export type VersionState = 'complete' | 'incomplete' | 'corrupt';
+/**
+ * complete: has a manifest that matches the listing; incomplete: no manifest
+ * (a push running, interrupted or abandoned); corrupt: a manifest that does
+ * not match; pruned: only the tombstone claim prune leaves, so the number is
+ * never used again; abandoned: the claim of a push that died, retired by a
+ * later push that took its files into a new version (the folder is never
+ * written again).
+ */
+export type VersionState = 'complete' | 'incomplete' | 'corrupt' | 'pruned' | 'abandoned';
 
 export interface VersionInfo {
   readonly version: number;
@@ -75,7 +83,8 @@ async function describeVersion(
   const base = { version, storedBytes, keys };
   if (!sizes.has(MANIFEST_FILE)) {
     const claim = sizes.has(CLAIM_FILE) ? await readClaim(client, location, version) : undefined;
-    return { ...base, state: 'incomplete', ...(claim ? { claim } : {}) };
+    const state = claim?.pruned ? 'pruned' : claim?.retiredBy ? 'abandoned' : 'incomplete';
+    return { ...base, state, ...(claim ? { claim } : {}) };
   }
   const listedEtag = objects.find((o) => o.key === manifestKey(location, version))?.etag;
   const cacheKey = listedEtag ? `${version} ${listedEtag}` : undefined;

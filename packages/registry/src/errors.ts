@@ -30,6 +30,18 @@ export class VersionExistsError extends RegistryError {
   readonly fault = 'client';
 }
 
+/** The export holds exactly the files of a complete version: pushing it again would only add a duplicate. */
+export class IdenticalExportError extends RegistryError {
+  override readonly name = 'IdenticalExportError';
+  readonly fault = 'client';
+  constructor(
+    readonly version: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A write lost a compare-and-swap (release.json generation, a version claim). */
 export class ConflictError extends RegistryError {
   override readonly name = 'ConflictError';

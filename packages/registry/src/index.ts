@@ -4,6 +4,7 @@ export {
   ConditionalWritesUnsupportedError,
   ConflictError,
   type Fault,
+  IdenticalExportError,
   InvalidExportError,
   InvalidRecordError,
   NotFoundError,
@@ -14,8 +15,10 @@ export {
 export { type ExampleExportOptions, writeExampleExport } from './example-export';
 export {
   CLAIM_FILE,
+  checkVersionNumber,
   formatUri,
   MANIFEST_FILE,
+  MAX_VERSION,
   type ModelLocation,
   parseModelUri,
   RELEASE_FILE,

@@ -53,8 +53,25 @@ export const claimKey = (location: ModelLocation, version: number): string =>
   modelKey(location, version, CLAIM_FILE);
 export const releaseKey = (location: ModelLocation): string => modelKey(location, RELEASE_FILE);
 
-/** TF Serving's rule: a folder is a version when its whole name is an int64 (leading zeros allowed). */
+/**
+ * TF Serving's rule: a folder is a version when its whole name is an int64
+ * (leading zeros allowed). Numbers above 2^53 - 1 cannot be held exactly
+ * here, so they are not versions to us (push refuses to create them).
+ */
 export function parseVersionFolder(name: string): number | undefined {
-  if (!/^\d{1,15}$/.test(name)) return undefined;
-  return Number(name);
+  if (!/^\d{1,19}$/.test(name)) return undefined;
+  const n = Number(name);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The largest version Catwalk writes: every number up to it is exact in JSON, JavaScript and TF Serving's int64. */
+export const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+
+/** Refuses a version number TF Serving would not load or that would not survive a JSON round trip exactly. */
+export function checkVersionNumber(version: number, what = 'the version'): void {
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw new UsageError(
+      `${what} ${version} is not a version number Catwalk can store exactly: use a whole number from 0 to ${MAX_VERSION} (2^53 - 1)`,
+    );
+  }
 }

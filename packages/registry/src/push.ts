@@ -1,20 +1,33 @@
 // push: one SavedModel export -> one immutable version.
 //
 // Order of writes, and why:
-//   1. catwalk-claim.json with If-None-Match: *   two pushes never share a version
-//   2. the files, each tagged with its sha256      a rerun skips what is already there
-//   3. catwalk-manifest.json with If-None-Match: * the version exists from here on
-// A push that stops anywhere before 3 leaves an incomplete version that
-// readers ignore and that the next push of the same files resumes.
+//   1. catwalk-claim.json with If-None-Match: *   a version folder belongs to one push, for ever
+//   2. the files, each tagged with its sha256
+//   3. the claim again, sealed (If-Match)          nobody may retire the claim from here on
+//   4. catwalk-manifest.json with If-None-Match: * the version exists from here on
+// A folder is only ever written by the push named in its claim. A push that
+// finds the claim of a dead push of the same files does not write into that
+// folder: it retires the claim (compare-and-swap, only while unsealed), which
+// stops the old push at its seal, then claims a new number and copies the
+// files it can verify from the abandoned folder, server-side. An upload of
+// the old push still in flight can therefore only land in a folder that will
+// never get a manifest.
 
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listVersions, type VersionInfo } from './catalog';
-import { ConflictError, VersionExistsError } from './errors';
+import { ConflictError, IdenticalExportError, VersionExistsError } from './errors';
 import { mapLimit, sha256File, sha256Text } from './hash';
 import { whoAmI } from './identity';
-import { claimKey, formatUri, type ModelLocation, manifestKey, modelKey } from './location';
+import {
+  checkVersionNumber,
+  claimKey,
+  formatUri,
+  type ModelLocation,
+  manifestKey,
+  modelKey,
+} from './location';
 import {
   CLAIM_FORMAT,
   type Claim,
@@ -22,8 +35,10 @@ import {
   MANIFEST_FORMAT,
   type Manifest,
   type ManifestFile,
+  parseClaim,
+  parseManifest,
 } from './records';
-import { headObject, putJson, requireConditionalWrites } from './s3';
+import { copyObject, deleteKeys, getText, headObject, putJson, requireConditionalWrites } from './s3';
 import { checkExport, type ExportFile } from './savedmodel';
 import { ByteBudget, uploadFile } from './upload';
 
@@ -43,8 +58,13 @@ export interface PushOptions {
   readonly location: ModelLocation;
   /** One export folder (saved_model.pb at its root). */
   readonly dir: string;
-  /** The version to write. @default highest existing + 1 (or the interrupted push of the same files) */
+  /** The version to write; it must be free (never claimed, never pruned). @default highest ever used + 1 */
   readonly version?: number;
+  /**
+   * Refuse (IdenticalExportError) when a complete version holds exactly these
+   * files, instead of adding a duplicate version. @default false
+   */
+  readonly refuseIdentical?: boolean;
   /** Files uploaded at once. @default 8 */
   readonly concurrency?: number;
   /** Files above this size go up in parts of this size. @default 8 MiB */
@@ -57,10 +77,12 @@ export interface PushOptions {
   readonly pushedBy?: string;
   /** @default 'catwalk' */
   readonly tool?: string;
-  /** Attempts per file upload (on top of the SDK's own per-request retries). @default 5 */
+  /** Attempts per request of an upload (the only retry layer of a push: see createS3Client). @default 5 */
   readonly attempts?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: PushProgress) => void;
+  /** Trouble that did not stop the push (a heartbeat that failed and will be tried again). */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface PushResult {
@@ -70,8 +92,10 @@ export interface PushResult {
   readonly bytes: number;
   readonly uploadedBytes: number;
   readonly skippedFiles: number;
-  /** Whether it continued an interrupted push of the same files. */
+  /** Whether it continued an interrupted push of the same files (copying what that push had uploaded). */
   readonly resumed: boolean;
+  /** The version of the interrupted push it continued. */
+  readonly resumedFrom?: number;
   readonly manifest: Manifest;
 }
 
@@ -80,7 +104,8 @@ const MiB = 1024 * 1024;
 interface Chosen {
   readonly version: number;
   readonly etag: string;
-  readonly resumed: boolean;
+  /** An abandoned folder of a dead push of the same files, to copy verified files from. */
+  readonly resumeFrom?: number;
 }
 
 /** Whether process `pid` on this host is gone (a pid we may not signal still exists). */
@@ -102,7 +127,24 @@ const isStale = (claim: Claim, leaseMs: number, now: number) =>
     claim.pid !== process.pid &&
     processGone(claim.pid));
 
-/** Claims the version to write: the one asked for, an interrupted push of the same files, or the next free number. */
+async function readClaim(
+  client: S3Client,
+  location: ModelLocation,
+  version: number,
+): Promise<(Claim & { etag: string }) | undefined> {
+  const key = claimKey(location, version);
+  const fetched = await getText(client, location.bucket, key);
+  return fetched
+    ? { ...parseClaim(fetched.text, `s3://${location.bucket}/${key}`), etag: fetched.etag }
+    : undefined;
+}
+
+/**
+ * Claims a version folder of our own: the number asked for if it was never
+ * used, else the next number above every one ever used (pruned numbers
+ * included: their tombstones stay). On the way, retires the claim of a dead
+ * push of the same files so its uploads can be copied.
+ */
 async function claimVersion(
   options: PushOptions,
   versions: readonly VersionInfo[],
@@ -110,67 +152,54 @@ async function claimVersion(
   leaseMs: number,
 ): Promise<Chosen> {
   const { client, location } = options;
-  const now = Date.now();
-  const takeOver = async (v: VersionInfo): Promise<Chosen> => {
-    const key = claimKey(location, v.version);
-    const etag = v.claim
-      ? await putJson(client, location.bucket, key, claim, { ifMatch: v.claim.etag })
-      : await putJson(client, location.bucket, key, claim, { ifNoneMatch: '*' });
-    return { version: v.version, etag, resumed: v.claim?.exportId === claim.exportId };
-  };
+  const create = (version: number) =>
+    putJson(client, location.bucket, claimKey(location, version), claim, { ifNoneMatch: '*' });
 
   if (options.version !== undefined) {
     const asked = options.version;
     const v = versions.find((x) => x.version === asked);
-    if (v && v.state !== 'incomplete') {
-      throw new VersionExistsError(
-        `${formatUri(location, asked)} already exists (${v.state}); versions are never overwritten. ` +
-          'Push without --version to get the next number.',
-      );
-    }
-    if (v?.claim && !isStale(v.claim, leaseMs, now)) {
-      throw new ConflictError(
-        `version ${asked} is being pushed right now by ${v.claim.pushedBy} (started ${v.claim.startedAt}); ` +
-          'pick another version or wait for it to finish',
-      );
-    }
+    if (v) throw new VersionExistsError(versionTakenMessage(location, v));
     try {
-      return v
-        ? await takeOver(v)
-        : {
-            version: asked,
-            etag: await putJson(client, location.bucket, claimKey(location, asked), claim, {
-              ifNoneMatch: '*',
-            }),
-            resumed: false,
-          };
+      return { version: asked, etag: await create(asked) };
     } catch (error) {
       if (error instanceof ConflictError) {
-        throw new ConflictError(
-          `another push claimed version ${asked} at the same moment; pick another version`,
+        throw new VersionExistsError(
+          `another push claimed ${formatUri(location, asked)} at the same moment; versions are never shared. ` +
+            'Push without --version to get the next free number.',
         );
       }
       throw error;
     }
   }
 
-  // Resume the interrupted push of exactly these files, if there is one.
+  // A dead push of exactly these files: retire its claim (only if still unsealed: If-Match on what we read).
+  let resumeFrom: number | undefined;
+  const now = Date.now();
   for (const v of versions) {
-    if (v.state === 'incomplete' && v.claim?.exportId === claim.exportId && isStale(v.claim, leaseMs, now)) {
-      try {
-        return await takeOver(v);
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error; // someone else resumed it first
-      }
+    const c = v.claim;
+    if (v.state !== 'incomplete' || !c || c.exportId !== claim.exportId) continue;
+    if (c.sealed || c.retiredBy || c.pruned || !isStale(c, leaseMs, now)) continue;
+    try {
+      await putJson(
+        client,
+        location.bucket,
+        claimKey(location, v.version),
+        { ...withoutEtag(c), retiredBy: claim.pushId },
+        { ifMatch: c.etag },
+      );
+      resumeFrom = v.version;
+      break;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error; // it sealed, beat, or someone else retired it
     }
   }
+
   let next = versions.reduce((max, v) => Math.max(max, v.version), 0) + 1;
   for (let attempt = 0; attempt < 100; attempt++, next++) {
+    checkVersionNumber(next);
     try {
-      const etag = await putJson(client, location.bucket, claimKey(location, next), claim, {
-        ifNoneMatch: '*',
-      });
-      return { version: next, etag, resumed: false };
+      const etag = await create(next);
+      return { version: next, etag, ...(resumeFrom !== undefined ? { resumeFrom } : {}) };
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error; // taken by a concurrent push: try the next number
     }
@@ -180,6 +209,45 @@ async function claimVersion(
   );
 }
 
+const withoutEtag = ({ etag: _, ...rest }: Claim & { etag: string }): Claim => rest;
+
+function versionTakenMessage(location: ModelLocation, v: VersionInfo): string {
+  const uri = formatUri(location, v.version);
+  if (v.state === 'pruned') {
+    return `${uri} was pruned; a version number is never used twice (a pod may still hold the old bytes). Push without --version to get the next free number.`;
+  }
+  if (v.state === 'incomplete') {
+    const who = v.claim ? ` by ${v.claim.pushedBy} (started ${v.claim.startedAt})` : '';
+    return (
+      `${uri} was started by another push${who} and is not complete; a version folder is only ever ` +
+      'written by the push that claimed it. Push without --version to get the next free number.'
+    );
+  }
+  return `${uri} already exists (${v.state}); versions are never overwritten. Push without --version to get the next number.`;
+}
+
+/** The complete version holding exactly these files, if one does (hashes only when paths and sizes match). */
+async function identicalVersion(
+  versions: readonly VersionInfo[],
+  files: readonly ExportFile[],
+): Promise<VersionInfo | undefined> {
+  const shape = (list: ReadonlyArray<{ path: string; size: number }>) =>
+    list
+      .map((f) => `${f.path} ${f.size}`)
+      .sort()
+      .join('\n');
+  const ours = shape(files);
+  const candidates = versions.filter((v) => v.state === 'complete' && shape(v.manifest!.files) === ours);
+  if (candidates.length === 0) return undefined;
+  const hashed: ManifestFile[] = await mapLimit(files, 4, async (f) => ({
+    path: f.path,
+    size: f.size,
+    sha256: await sha256File(f.absolute),
+  }));
+  const fingerprint = sha256Text(fingerprintLines(hashed));
+  return candidates.find((v) => v.manifest!.fingerprint === fingerprint);
+}
+
 /** Pushes one checked export as a new version. */
 export async function push(options: PushOptions): Promise<PushResult> {
   const { client, location, signal } = options;
@@ -187,6 +255,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const partSize = Math.max(5 * MiB, options.partSize ?? 8 * MiB);
   const leaseMs = options.leaseMs ?? 30_000;
   const budget = new ByteBudget(Math.max(partSize, options.memoryBudget ?? 32 * MiB));
+  if (options.version !== undefined) checkVersionNumber(options.version, '--version');
   const checked = await checkExport(options.dir);
   await requireConditionalWrites(client, location.bucket, location.prefix);
 
@@ -225,51 +294,101 @@ export async function push(options: PushOptions): Promise<PushResult> {
   });
 
   const versions = await listVersions(client, location);
+  if (options.refuseIdentical) {
+    const same = await identicalVersion(versions, checked.files);
+    if (same) {
+      throw new IdenticalExportError(
+        same.version,
+        `${options.dir} is identical to ${formatUri(location, same.version)} (same files, same sha256); ` +
+          'nothing was pushed. Push with --force to add it again as a new version.',
+      );
+    }
+  }
   const chosen = await claimVersion(options, versions, claimFor(), leaseMs);
   version = chosen.version;
   let claimEtag = chosen.etag;
   const keyOf = (p: string) => modelKey(location, chosen.version, p);
+  const lost = () =>
+    new ConflictError(
+      `another push judged this one dead and took over its files (its lease of ${leaseMs} ms ran out); ` +
+        `this push stopped without completing ${formatUri(location, chosen.version)}. Run it again.`,
+    );
 
-  // Keep the claim fresh so nobody resumes a push that is still running.
-  let lostClaim: unknown;
-  let heartbeatRunning = Promise.resolve();
-  const heartbeat = setInterval(
-    () => {
-      heartbeatRunning = putJson(client, location.bucket, claimKey(location, chosen.version), claimFor(), {
+  // Keep the claim fresh so nobody retires a push that is still running. One heartbeat at a time:
+  // each carries the ETag the previous one returned.
+  let lostClaim: ConflictError | undefined;
+  let stopBeating: () => void = () => undefined;
+  let stopped = false;
+  const beatOnce = async () => {
+    const sent = claimFor();
+    try {
+      claimEtag = await putJson(client, location.bucket, claimKey(location, chosen.version), sent, {
         ifMatch: claimEtag,
-      }).then(
-        (etag) => {
-          claimEtag = etag;
-        },
-        (error) => {
-          if (error instanceof ConflictError) lostClaim = error;
-        },
+      });
+    } catch (error) {
+      // A 412 after a lost response is our own write: read it back before calling it a takeover.
+      const now = await readClaim(client, location, chosen.version).catch(() => undefined);
+      if (now && now.pushId === pushId && !now.retiredBy) {
+        claimEtag = now.etag;
+        return;
+      }
+      if (error instanceof ConflictError || now?.retiredBy) {
+        lostClaim = lost();
+        return;
+      }
+      options.onWarning?.(
+        `could not refresh the claim on ${formatUri(location, chosen.version)} (${(error as Error).message}); ` +
+          'trying again',
       );
-    },
-    Math.max(100, leaseMs / 3),
-  );
-  heartbeat.unref();
+    }
+  };
+  const heartbeat = (async () => {
+    while (!stopped && !lostClaim) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(100, leaseMs / 3));
+        timer.unref();
+        stopBeating = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (stopped || lostClaim) break;
+      await beatOnce();
+    }
+  })();
+  const stopHeartbeat = async () => {
+    stopped = true;
+    stopBeating();
+    await heartbeat;
+  };
 
+  let sealed = false;
   try {
     report('uploading');
     const hashes = new Map<string, string>();
+    const copyFromAbandoned = async (file: ExportFile): Promise<string | undefined> => {
+      if (chosen.resumeFrom === undefined) return undefined;
+      const from = modelKey(location, chosen.resumeFrom, file.path);
+      const head = await headObject(client, location.bucket, from);
+      if (!head || head.size !== file.size || !head.metadata.sha256) return undefined;
+      const sha256 = await sha256File(file.absolute);
+      if (head.metadata.sha256 !== sha256) return undefined;
+      await copyObject(client, location.bucket, from, keyOf(file.path));
+      // The abandoned folder may still receive a late upload: trust only what the copy holds.
+      const copied = await headObject(client, location.bucket, keyOf(file.path));
+      return copied?.size === file.size && copied.metadata.sha256 === sha256 ? sha256 : undefined;
+    };
     const uploadOne = async (file: ExportFile) => {
       signal?.throwIfAborted();
-      if (lostClaim)
-        throw new ConflictError(`another push took over version ${chosen.version}; this push stopped`);
-      if (chosen.resumed) {
-        const head = await headObject(client, location.bucket, keyOf(file.path));
-        if (head && head.size === file.size && head.metadata.sha256) {
-          const sha256 = await sha256File(file.absolute);
-          if (head.metadata.sha256 === sha256) {
-            hashes.set(file.path, sha256);
-            filesSkipped++;
-            filesDone++;
-            bytesDone += file.size;
-            report('uploading');
-            return 0;
-          }
-        }
+      if (lostClaim) throw lostClaim;
+      const copied = await copyFromAbandoned(file);
+      if (copied) {
+        hashes.set(file.path, copied);
+        filesSkipped++;
+        filesDone++;
+        bytesDone += file.size;
+        report('uploading');
+        return 0;
       }
       const sha256 = await uploadFile(
         { client, bucket: location.bucket, key: keyOf(file.path), file: file.absolute, size: file.size },
@@ -292,16 +411,35 @@ export async function push(options: PushOptions): Promise<PushResult> {
     };
     // Largest first, so the long multipart uploads do not start last; the byte budget bounds memory.
     const bySize = [...checked.files].sort((a, b) => b.size - a.size);
-    const uploaded = [await mapLimit(bySize, concurrency, uploadOne)];
+    const uploaded = await mapLimit(bySize, concurrency, uploadOne);
     const files: ManifestFile[] = checked.files.map((f) => ({
       path: f.path,
       size: f.size,
       sha256: hashes.get(f.path)!,
     }));
     const fingerprint = sha256Text(fingerprintLines(files));
-    await heartbeatRunning;
-    if (lostClaim)
-      throw new ConflictError(`another push took over version ${chosen.version}; this push stopped`);
+    await stopHeartbeat();
+    if (lostClaim) throw lostClaim;
+    signal?.throwIfAborted();
+
+    // Seal: after this nobody can retire the claim, and a retirement that got in first makes this fail.
+    try {
+      claimEtag = await putJson(
+        client,
+        location.bucket,
+        claimKey(location, chosen.version),
+        claimFor({ sealed: true }),
+        { ifMatch: claimEtag },
+      );
+    } catch (error) {
+      const now = await readClaim(client, location, chosen.version).catch(() => undefined);
+      if (!(now && now.pushId === pushId && now.sealed && !now.retiredBy)) {
+        if (error instanceof ConflictError || now?.retiredBy) throw lost();
+        throw error;
+      }
+      claimEtag = now.etag; // our seal landed; only its response was lost
+    }
+    sealed = true;
 
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -315,42 +453,57 @@ export async function push(options: PushOptions): Promise<PushResult> {
       pushId,
       tool: options.tool ?? 'catwalk',
     };
-    signal?.throwIfAborted();
+    const key = manifestKey(location, chosen.version);
     try {
-      await putJson(client, location.bucket, manifestKey(location, chosen.version), manifest, {
-        ifNoneMatch: '*',
-      });
+      await putJson(client, location.bucket, key, manifest, { ifNoneMatch: '*' });
     } catch (error) {
-      if (error instanceof ConflictError) {
-        throw new ConflictError(`version ${chosen.version} was completed by another push while this one ran`);
+      // After a 412 or a lost response, the manifest there may be our own.
+      const there = await getText(client, location.bucket, key).catch(() => undefined);
+      const ours = there
+        ? parseManifest(there.text, `s3://${location.bucket}/${key}`).pushId === pushId
+        : false;
+      if (!ours) {
+        if (error instanceof ConflictError) {
+          throw new ConflictError(
+            `${formatUri(location, chosen.version)} got a manifest from another push although this push held its sealed claim; ` +
+              'the S3 server does not honour conditional writes',
+          );
+        }
+        throw error;
       }
-      throw error;
     }
-    clearInterval(heartbeat);
+    if (chosen.resumeFrom !== undefined) {
+      // The abandoned folder's files live on in this version; its claim stays, so its number is never reused.
+      const abandoned = versions.find((v) => v.version === chosen.resumeFrom);
+      const leftovers = (abandoned?.keys ?? []).filter((k) => k !== claimKey(location, chosen.resumeFrom!));
+      await deleteKeys(client, location.bucket, leftovers).catch((error) =>
+        options.onWarning?.(
+          `could not delete the files of abandoned ${formatUri(location, chosen.resumeFrom!)}: ${(error as Error).message}`,
+        ),
+      );
+    }
     report('done');
     return {
       version: chosen.version,
       uri: formatUri(location, chosen.version),
       files: files.length,
       bytes: total.bytes,
-      uploadedBytes: uploaded.flat().reduce((n, b) => n + b, 0),
+      uploadedBytes: uploaded.reduce((n, b) => n + b, 0),
       skippedFiles: filesSkipped,
-      resumed: chosen.resumed,
+      resumed: chosen.resumeFrom !== undefined,
+      ...(chosen.resumeFrom !== undefined ? { resumedFrom: chosen.resumeFrom } : {}),
       manifest,
     };
   } catch (error) {
-    clearInterval(heartbeat);
-    await heartbeatRunning;
+    await stopHeartbeat();
     // Say at once that this push stopped, so a rerun resumes without waiting for the lease.
-    if (!lostClaim) {
+    if (!lostClaim && !sealed) {
       await putJson(
         client,
         location.bucket,
         claimKey(location, chosen.version),
         claimFor({ interrupted: true }),
-        {
-          ifMatch: claimEtag,
-        },
+        { ifMatch: claimEtag },
       ).catch(() => undefined);
     }
     throw error;

@@ -48,6 +48,20 @@ export interface Claim {
   /** Where the push runs: a push on the same host whose process is gone crashed, and is resumed at once. */
   readonly host?: string;
   readonly pid?: number;
+  /**
+   * Written by the claimant, compare-and-swap, just before its manifest: from
+   * here on nobody may take the claim over, and the push that sealed it is
+   * the only one that may write the manifest.
+   */
+  readonly sealed?: boolean;
+  /**
+   * Set, compare-and-swap, by a later push that judged this one dead (never
+   * of a sealed claim). The folder is abandoned: its claimant can no longer
+   * seal it, and no other push ever writes into it.
+   */
+  readonly retiredBy?: string;
+  /** The version was pruned: this claim stays behind as a tombstone so its number is never used again. */
+  readonly pruned?: boolean;
 }
 
 export interface ReleaseState {
@@ -63,6 +77,10 @@ export interface ReleaseEntry extends ReleaseState {
   readonly updatedBy: string;
   /** What made this generation: 'release', 'rollback', ... */
   readonly reason: string;
+  /** Random id of the command run that wrote it: a writer recognises its own write after a lost response. */
+  readonly requestId?: string;
+  /** For a rollback: the generation whose stable version it went back to (the next rollback goes further back). */
+  readonly rolledBackTo?: number;
 }
 
 /** <model>/release.json. Every write is a compare-and-swap on the object's ETag, with generation + 1. */
@@ -71,6 +89,13 @@ export interface Release extends ReleaseEntry {
   readonly model: string;
   /** Earlier generations, newest first (at most HISTORY_LIMIT): what rollback goes back to. */
   readonly history: readonly ReleaseEntry[];
+  /**
+   * Versions a running prune is deleting. Written (compare-and-swap) before
+   * the first delete and cleared after the last: a release that reads it
+   * refuses those versions, and one that read the generation before fails its
+   * compare-and-swap.
+   */
+  readonly pruning?: readonly number[];
 }
 
 export const HISTORY_LIMIT = 20;

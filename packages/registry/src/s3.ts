@@ -3,6 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -156,6 +157,12 @@ export async function putJson(
     }
     throw error;
   }
+}
+
+/** Server-side copy inside one bucket (metadata travels with the object). */
+export async function copyObject(client: S3Client, bucket: string, from: string, to: string): Promise<void> {
+  const source = `${bucket}/${from}`.split('/').map(encodeURIComponent).join('/');
+  await client.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: source }));
 }
 
 /** Deletes keys, 1000 per request. */

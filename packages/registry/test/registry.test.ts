@@ -192,9 +192,13 @@ describe('interrupted push', () => {
 
       proxy.setRule(() => 'pass');
       const resumed = await push({ client: c, location: loc, dir: halfPlusTwo });
-      expect(resumed).toMatchObject({ version: 1, resumed: true, skippedFiles: 2 });
+      // The interrupted folder is never written again: its verified files are copied into a new version.
+      expect(resumed).toMatchObject({ version: 2, resumedFrom: 1, resumed: true, skippedFiles: 2 });
       expect(resumed.uploadedBytes).toBeLessThan(resumed.bytes);
-      expect((await listVersions(c, loc)).map((x) => [x.version, x.state])).toEqual([[1, 'complete']]);
+      expect((await listVersions(c, loc)).map((x) => [x.version, x.state])).toEqual([
+        [1, 'abandoned'],
+        [2, 'complete'],
+      ]);
     } finally {
       await proxy.close();
     }
@@ -231,7 +235,7 @@ describe('interrupted push', () => {
       expect(v).toMatchObject({ version: 1, state: 'incomplete' });
       expect(v!.claim!.interrupted).toBeUndefined(); // it had no chance to say so
       const resumed = await push({ client: client(s3.endpoint), location: loc, dir: halfPlusTwo });
-      expect(resumed).toMatchObject({ version: 1, resumed: true, skippedFiles: 2 });
+      expect(resumed).toMatchObject({ version: 2, resumedFrom: 1, resumed: true, skippedFiles: 2 });
     } finally {
       release('reset');
       await proxy.close();
@@ -255,7 +259,7 @@ describe('interrupted push', () => {
     expect(error.name).toBe('AbortError');
     expect((await listVersions(c, loc))[0]!.state).toBe('incomplete');
     const again = await push({ client: c, location: loc, dir: halfPlusTwoTf2 });
-    expect(again).toMatchObject({ version: 1, resumed: true });
+    expect(again).toMatchObject({ version: 2, resumedFrom: 1, resumed: true });
     expect(again.skippedFiles).toBeGreaterThanOrEqual(1);
   });
 });
