@@ -131,6 +131,14 @@ export const ValuesSchema = Type.Object(
       {
         create: Type.Boolean(),
         name: Type.String({ pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$', maxLength: 253 }),
+      },
+      strict,
+    ),
+    credentials: Type.Object(
+      {
+        mode: Type.Union([Type.Literal('irsa'), Type.Literal('podIdentity'), Type.Literal('node')], {
+          description: 'irsa, podIdentity or node.',
+        }),
         roleArn: Type.String({ pattern: `${patterns.roleArn}|^$` }),
       },
       strict,

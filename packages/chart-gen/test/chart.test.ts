@@ -305,6 +305,8 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
         ports: [
           { port: 8500, protocol: 'TCP' },
           { port: 8501, protocol: 'TCP' },
+          // The sidecar: load balancer health checks and metrics scrapes.
+          { port: 9102, protocol: 'TCP' },
         ],
       },
     ]);

@@ -68,6 +68,20 @@ catwalk.dev/team: {{ .Values.model.team | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+Link-local endpoints the pods fetch AWS credentials from, by credentials.mode
+(space-separated CIDRs): node reads the instance metadata service
+(169.254.169.254, [fd00:ec2::254] on IPv6 clusters), podIdentity the EKS Pod
+Identity agent (169.254.170.23, [fd00:ec2::23]); irsa needs none (STS is on 443).
+*/}}
+{{- define "catwalk.credentialEndpoints" -}}
+{{- if eq .Values.credentials.mode "node" -}}
+169.254.169.254/32 fd00:ec2::254/128
+{{- else if eq .Values.credentials.mode "podIdentity" -}}
+169.254.170.23/32 fd00:ec2::23/128
+{{- end -}}
+{{- end -}}
+
 {{/* The tracks (Deployments) this release runs: main, plus canary during an experiment. */}}
 {{- define "catwalk.tracks" -}}
 {{- if .Values.experiment.enabled -}}
@@ -121,6 +135,9 @@ Every problem is gathered first, then the install fails once, listing all.
 {{- end -}}
 {{- if and .Values.ingress.enabled .Values.ingress.grpc.enabled (not .Values.ingress.grpc.host) -}}
 {{- $problems = append $problems "ingress.grpc.host is required when ingress.grpc.enabled is true (gRPC routes by host name)" -}}
+{{- end -}}
+{{- if and (eq .Values.credentials.mode "irsa") (not .Values.credentials.roleArn) -}}
+{{- $problems = append $problems "credentials.roleArn is required when credentials.mode is irsa (or set credentials.mode to podIdentity or node)" -}}
 {{- end -}}
 {{- if $problems -}}
 {{- fail (printf "\n\ninvalid values for model %s:\n  - %s\n" .Values.model.name (join "\n  - " $problems)) -}}
