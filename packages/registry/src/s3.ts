@@ -24,6 +24,15 @@ export interface S3InputConfig {
   readonly maxAttempts?: number;
   /** Static credentials; otherwise the SDK's default chain (env, IRSA, instance profile). */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Time allowed to open a connection. @default 5000 */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * A request whose socket sends and receives nothing for this long fails (and is retried
+   * like any network error), so a server that stops answering never hangs a command or the
+   * sidecar. An idle limit, not a total one: big transfers that keep moving are unaffected.
+   * @default 30000
+   */
+  readonly socketTimeoutMs?: number;
 }
 
 export function createS3Client(config: S3InputConfig = {}): S3Client {
@@ -34,6 +43,10 @@ export function createS3Client(config: S3InputConfig = {}): S3Client {
     maxAttempts: config.maxAttempts ?? 5,
     retryMode: 'standard',
     ...(config.credentials ? { credentials: config.credentials } : {}),
+    requestHandler: {
+      connectionTimeout: config.connectionTimeoutMs ?? 5000,
+      socketTimeout: config.socketTimeoutMs ?? 30_000,
+    },
     // We verify content with our own sha256 from the manifest. The SDK's
     // default flexible checksums make some S3-compatible servers store the
     // aws-chunked framing inside the object (silently corrupt).

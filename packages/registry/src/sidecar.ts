@@ -1,24 +1,31 @@
 // The sync sidecar: a poll loop around syncOnce, with the endpoints a pod
-// needs (/healthz, /readyz, /metrics), JSON logs and a clean stop.
+// needs, JSON logs and a clean stop.
+//
+//   /healthz         the process is alive
+//   /readyz          sync health: the last good sync is recent enough (JSON detail)
+//   /ready/serving   TF Serving has a version AVAILABLE (what pod readiness and the ALB check)
+//   /status          what this pod serves and why, for `catwalk status`
+//   /metrics         Prometheus
 //
 // While S3 is unreachable the loop logs, counts the error and tries again
-// next poll; the versions already in dest keep serving.
+// next poll; the versions already in dest keep serving, and /readyz turns
+// unready only once the last good sync is older than staleAfterMs.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { describeError, errorKind } from './retry';
-import { cleanLeftovers, type SyncOptions, type SyncReport, syncOnce } from './sync';
+import { describeError, errorKind, isAbort } from './retry';
+import { cleanLeftovers, newSyncState, type SyncOptions, type SyncReport, syncOnce } from './sync';
 
 export interface SidecarOptions extends SyncOptions {
   /** Time between polls; 200 ms while a newer push is in progress. @default 10000 */
   readonly intervalMs?: number;
-  /** Stop after the first complete sync (init container); throw if none is possible. */
+  /** Stop after the first good sync (init container); throw if none is possible. */
   readonly once?: boolean;
   /** With once: polls tried before giving up. @default 3 */
   readonly onceAttempts?: number;
-  /** Port of /healthz, /readyz and /metrics; undefined: no HTTP server. 0: any free port. */
+  /** Port of the HTTP endpoints; undefined: no HTTP server. 0: any free port. */
   readonly port?: number;
   /** @default 0.0.0.0 */
   readonly host?: string;
@@ -26,9 +33,28 @@ export interface SidecarOptions extends SyncOptions {
   readonly logger?: Logger;
   /** Called once the HTTP server listens. */
   readonly onListening?: (port: number) => void;
-  /** Called after each poll (tests, the CLI's --once output). */
+  /** Called after each poll that ran to its end (tests, the CLI's --once output). */
   readonly onSync?: (report: SyncReport) => void;
+  /**
+   * A poll still running after this long is abandoned (its requests aborted, nothing
+   * more written) and counted in catwalk_sync_poll_overruns_total. It must leave room to
+   * download the largest version. @default 600000
+   */
+  readonly pollDeadlineMs?: number;
+  /** /readyz turns 503 once the last good sync is older than this. @default max(300000, 3 polls) */
+  readonly staleAfterMs?: number;
+  /**
+   * TF Serving's --model_config_file_poll_wait_seconds, in ms: a version models.config no
+   * longer names stays on disk this long plus a margin, so TF Serving drops it from its
+   * config before its folder goes. @default 0 (remove at once: nothing reads the folder yet)
+   */
+  readonly servingPollMs?: number;
+  /** TF Serving's REST model-status URL (http://127.0.0.1:8501/v1/models/<name>), for /ready/serving. */
+  readonly servingUrl?: string;
 }
+
+/** Extra time on top of TF Serving's poll before a dropped version's folder goes. */
+export const removalMarginMs = (servingPollMs: number): number => Math.max(2000, servingPollMs / 2);
 
 /** JSON-lines logger for the sidecar; `destination` defaults to stdout. */
 export function createSyncLogger(destination?: { write(line: string): unknown }, level = 'info'): Logger {
@@ -58,7 +84,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     lastSuccess: new Gauge({
       name: 'catwalk_sync_last_success_timestamp_seconds',
-      help: 'Unix time of the last complete sync',
+      help: 'Unix time of the last good sync (S3 read, release applied, at least one version served)',
       registers: [registry],
     }),
     versions: new Gauge({
@@ -77,6 +103,21 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    failed: new Gauge({
+      name: 'catwalk_sync_versions_failed',
+      help: 'Released versions this pod cannot serve: corrupt in S3 or failing their sha256 check',
+      registers: [registry],
+    }),
+    overruns: new Counter({
+      name: 'catwalk_sync_poll_overruns_total',
+      help: 'Polls abandoned because they ran past their deadline',
+      registers: [registry],
+    }),
+    fallback: new Gauge({
+      name: 'catwalk_sync_track_fallback',
+      help: "1 while the release lacks the label this pod's --track follows and the spec's policy is served instead",
+      registers: [registry],
+    }),
   };
 }
 
@@ -92,20 +133,89 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** Runs until `signal` aborts (or, with once, until the first complete sync). */
+/** A local file system error (dest, --config-out): the pod's volume, not S3. */
+function isLocalFileError(error: unknown): boolean {
+  const e = error as { code?: unknown; syscall?: unknown; path?: unknown };
+  return typeof e?.code === 'string' && typeof e.syscall === 'string' && typeof e.path === 'string';
+}
+
+const kindOf = (error: unknown): string => (isLocalFileError(error) ? 'local_file' : errorKind(error));
+
+class PollDeadlineError extends Error {
+  override readonly name = 'PollDeadlineError';
+}
+
+/** Runs until `signal` aborts (or, with once, until the first good sync). */
 export async function runSidecar(options: SidecarOptions): Promise<SyncReport | undefined> {
   const log = options.logger ?? createSyncLogger();
   const metrics = createMetrics();
   const interval = options.intervalMs ?? 10_000;
-  let ready = false;
+  const deadline = options.pollDeadlineMs ?? 600_000;
+  const staleAfter = options.staleAfterMs ?? Math.max(300_000, 3 * interval);
+  const removeAfterMs =
+    options.servingPollMs !== undefined ? options.servingPollMs + removalMarginMs(options.servingPollMs) : 0;
+  const where = `s3://${options.location.bucket}/${options.location.prefix}`;
   let last: SyncReport | undefined;
+  let lastGoodAt: number | undefined;
+  let lastError: string | undefined;
+
+  const readiness = () => {
+    const age = lastGoodAt === undefined ? undefined : (Date.now() - lastGoodAt) / 1000;
+    const ready = age !== undefined && age * 1000 <= staleAfter;
+    const reason =
+      age === undefined
+        ? `no good sync yet${lastError ? `: ${lastError}` : ''}`
+        : ready
+          ? undefined
+          : `last good sync ${age.toFixed(1)} s ago, over the ${staleAfter / 1000} s limit${lastError ? `; last error: ${lastError}` : ''}`;
+    return {
+      ready,
+      ...(reason ? { reason } : {}),
+      lastGoodSyncAt: lastGoodAt === undefined ? null : new Date(lastGoodAt).toISOString(),
+      lastGoodSyncAgeSeconds: age === undefined ? null : Number(age.toFixed(3)),
+      staleAfterSeconds: staleAfter / 1000,
+      generation: last?.generation ?? null,
+      servedVersions: last?.served.versions ?? [],
+      failedVersions: last?.failed ?? [],
+      fallback: last?.fallback ?? null,
+      lastError: lastError ?? null,
+    };
+  };
+  const json = (status: number, body: unknown) => ({
+    status,
+    body: `${JSON.stringify(body)}\n`,
+    type: 'application/json',
+  });
   const server =
     options.port === undefined
       ? undefined
       : await listen(options.port, options.host ?? '0.0.0.0', async (url) => {
           if (url === '/healthz') return { status: 200, body: 'ok\n' };
-          if (url === '/readyz')
-            return ready ? { status: 200, body: 'ready\n' } : { status: 503, body: 'no complete sync yet\n' };
+          if (url === '/readyz') {
+            const r = readiness();
+            return json(r.ready ? 200 : 503, r);
+          }
+          if (url === '/ready/serving') {
+            const r = await servingReadiness(options.servingUrl);
+            return json(r.ready ? 200 : 503, r);
+          }
+          if (url === '/status') {
+            const r = readiness();
+            return json(200, {
+              model: options.location.name,
+              source: where,
+              track: options.track ?? 'all',
+              generation: r.generation,
+              servedVersions: r.servedVersions,
+              labels: last?.served.labels ?? {},
+              onDisk: last?.onDisk ?? [],
+              failedVersions: r.failedVersions,
+              lastGoodSyncAt: r.lastGoodSyncAt,
+              lastGoodSyncAgeSeconds: r.lastGoodSyncAgeSeconds,
+              lastError: r.lastError,
+              fallback: r.fallback,
+            });
+          }
           if (url === '/metrics')
             return {
               status: 200,
@@ -118,30 +228,53 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
 
   const syncOptions: SyncOptions = {
     manifestCache: new Map(),
+    state: newSyncState(),
+    removeAfterMs,
     ...options,
     onRetry: (error, what) => {
-      metrics.errors.inc({ kind: errorKind(error) });
-      log.warn({ err: describeError(error), kind: errorKind(error), file: what }, 'retrying download');
+      metrics.errors.inc({ kind: kindOf(error) });
+      log.warn({ err: describeError(error), kind: kindOf(error), file: what }, 'retrying download');
       options.onRetry?.(error, what);
     },
   };
-  const where = `s3://${options.location.bucket}/${options.location.prefix}`;
   log.info(
-    { source: where, dest: options.dest, track: options.track ?? 'all', intervalMs: interval },
+    {
+      source: where,
+      dest: options.dest,
+      track: options.track ?? 'all',
+      intervalMs: interval,
+      pollDeadlineMs: deadline,
+      staleAfterMs: staleAfter,
+      removeAfterMs,
+    },
     'sync starting',
   );
-  let lastError: string | undefined;
   let attempts = 0;
+  let lastFallback: string | null = null;
+  let lastFailed = '';
   try {
     await cleanLeftovers(options.dest);
     while (!options.signal?.aborted) {
       const stop = metrics.duration.startTimer();
       attempts++;
       try {
-        const report = await syncOnce(syncOptions, (n) => metrics.bytes.inc(n));
+        const report = await pollWithDeadline(
+          syncOptions,
+          deadline,
+          (n) => metrics.bytes.inc(n),
+          () => {
+            // Counted when it happens, not when the abandoned poll has wound down.
+            metrics.overruns.inc();
+            metrics.errors.inc({ kind: 'deadline' });
+            lastError = `a poll ran past its ${deadline / 1000} s deadline and was abandoned`;
+            log.error({ kind: 'deadline', pollDeadlineMs: deadline }, lastError);
+          },
+        );
         last = report;
         metrics.versions.set(report.present.length);
         metrics.generation.set(report.generation);
+        metrics.failed.set(report.failed.length);
+        metrics.fallback.set(report.fallback ? 1 : 0);
         if (report.downloaded.length || report.removed.length || report.configChanged) {
           log.info(
             {
@@ -149,16 +282,40 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
               downloaded: report.downloaded,
               removed: report.removed,
               present: report.present,
+              served: report.served.versions,
               bytes: report.bytes,
             },
             'sync applied the release',
           );
         }
-        for (const m of report.missing) log.warn({ version: m.version }, m.reason);
-        if (report.complete) {
-          metrics.lastSuccess.set(Date.now() / 1000);
-          ready = true;
-          lastError = undefined;
+        if (report.fallback !== lastFallback) {
+          if (report.fallback)
+            log.warn({ track: options.track, generation: report.generation }, report.fallback);
+          else log.info({ track: options.track }, 'the release has the label this pod follows again');
+          lastFallback = report.fallback;
+        }
+        const failedNow = JSON.stringify(report.failed);
+        for (const f of report.failed) {
+          metrics.errors.inc({ kind: 'version_failed' });
+          // Loud while it lasts, but once per change rather than every poll.
+          if (failedNow !== lastFailed)
+            log.error(
+              { version: f.version, generation: report.generation, served: report.served.versions },
+              `version ${f.version} of the release cannot be served: ${f.reason}; the versions that verify keep serving`,
+            );
+        }
+        lastFailed = failedNow;
+        const failedVersions = new Set(report.failed.map((f) => f.version));
+        for (const m of report.missing) {
+          if (m.version === undefined || !failedVersions.has(m.version))
+            log.warn({ version: m.version }, m.reason);
+        }
+        if (report.served.versions.length > 0) {
+          lastGoodAt = Date.now();
+          metrics.lastSuccess.set(lastGoodAt / 1000);
+          lastError = report.complete
+            ? undefined
+            : report.missing.map((m) => m.reason).join('; ') || undefined;
         } else {
           metrics.errors.inc({ kind: 'incomplete' });
           lastError = report.missing.map((m) => m.reason).join('; ') || 'no version to serve';
@@ -166,17 +323,19 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
         options.onSync?.(report);
       } catch (error) {
         if (options.signal?.aborted) break;
-        metrics.errors.inc({ kind: errorKind(error) });
-        lastError = describeError(error);
-        log.error(
-          { err: lastError, kind: errorKind(error) },
-          'sync failed; the versions already present keep serving',
-        );
+        if (!(error instanceof PollDeadlineError)) {
+          metrics.errors.inc({ kind: kindOf(error) });
+          lastError = describeError(error);
+          log.error(
+            { err: lastError, kind: kindOf(error) },
+            'sync failed; the versions already present keep serving',
+          );
+        }
       } finally {
         stop();
       }
       if (options.once) {
-        if (last?.complete && !lastError) break;
+        if (lastGoodAt !== undefined) break;
         if (attempts >= (options.onceAttempts ?? 3)) {
           throw new SyncFailedError(`no complete sync of ${where} into ${options.dest}: ${lastError}`);
         }
@@ -185,7 +344,7 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
       const soon = options.once || last?.pushInProgress === true;
       await sleep(soon ? Math.min(interval, options.once ? 1000 : 200) : interval, options.signal);
     }
-    if (options.once && !last?.complete) {
+    if (options.once && lastGoodAt === undefined) {
       throw new SyncFailedError(
         `stopped before a complete sync of ${where}${lastError ? `: ${lastError}` : ''}`,
       );
@@ -198,6 +357,77 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     log.info('sync stopped');
+  }
+}
+
+/**
+ * One poll that gives up at `deadlineMs`: its signal aborts (downloads stop,
+ * nothing more is written to dest), and the loop waits for it to wind down
+ * (S3 requests end at the client's socket timeout at the latest) so two
+ * polls never work on one folder at once.
+ */
+async function pollWithDeadline(
+  options: SyncOptions,
+  deadlineMs: number,
+  onBytes: (n: number) => void,
+  onOverrun: () => void,
+): Promise<SyncReport> {
+  const controller = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+  const poll = syncOnce({ ...options, signal }, onBytes);
+  let timer: NodeJS.Timeout | undefined;
+  const overran = new Promise<'overran'>((resolve) => {
+    timer = setTimeout(() => resolve('overran'), deadlineMs);
+  });
+  try {
+    const first = await Promise.race([poll, overran]);
+    if (first !== 'overran') return first;
+  } finally {
+    clearTimeout(timer);
+  }
+  controller.abort();
+  onOverrun();
+  await poll.catch(() => undefined);
+  throw new PollDeadlineError(`the poll ran past its ${deadlineMs / 1000} s deadline and was abandoned`);
+}
+
+export interface ServingReadiness {
+  readonly ready: boolean;
+  readonly versions: ReadonlyArray<{ readonly version: number; readonly state: string }>;
+  readonly error?: string;
+}
+
+/** Asks TF Serving's model-status endpoint whether a version is AVAILABLE (LOADING and END are not). */
+export async function servingReadiness(url: string | undefined, timeoutMs = 2000): Promise<ServingReadiness> {
+  if (!url) {
+    return { ready: false, versions: [], error: 'no --serving-url given: the sidecar cannot ask TF Serving' };
+  }
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await response.text();
+    let body: { model_version_status?: Array<{ version?: unknown; state?: unknown }>; error?: unknown };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return { ready: false, versions: [], error: `${url} answered HTTP ${response.status} with no JSON` };
+    }
+    const versions = (body.model_version_status ?? []).map((s) => ({
+      version: Number(s.version),
+      state: String(s.state),
+    }));
+    const ready = response.ok && versions.some((v) => v.state === 'AVAILABLE');
+    const error = ready
+      ? undefined
+      : typeof body.error === 'string'
+        ? body.error
+        : `no version is AVAILABLE (${versions.map((v) => `${v.version}: ${v.state}`).join(', ') || 'none listed'})`;
+    return { ready, versions, ...(error ? { error } : {}) };
+  } catch (error) {
+    const reason =
+      isAbort(error) || (error as Error).name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : describeError(error);
+    return { ready: false, versions: [], error: `${url}: ${reason}` };
   }
 }
 
@@ -217,7 +447,24 @@ function listen(port: number, host: string, handler: Handler): Promise<http.Serv
   });
   server.keepAliveTimeout = 1000;
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new SyncFailedError(
+            `port ${port} on ${host} is already in use, so the sidecar cannot serve /healthz, /readyz and /metrics there: ` +
+              'stop whatever listens on it, or give --port another port (0 picks a free one)',
+          ),
+        );
+      } else if (error.code === 'EACCES') {
+        reject(
+          new SyncFailedError(
+            `not allowed to listen on port ${port} on ${host} (ports below 1024 need privileges): give --port 1024 or above`,
+          ),
+        );
+      } else {
+        reject(error);
+      }
+    });
     server.listen(port, host, () => resolve(server));
   });
 }

@@ -15,12 +15,18 @@ export interface SyncInput {
   readonly problems?: ReadonlyMap<number, string>;
   /** Version folders present in the destination. */
   readonly local: readonly number[];
+  /** Local folders whose identity differs from the version S3 holds now: downloaded again. */
+  readonly stale?: ReadonlySet<number>;
+  /** Versions that failed verification recently, with the reason: not tried this poll. */
+  readonly failed?: ReadonlyMap<number, string>;
 }
 
 export interface SyncPlan {
   /** What the release asks this pod to serve. */
   readonly wanted: readonly number[];
   readonly download: readonly number[];
+  /** The downloads that replace a folder already there (its identity differs). */
+  readonly replace: readonly number[];
   /** Removed only after the downloads succeeded; empty when removing would leave nothing to serve. */
   readonly remove: readonly number[];
   /** Wanted versions that cannot be had, with the reason. */
@@ -47,8 +53,13 @@ export function planSync(input: SyncInput): SyncPlan {
   const missing: Array<{ version?: number; reason: string }> = wanted.problem
     ? [{ reason: wanted.problem }]
     : [];
+  const stale = input.stale ?? new Set<number>();
+  const needs = (v: number) => !local.has(v) || stale.has(v);
   for (const v of wanted.versions) {
-    if (!local.has(v) && !input.available.has(v)) {
+    const failed = input.failed?.get(v);
+    if (needs(v) && failed !== undefined) {
+      missing.push({ version: v, reason: `version ${v} failed verification: ${failed}` });
+    } else if (!local.has(v) && !input.available.has(v)) {
       const problem = input.problems?.get(v);
       missing.push({
         version: v,
@@ -56,12 +67,13 @@ export function planSync(input: SyncInput): SyncPlan {
       });
     }
   }
-  const download = wanted.versions.filter((v) => !local.has(v) && input.available.has(v));
-  const willHave = wanted.versions.filter((v) => local.has(v) || input.available.has(v));
+  const download = wanted.versions.filter((v) => needs(v) && input.available.has(v) && !input.failed?.has(v));
+  const replace = download.filter((v) => local.has(v));
+  const willHave = wanted.versions.filter((v) => local.has(v) || download.includes(v));
   // Never take TF Serving down to zero versions: keep the old ones until a wanted one is there.
   const remove =
     willHave.length > 0 ? ascending(input.local.filter((v) => !wanted.versions.includes(v))) : [];
-  return { wanted: wanted.versions, download, remove, missing };
+  return { wanted: wanted.versions, download, replace, remove, missing };
 }
 
 /** The versions and labels models.config should name once `present` are on disk. */

@@ -17,9 +17,15 @@ import { ChecksumMismatchError, InvalidRecordError } from './errors';
 import { mapLimit } from './hash';
 import { MANIFEST_FILE, type ModelLocation, modelKey, parseVersionFolder, RESERVED_FILES } from './location';
 import { type ConfigSource, renderModelsConfig } from './models-config';
-import { type Manifest, type ManifestFile, unsafePathProblem } from './records';
+import {
+  type Manifest,
+  type ManifestFile,
+  parseManifest,
+  type ReleaseState,
+  unsafePathProblem,
+} from './records';
 import { defaultInitialRelease, type InitialRelease, initialState, readRelease } from './release';
-import { withRetries } from './retry';
+import { describeError, withRetries } from './retry';
 import { planSync, servedConfig, type Track, wantedVersions } from './sync-plan';
 
 export interface SyncOptions {
@@ -43,7 +49,30 @@ export interface SyncOptions {
   readonly manifestCache?: ManifestCache;
   /** Fetch the files of a push in progress that the initial policy will want. @default true */
   readonly prefetch?: boolean;
+  /**
+   * How long a version stays on disk after models.config stopped naming it: TF Serving
+   * reads models.config only every poll, and a folder that vanishes before then makes it
+   * drop or fail the version on its own. Needs `state` to count from one poll to the next.
+   * @default 0
+   */
+  readonly removeAfterMs?: number;
+  /** What one poll leaves for the next (the sidecar keeps one). */
+  readonly state?: SyncState;
 }
+
+/** Memory between polls. */
+export interface SyncState {
+  /** Versions models.config no longer names, and when they left it (ms since the epoch). */
+  readonly leaving: Map<number, number>;
+  /** Versions that failed verification, by "<version> <identity>": not tried again before retryAt. */
+  readonly failed: Map<string, { reason: string; failures: number; retryAt: number }>;
+}
+
+export const newSyncState = (): SyncState => ({ leaving: new Map(), failed: new Map() });
+
+/** A version that failed verification is tried again after this long, doubling up to FAILED_RETRY_MAX_MS. */
+const FAILED_RETRY_MS = 30_000;
+const FAILED_RETRY_MAX_MS = 5 * 60_000;
 
 export interface SyncReport {
   readonly generation: number;
@@ -58,6 +87,17 @@ export interface SyncReport {
   readonly configChanged: boolean;
   /** A push this pod will want when it completes is running: worth polling again soon. */
   readonly pushInProgress: boolean;
+  /** Wanted versions that cannot be served because S3 holds them corrupt or they failed verification. */
+  readonly failed: ReadonlyArray<{ readonly version: number; readonly reason: string }>;
+  /** Version folders on disk and the identity (sha256 of the manifest object's bytes) of each. */
+  readonly onDisk: ReadonlyArray<{ readonly version: number; readonly identity: string | null }>;
+  /** What models.config names after this poll. */
+  readonly served: {
+    readonly versions: readonly number[];
+    readonly labels: Readonly<Record<string, number>>;
+  };
+  /** Set when the release lacks the label this pod's track follows: what is served instead, and why. */
+  readonly fallback: string | null;
 }
 
 /** A claim refreshed within this long belongs to a push still running (push refreshes every lease/3). */
@@ -201,12 +241,70 @@ async function prefetch(
   await writeAtomic(stage.index, JSON.stringify(stage.files));
 }
 
-/** Downloads and verifies one version into a temp folder, then renames it to <dest>/<version>. */
+/**
+ * A version as S3 holds it now: its manifest object's bytes and their sha256,
+ * the version's identity. Two pushes that reused a number have different
+ * identities even when their files look alike.
+ */
+interface Identified {
+  readonly manifest: Manifest;
+  readonly bytes: Buffer;
+  readonly identity: string;
+}
+
+/** Identities of manifests the catalog handed out; a poller's manifest cache keeps them alive, and this keeps each read once. */
+const identified = new WeakMap<Manifest, Promise<Identified>>();
+
+function identify(options: SyncOptions, listed: Manifest): Promise<Identified> {
+  const cached = identified.get(listed);
+  if (cached) return cached;
+  const { client, location, signal } = options;
+  const key = modelKey(location, listed.version, MANIFEST_FILE);
+  const where = `s3://${location.bucket}/${key}`;
+  const read = withRetries(
+    async () => {
+      const r = await client.send(
+        new GetObjectCommand({ Bucket: location.bucket, Key: key }),
+        signal ? { abortSignal: signal } : {},
+      );
+      const bytes = Buffer.from((await r.Body?.transformToByteArray()) ?? []);
+      if (r.ContentLength !== undefined && bytes.length !== r.ContentLength) {
+        throw new ChecksumMismatchError(
+          `${where}: body cut short (${bytes.length} of ${r.ContentLength} bytes)`,
+        );
+      }
+      // What is downloaded is what this read says, so the identity and the files always agree.
+      const manifest = parseManifest(bytes.toString('utf8'), where);
+      if (manifest.version !== listed.version) {
+        throw new InvalidRecordError(`${where}: its manifest says version ${manifest.version}`);
+      }
+      return { manifest, bytes, identity: createHash('sha256').update(bytes).digest('hex') };
+    },
+    { attempts: options.attempts ?? 5, ...(signal ? { signal } : {}) },
+  );
+  identified.set(listed, read);
+  read.catch(() => identified.delete(listed));
+  return read;
+}
+
+/** The identity recorded with a version folder: the sha256 of the manifest bytes written into it. */
+async function localIdentity(dest: string, version: number): Promise<string | null> {
+  const bytes = await fs.readFile(path.join(dest, String(version), MANIFEST_FILE)).catch(() => undefined);
+  return bytes ? createHash('sha256').update(bytes).digest('hex') : null;
+}
+
+/**
+ * Downloads and verifies one version into a temp folder, then renames it to
+ * <dest>/<version>. With replace, a folder already there (another identity)
+ * is renamed away first.
+ */
 async function materialise(
   options: SyncOptions,
-  manifest: Manifest,
+  version: Identified,
+  replace: boolean,
   onBytes: (n: number) => void,
 ): Promise<void> {
+  const { manifest } = version;
   const { dest, location } = options;
   const tmp = path.join(dest, `${TMP}${manifest.version}-${randomUUID().slice(0, 8)}`);
   await fs.mkdir(tmp);
@@ -247,12 +345,24 @@ async function materialise(
         },
       );
     });
-    await fs.writeFile(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    // The manifest's own bytes: their sha256 is the identity the next poll compares with S3.
+    await fs.writeFile(path.join(tmp, MANIFEST_FILE), version.bytes);
     const final = path.join(dest, String(manifest.version));
-    await fs.rename(tmp, final).catch(async (error: NodeJS.ErrnoException) => {
-      // Someone put it there meanwhile (another sidecar on the same volume): theirs is as good as ours.
-      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-    });
+    // A poll abandoned at its deadline changes nothing on disk.
+    options.signal?.throwIfAborted();
+    if (replace) {
+      const trash = path.join(dest, `${TRASH}${manifest.version}-${randomUUID().slice(0, 8)}`);
+      await fs.rename(final, trash).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await fs.rename(tmp, final);
+      await fs.rm(trash, { recursive: true, force: true });
+    } else {
+      await fs.rename(tmp, final).catch(async (error: NodeJS.ErrnoException) => {
+        // Someone put it there meanwhile (another sidecar on the same volume): theirs is as good as ours.
+        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      });
+    }
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -282,25 +392,71 @@ export async function syncOnce(
   onBytes: (n: number) => void = () => undefined,
 ): Promise<SyncReport> {
   const { client, location, dest } = options;
+  const state = options.state ?? newSyncState();
+  const initial = options.initial ?? defaultInitialRelease;
   await fs.mkdir(dest, { recursive: true });
   const versions = await listVersions(
     client,
     location,
     options.manifestCache ? { manifestCache: options.manifestCache } : {},
   );
-  const current = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions);
+  const current = await readRelease(client, location, initial, versions);
   const available = new Map(
     versions.filter((v) => v.state === 'complete').map((v) => [v.version, v.manifest!]),
   );
   const problems = new Map(
     versions.filter((v) => v.state === 'corrupt').map((v) => [v.version, v.problem ?? 'corrupt']),
   );
+
+  // A pod that follows a label the release does not have serves the spec's policy rather than nothing.
+  let release: ReleaseState = current.state;
+  let track: Track = options.track ?? 'all';
+  let fallback: string | null = null;
+  if (track !== 'all' && release.labels[track] === undefined) {
+    const labels = Object.keys(release.labels).join(', ') || 'none';
+    release = initialState(initial, [...available.keys()]);
+    fallback =
+      `the release (generation ${current.generation}) has no '${track}' label (labels: ${labels}); ` +
+      `this pod follows --track ${track}, so it serves the spec's version policy instead ` +
+      `(versions ${release.serve.join(', ') || 'none'})`;
+    track = 'all';
+  }
+  const wanted = wantedVersions(release, track).versions;
+
+  // What S3 holds now for each wanted version, and what each local folder holds.
+  const now = Date.now();
+  const inS3 = new Map<number, Identified>();
+  for (const v of wanted) {
+    const listed = available.get(v);
+    if (!listed) continue;
+    try {
+      inS3.set(v, await identify(options, listed));
+    } catch (error) {
+      if (!(error instanceof InvalidRecordError || error instanceof ChecksumMismatchError)) throw error;
+      problems.set(v, describeError(error));
+      available.delete(v);
+    }
+  }
+  const local = await localVersions(dest);
+  const stale = new Set<number>();
+  for (const v of local) {
+    const theirs = inS3.get(v);
+    if (theirs && (await localIdentity(dest, v)) !== theirs.identity) stale.add(v);
+  }
+  const failedKey = (v: number) => `${v} ${inS3.get(v)?.identity}`;
+  const quarantined = new Map<number, string>();
+  for (const v of inS3.keys()) {
+    const f = state.failed.get(failedKey(v));
+    if (f && f.retryAt > now) quarantined.set(v, f.reason);
+  }
   const plan = planSync({
-    state: current.state,
-    track: options.track ?? 'all',
+    state: release,
+    track,
     available: new Set(available.keys()),
     problems,
-    local: await localVersions(dest),
+    local,
+    stale,
+    failed: quarantined,
   });
   // Bytes moved, counting retried attempts too: it is what the network carried.
   let bytes = 0;
@@ -308,22 +464,67 @@ export async function syncOnce(
     bytes += n;
     onBytes(n);
   };
-  for (const version of plan.download) await materialise(options, available.get(version)!, count);
+  const missing = [...plan.missing];
+  const failedNow = new Map<number, string>();
+  const downloaded: number[] = [];
+  for (const version of plan.download) {
+    try {
+      await materialise(options, inS3.get(version)!, plan.replace.includes(version), count);
+      downloaded.push(version);
+      state.failed.delete(failedKey(version));
+    } catch (error) {
+      // One bad version must not hold back the rest of the release; S3 being down still fails the poll.
+      if (!(error instanceof ChecksumMismatchError || error instanceof InvalidRecordError)) throw error;
+      const before = state.failed.get(failedKey(version));
+      const failures = (before?.failures ?? 0) + 1;
+      const reason = describeError(error);
+      state.failed.set(failedKey(version), {
+        reason,
+        failures,
+        retryAt: Date.now() + Math.min(FAILED_RETRY_MAX_MS, FAILED_RETRY_MS * 2 ** (failures - 1)),
+      });
+      failedNow.set(version, reason);
+      missing.push({ version, reason: `version ${version} failed verification: ${reason}` });
+    }
+  }
+  for (const key of state.failed.keys()) {
+    if (!wanted.some((v) => key === failedKey(v))) state.failed.delete(key); // no longer asked for
+  }
 
   // Point TF Serving at the new set before the old folders go.
   let present = await localVersions(dest);
-  const served = servedConfig(current.state, plan.wanted, present);
+  const served = servedConfig(release, plan.wanted, present);
   let configChanged = false;
+  options.signal?.throwIfAborted();
   if (options.config && served.versions.length > 0) {
     configChanged = await writeAtomic(options.config.out, renderModelsConfig(options.config.source, served));
   }
-  for (const version of plan.remove) {
+  // Folders leave once TF Serving has had a poll to drop them, and never down to zero versions.
+  const removeAfter = options.removeAfterMs ?? 0;
+  for (const v of [...state.leaving.keys()]) {
+    if (plan.wanted.includes(v) || !present.includes(v)) state.leaving.delete(v);
+  }
+  const servesWanted = plan.wanted.some((v) => present.includes(v));
+  const removed: number[] = [];
+  for (const version of servesWanted ? plan.remove : []) {
+    if (!state.leaving.has(version)) state.leaving.set(version, Date.now());
+    if (Date.now() - state.leaving.get(version)! < removeAfter) continue;
+    options.signal?.throwIfAborted();
     const trash = path.join(dest, `${TRASH}${version}-${randomUUID().slice(0, 8)}`);
     await fs.rename(path.join(dest, String(version)), trash);
     await fs.rm(trash, { recursive: true, force: true });
+    state.leaving.delete(version);
+    removed.push(version);
   }
   present = await localVersions(dest);
-  const complete = plan.wanted.length > 0 && plan.wanted.every((v) => present.includes(v));
+  const failed: Array<{ version: number; reason: string }> = [];
+  for (const v of plan.wanted) {
+    const reason =
+      failedNow.get(v) ?? quarantined.get(v) ?? (present.includes(v) ? undefined : problems.get(v));
+    if (reason !== undefined) failed.push({ version: v, reason });
+  }
+  const complete =
+    plan.wanted.length > 0 && plan.wanted.every((v) => present.includes(v)) && failed.length === 0;
   // A push newer than every complete version, still running, that this pod will want the moment
   // it completes: before the first release, under a latest/all policy. (After a release, a new
   // version waits for the next release, so there is nothing to hurry for.)
@@ -337,10 +538,7 @@ export async function syncOnce(
       Date.now() - Date.parse(v.claim.heartbeatAt) < LIVE_CLAIM_MS,
   );
   const wantedWhenDone = (v: number) =>
-    wantedVersions(
-      initialState(options.initial ?? defaultInitialRelease, [...available.keys(), v]),
-      options.track ?? 'all',
-    ).versions.includes(v);
+    wantedVersions(initialState(initial, [...available.keys(), v]), track).versions.includes(v);
   const inProgress = running && !current.release && wantedWhenDone(running.version) ? running : undefined;
   const pushInProgress = inProgress !== undefined;
   // Stages of pushes that finished, died or are no longer wanted go.
@@ -355,12 +553,18 @@ export async function syncOnce(
     generation: current.generation,
     wanted: plan.wanted,
     present,
-    downloaded: plan.download,
-    removed: plan.remove,
+    downloaded,
+    removed,
     bytes,
-    missing: plan.missing,
+    missing,
     complete,
     configChanged,
     pushInProgress,
+    failed,
+    onDisk: await Promise.all(
+      present.map(async (v) => ({ version: v, identity: await localIdentity(dest, v) })),
+    ),
+    served,
+    fallback,
   };
 }

@@ -127,12 +127,41 @@ describe('release decisions', () => {
 });
 
 describe('sync plan', () => {
+  it('downloads again a local folder whose identity differs, and skips a version that failed verification', () => {
+    const plan = planSync({
+      state: state([1, 2, 3]),
+      track: 'all',
+      available: new Set([1, 2, 3]),
+      local: [1, 2],
+      stale: new Set([2]),
+      failed: new Map([[3, 'saved_model.pb: sha256 differs']]),
+    });
+    expect(plan).toEqual({
+      wanted: [1, 2, 3],
+      download: [2],
+      replace: [2],
+      remove: [],
+      missing: [{ version: 3, reason: 'version 3 failed verification: saved_model.pb: sha256 differs' }],
+    });
+    // Only the failed version is wanted: nothing is removed, the old one keeps serving.
+    expect(
+      planSync({
+        state: state([3]),
+        track: 'all',
+        available: new Set([1, 3]),
+        local: [1],
+        failed: new Map([[3, 'bad']]),
+      }),
+    ).toMatchObject({ download: [], remove: [] });
+  });
+
   it('downloads what is missing, removes only once a wanted version is there', () => {
     expect(
       planSync({ state: state([2, 3]), track: 'all', available: new Set([1, 2, 3]), local: [1, 2] }),
     ).toEqual({
       wanted: [2, 3],
       download: [3],
+      replace: [],
       remove: [1],
       missing: [],
     });
@@ -150,7 +179,7 @@ describe('sync plan', () => {
         available: new Set([1, 2]),
         local: [1],
       }),
-    ).toEqual({ wanted: [2], download: [2], remove: [1], missing: [] });
+    ).toEqual({ wanted: [2], download: [2], replace: [], remove: [1], missing: [] });
   });
 });
 

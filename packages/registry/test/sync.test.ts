@@ -103,10 +103,12 @@ describe('sync', () => {
     const stableDest = tempDir();
     report = await syncOnce({ ...options, dest: stableDest, track: 'stable', config: undefined });
     expect(report.present).toEqual([1]);
+    // No canary label in the release: a canary pod serves the spec's policy (latest 1 here) and says so.
     await release({ client: c, location: loc, request: { labels: { canary: null } } });
     const canary = await syncOnce({ ...options, dest: tempDir(), track: 'canary', config: undefined });
-    expect(canary.complete).toBe(false);
-    expect(canary.missing[0]!.reason).toContain("no 'canary' label");
+    expect(canary).toMatchObject({ complete: true, present: [2] });
+    expect(canary.fallback).toContain("has no 'canary' label");
+    expect(canary.fallback).toContain("serves the spec's version policy instead (versions 2)");
   });
 
   it('retries 503 SlowDown, 500, connection resets, truncated and corrupted bodies; nothing partial reaches dest', async () => {
@@ -175,7 +177,9 @@ describe('sync', () => {
           Body: Buffer.alloc(original.length, 7),
         }),
       );
-      await expect(syncOnce(options)).rejects.toThrow(/manifest says/);
+      const checked = await syncOnce(options);
+      expect(checked).toMatchObject({ present: [1], complete: false, served: { versions: [1] } });
+      expect(checked.failed).toEqual([{ version: 2, reason: expect.stringMatching(/manifest says/) }]);
       expect(fs.readdirSync(dest)).toEqual(['1']);
 
       proxy.setRule(() => 'reset');
@@ -248,13 +252,14 @@ describe('sync', () => {
         proxy.seen.filter(
           (r) => r.method === 'GET' && r.url.split('?')[0]!.endsWith('/catwalk-manifest.json'),
         ).length;
+      // Each listed manifest once, plus the wanted one's bytes once more for its identity (sha256).
       await syncOnce(options);
-      expect(manifestGets()).toBe(2);
+      expect(manifestGets()).toBe(3);
       await syncOnce(options);
-      expect(manifestGets()).toBe(2);
+      expect(manifestGets()).toBe(3);
       await push({ client: c, location: loc, dir: halfPlusTwo });
       expect((await syncOnce(options)).present).toEqual([3]);
-      expect(manifestGets()).toBe(3);
+      expect(manifestGets()).toBe(5);
     } finally {
       await proxy.close();
     }
