@@ -1,6 +1,7 @@
 // `catwalk`: argument parsing and dispatch only; the work is in the packages.
 
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { deployCommand } from './commands/deploy';
 import { explainCommand } from './commands/explain';
 import { generateCommand } from './commands/generate';
 import { initCommand } from './commands/init';
@@ -10,6 +11,7 @@ import { releaseCommand } from './commands/release';
 import { renderCommand } from './commands/render';
 import { rollbackCommand } from './commands/rollback';
 import { schemaCommand } from './commands/schema';
+import { statusCommand } from './commands/status';
 import { syncCommand } from './commands/sync';
 import { validateCommand } from './commands/validate';
 import { versionsCommand } from './commands/versions';
@@ -50,7 +52,9 @@ Examples:
   catwalk validate examples/models
   catwalk explain examples/models/pricing.yaml
   catwalk render examples/models --out out
-  catwalk generate examples/models --out charts`,
+  catwalk generate examples/models --out charts
+  catwalk deploy examples/models/pricing.yaml --namespace models
+  catwalk status pricing --namespace models`,
     );
 
   const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
@@ -280,6 +284,59 @@ Examples:
       ),
     )
     .action(async (options) => setExit(await syncCommand(options, io)));
+
+  // Kubernetes: the first deployment without a platform engineer, and what is running.
+  cli
+    .command('deploy')
+    .description(
+      "install or upgrade each model's chart (helm upgrade --install, rolled back on failure) and follow the rollout until Ready",
+    )
+    .argument('<specs...>', 'spec files or folders')
+    .option('--chart <dir>', 'install this chart folder instead of generating one (one spec only)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('-n, --namespace <ns>', "namespace (default: the context's, else default)")
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+    .option(
+      '-f, --values <file>',
+      'extra helm values file (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--timeout <duration>', 'limit for the whole deploy, rollout included (90s, 10m)', '5m')
+    .option('--dry-run', 'change nothing; the API server says what would change, object by object')
+    .option('--json', 'machine-readable result on stdout, no progress')
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk deploy examples/models/pricing.yaml --namespace models',
+        'catwalk deploy specs/ --context prod --timeout 10m',
+        'catwalk deploy pricing.yaml --values overrides.yaml --dry-run',
+        'catwalk deploy pricing.yaml --chart charts/pricing',
+      ),
+    )
+    .action(async (specs, options) => setExit(await deployCommand(specs, options, io)));
+
+  cli
+    .command('status')
+    .description(
+      "per model: Deployments per zone, HPA, PDB, Ingress and URLs, the registry's release and each pod's sync sidecar and TF Serving",
+    )
+    .argument('[models...]', 'spec files, folders or model names (default: every model in the namespace)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('-n, --namespace <ns>', "namespace (default: the context's, else default)")
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+    .option('--json', 'machine-readable output')
+    .addOption(endpointOption())
+    .addOption(regionOption())
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk status examples/models/pricing.yaml',
+        'catwalk status pricing fraud-check --namespace models',
+        'catwalk status --json',
+      ),
+    )
+    .action(async (models, options) => setExit(await statusCommand(models, options, io)));
 
   // `push --version N` names a model version, so program options (--version, --no-color) are read before
   // the subcommand only; every subcommand takes --no-color itself, so it still works anywhere.
