@@ -1,1 +1,8 @@
-module.exports = require('../../jest.preset.cjs')(__dirname);
+const base = require('../../jest.preset.cjs')(__dirname);
+
+// @catwalk/testing (the fake TF Serving) is tested against its sources, which
+// import siblings as './x.js' (what Node's ESM build needs): resolve those to .ts.
+module.exports = {
+  ...base,
+  moduleNameMapper: { ...base.moduleNameMapper, '^(\\.{1,2}/.*)\\.js$': '$1' },
+};
