@@ -23,6 +23,8 @@ export const defaults = {
   minShareOfMax: 4,
   targetCPUUtilization: 70,
   ingressClassName: 'alb',
+  // TLS 1.3 and 1.2 with forward secrecy only: the policy AWS recommends for new listeners.
+  sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
   metricsPath: '/monitoring/prometheus/metrics',
   versionPolicy: { latest: 1 },
 } as const;
@@ -107,6 +109,14 @@ export interface ResolvedModel {
     readonly path: string;
     readonly grpc: boolean;
     readonly ingressClassName: string;
+    /** The load balancer group; absent means the environment's default group. */
+    readonly group?: string;
+    readonly scheme: 'internal' | 'internet-facing';
+    readonly tls: {
+      readonly enabled: boolean;
+      readonly certificateArns: readonly string[];
+      readonly sslPolicy: string;
+    };
   };
   readonly experiment?: {
     readonly stableVersion: number;
@@ -261,6 +271,15 @@ export function resolve(model: ModelSpec): ResolvedModel {
       path: `/v1/models/${metadata.name}`,
       grpc: spec.endpoint?.grpc ?? false,
       ingressClassName: spec.endpoint?.ingressClassName ?? defaults.ingressClassName,
+      ...(spec.endpoint?.group ? { group: spec.endpoint.group } : {}),
+      scheme: spec.endpoint?.scheme ?? 'internal',
+      tls: {
+        enabled:
+          spec.endpoint?.tls?.enabled ??
+          (!!spec.endpoint?.host || (spec.endpoint?.tls?.certificateArns?.length ?? 0) > 0),
+        certificateArns: [...(spec.endpoint?.tls?.certificateArns ?? [])],
+        sslPolicy: spec.endpoint?.tls?.sslPolicy ?? defaults.sslPolicy,
+      },
     },
     ...(experiment ? { experiment } : {}),
     monitoring: {

@@ -474,6 +474,25 @@ function checkEndpoint(ctx: Ctx): void {
       fix: 'set spec.endpoint.host (the model answers gRPC at <name>.grpc.<host>), or set grpc: false',
     });
   }
+  const tls = endpoint?.tls as Record<string, unknown> | undefined;
+  const certificates = Array.isArray(tls?.certificateArns) ? tls.certificateArns.length : 0;
+  if (tls?.enabled === true && !str(endpoint?.host) && certificates === 0) {
+    ctx.findings.push({
+      code: 'tls-needs-certificate',
+      path: ['spec', 'endpoint', 'tls'],
+      message:
+        'HTTPS needs a certificate, and there is neither a host to discover one by nor a certificate ARN',
+      fix: 'set spec.endpoint.tls.certificateArns, or spec.endpoint.host (the load balancer controller finds its ACM certificate)',
+    });
+  }
+  if (endpoint?.grpc === true && tls?.enabled === false) {
+    ctx.findings.push({
+      code: 'grpc-needs-tls',
+      path: ['spec', 'endpoint', 'tls', 'enabled'],
+      message: 'an ALB serves gRPC only on an HTTPS listener, and tls.enabled is false',
+      fix: 'remove tls.enabled: false (HTTPS is on by default with a host), or set grpc: false',
+    });
+  }
 }
 
 function checkMonitoring(ctx: Ctx): void {

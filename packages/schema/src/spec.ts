@@ -21,6 +21,11 @@ export const patterns = {
   host: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
   awsRegion: '^[a-z]{2}(-[a-z]+)+-[0-9]+$',
   roleArn: '^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$',
+  // An ACM (or IAM server) certificate ARN, as the load balancer takes it.
+  certificateArn:
+    '^arn:aws(-cn|-us-gov|-iso|-iso-b)?:(acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+|iam::[0-9]{12}:server-certificate/[A-Za-z0-9+=,.@_/-]+)$',
+  // An IngressGroup name, as the AWS Load Balancer Controller accepts it.
+  loadBalancerGroup: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
   // Kubernetes resource.Quantity, as in apimachinery's quantity.go.
   quantity: '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$',
   // A flag, and a value without control or line-break characters.
@@ -263,6 +268,47 @@ export const Endpoint = Type.Object(
         maxLength: 63,
         description: 'Ingress class (default alb).',
       }),
+    ),
+    group: Type.Optional(
+      Type.String({
+        pattern: patterns.loadBalancerGroup,
+        maxLength: 63,
+        description:
+          'Load balancer group (one ALB) the model joins (default catwalk-<environment>). Models of one group must agree on scheme and tls.',
+      }),
+    ),
+    scheme: Type.Optional(
+      Type.Union([Type.Literal('internal'), Type.Literal('internet-facing')], {
+        description: 'internal (default) or internet-facing; the same for every model of the group.',
+      }),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(
+            Type.Boolean({
+              description:
+                'Serve HTTPS on 443 and redirect HTTP to it (default: true when host or certificateArns is set).',
+            }),
+          ),
+          certificateArns: Type.Optional(
+            Type.Array(Type.String({ pattern: patterns.certificateArn }), {
+              maxItems: 25,
+              uniqueItems: true,
+              description:
+                "ACM certificate ARNs for the model's host names; without them the load balancer controller discovers certificates by host name.",
+            }),
+          ),
+          sslPolicy: Type.Optional(
+            Type.String({
+              pattern: '^ELBSecurityPolicy-[A-Za-z0-9-]+$',
+              description:
+                'TLS policy of the HTTPS listener (default ELBSecurityPolicy-TLS13-1-2-2021-06); the same for every model of the group.',
+            }),
+          ),
+        },
+        { ...strict, description: 'HTTPS on the load balancer.' },
+      ),
     ),
   },
   { ...strict, description: 'How callers reach the model: /v1/models/<name> on this host.' },

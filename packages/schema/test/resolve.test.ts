@@ -38,7 +38,13 @@ describe('resolve', () => {
         gpu: 0,
       },
       scaling: { minReplicas: 2, maxReplicas: 4, targetCPUUtilization: 70, allowSingleReplica: false },
-      endpoint: { path: '/v1/models/demo', grpc: false, ingressClassName: 'alb' },
+      endpoint: {
+        path: '/v1/models/demo',
+        grpc: false,
+        ingressClassName: 'alb',
+        scheme: 'internal',
+        tls: { enabled: false, certificateArns: [], sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06' },
+      },
       monitoring: { prometheus: true, datadog: false, path: '/monitoring/prometheus/metrics' },
       access: {},
     });
@@ -68,6 +74,8 @@ describe('resolve', () => {
       path: '/v1/models/pricing',
       grpc: true,
       ingressClassName: 'alb',
+      scheme: 'internal',
+      tls: { enabled: true, certificateArns: [], sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06' },
     });
     expect(model.source.endpoint).toBe('https://s3.example.internal');
   });

@@ -85,7 +85,7 @@ describe('messages', () => {
 
   it('lists allowed fields when nothing is close', () => {
     const result = validateSpecValue(withField(baseSpec(), 'spec.endpoint', { zzzzzzzz: 1 }));
-    expect(result.diagnostics[0]!.fix).toBe('allowed here: host, grpc, ingressClassName');
+    expect(result.diagnostics[0]!.fix).toBe('allowed here: host, grpc, ingressClassName, group, scheme, tls');
   });
 
   it('reports every problem at once, across structure and semantics', () => {
