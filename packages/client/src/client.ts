@@ -16,6 +16,7 @@ import { type CallInfo, type Hooks, runHooks } from './hooks.js';
 import { checkInputs, type ModelMetadata, type TensorSpec } from './metadata.js';
 import { RestTransport } from './rest.js';
 import { backoffMs, type ResolvedRetry, type RetryOptions, resolveRetry, sleep } from './retry.js';
+import type { ModelSignature, OutputName, PredictInputs, PredictOutputs } from './signature-types.js';
 import { type Tensor, type TensorLike, toTensor } from './tensor-like.js';
 import type {
   AttemptContext,
@@ -30,14 +31,9 @@ import type {
   VersionStatus,
 } from './transport.js';
 
-export interface ClientOptions {
-  /** TF Serving's REST endpoint, e.g. "http://localhost:8501". Required for transport "rest". */
-  readonly baseUrl?: string;
-  /** @default "rest" */
-  readonly transport?: TransportKind;
-  /** host:port of TF Serving's gRPC port. @default baseUrl's host with port 8500 */
-  readonly grpcAddress?: string;
-  /** Deadline for a whole call, every retry included. @default 30000 */
+/** Settings both transports share. */
+export interface ClientOptionsBase {
+  /** Deadline for a whole call: signature fetch, every attempt and every backoff. @default 30000 */
   readonly timeoutMs?: number;
   /** Retries with exponential backoff and full jitter, for retryable failures only; false disables. */
   readonly retry?: RetryOptions | false;
@@ -45,8 +41,8 @@ export interface ClientOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly hooks?: Hooks | readonly Hooks[];
   /**
-   * Fetch each model's signature once and check inputs against it before
-   * sending; it also names and types REST outputs. @default true
+   * Check inputs against the model's signature before sending (the
+   * signature is fetched and cached per served version). @default true
    */
   readonly validate?: boolean;
   /**
@@ -56,9 +52,44 @@ export interface ClientOptions {
    * @default 60000
    */
   readonly signatureMaxAgeMs?: number;
-  readonly grpc?: { readonly credentials?: ChannelCredentials; readonly channelOptions?: ChannelOptions };
-  readonly rest?: { readonly connections?: number; readonly keepAliveTimeoutMs?: number };
 }
+
+export interface RestClientOptions extends ClientOptionsBase {
+  /** @default "rest" */
+  readonly transport?: 'rest';
+  /** TF Serving's REST endpoint, e.g. "http://localhost:8501"; a path prefix (for an ingress) is kept. */
+  readonly baseUrl: string;
+  /** Used only when transport is "grpc"; allowed here so one options object can serve both. */
+  readonly grpcAddress?: string;
+  readonly rest?: {
+    /** Keep-alive connections per origin. @default 16 */
+    readonly connections?: number;
+    /** @default 30000 */
+    readonly keepAliveTimeoutMs?: number;
+  };
+}
+
+interface GrpcClientOptionsBase extends ClientOptionsBase {
+  readonly transport: 'grpc';
+  readonly grpc?: { readonly credentials?: ChannelCredentials; readonly channelOptions?: ChannelOptions };
+}
+
+export type GrpcClientOptions = GrpcClientOptionsBase &
+  (
+    | {
+        /** host:port of TF Serving's gRPC port. */
+        readonly grpcAddress: string;
+        readonly baseUrl?: string;
+      }
+    | {
+        /** Without grpcAddress, the gRPC port is this URL's host with port 8500. */
+        readonly baseUrl: string;
+        readonly grpcAddress?: undefined;
+      }
+  );
+
+/** Options for createClient: what each transport needs is required. */
+export type ClientOptions = RestClientOptions | GrpcClientOptions;
 
 export interface CallOptions {
   readonly signal?: AbortSignal;
@@ -70,12 +101,12 @@ export interface CallOptions {
   readonly requestId?: string;
 }
 
-export interface PredictOptions extends CallOptions {
+export interface PredictOptions<Output extends string = string> extends CallOptions {
   readonly signature?: string;
   /** REST body format: "columnar" (`inputs`) or "row" (`instances`). @default "columnar" */
   readonly format?: 'columnar' | 'row';
   /** Only these outputs (gRPC asks the server; REST filters the answer). */
-  readonly outputFilter?: readonly string[];
+  readonly outputFilter?: readonly Output[];
 }
 
 export interface ExampleOptions extends CallOptions {
@@ -91,12 +122,17 @@ export interface ModelOptions {
   readonly signature?: string;
 }
 
-export interface Model {
+/**
+ * A model on the server. `S` describes its signature for tsc (see
+ * ModelSignature); without it, any input names and tensor-likes are
+ * accepted and outputs are a record of tensors.
+ */
+export interface Model<S extends ModelSignature = ModelSignature> {
   readonly name: string;
-  predict(
-    inputs: Readonly<Record<string, TensorLike>>,
-    options?: PredictOptions,
-  ): Promise<Record<string, Tensor>>;
+  predict<F extends OutputName<S> = OutputName<S>>(
+    inputs: PredictInputs<S>,
+    options?: PredictOptions<F>,
+  ): Promise<Pick<PredictOutputs<S>, F>>;
   classify(examples: readonly ExampleInput[], options?: ExampleOptions): Promise<ClassLabel[][]>;
   regress(examples: readonly ExampleInput[], options?: ExampleOptions): Promise<number[]>;
   /** gRPC only: several classify/regress signatures over the same examples in one call. */
@@ -111,7 +147,8 @@ export interface Model {
 
 export interface CatwalkClient {
   readonly transport: TransportKind;
-  model(name: string, options?: ModelOptions): Model;
+  /** A handle on a model; `S` types its predict calls (see ModelSignature). */
+  model<S extends ModelSignature = ModelSignature>(name: string, options?: ModelOptions): Model<S>;
   /** gRPC only: ModelService.HandleReloadConfigRequest (replaces the server's whole model config). */
   reloadConfig(
     config: MessageInitShape<typeof ModelServerConfigSchema>,
@@ -138,20 +175,22 @@ class ClientImpl implements CatwalkClient {
   readonly signatureMaxAgeMs: number;
 
   constructor(options: ClientOptions) {
-    this.transport = options.transport ?? 'rest';
-    if (this.transport === 'rest') {
-      if (!options.baseUrl) throw configError('createClient: baseUrl is required for the REST transport');
-      this.impl = new RestTransport({ baseUrl: checkUrl(options.baseUrl), ...options.rest });
-    } else if (this.transport === 'grpc') {
+    // Checked at run time too: JavaScript callers have no compiler to stop them.
+    if (options.transport === 'grpc') {
+      this.transport = 'grpc';
       const address =
         options.grpcAddress ??
         (options.baseUrl ? `${new URL(checkUrl(options.baseUrl)).hostname}:8500` : undefined);
       if (!address)
         throw configError('createClient: grpcAddress (host:port) is required for the gRPC transport');
       this.impl = new GrpcTransport({ address, ...options.grpc });
+    } else if (options.transport === undefined || options.transport === 'rest') {
+      this.transport = 'rest';
+      if (!options.baseUrl) throw configError('createClient: baseUrl is required for the REST transport');
+      this.impl = new RestTransport({ baseUrl: checkUrl(options.baseUrl), ...options.rest });
     } else {
       throw configError(
-        `createClient: transport must be "rest" or "grpc", got ${JSON.stringify(options.transport)}`,
+        `createClient: transport must be "rest" or "grpc", got ${JSON.stringify((options as { transport: unknown }).transport)}`,
       );
     }
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -167,10 +206,11 @@ class ClientImpl implements CatwalkClient {
     this.signatureMaxAgeMs = options.signatureMaxAgeMs ?? 60_000;
   }
 
-  model(name: string, options: ModelOptions = {}): Model {
+  model<S extends ModelSignature = ModelSignature>(name: string, options: ModelOptions = {}): Model<S> {
     if (typeof name !== 'string' || name === '')
       throw configError('model(name): the model name must be a non-empty string');
-    return new ModelImpl(this, name, options);
+    // The handle is the same at run time; S only types its calls.
+    return new ModelImpl(this, name, options) as unknown as Model<S>;
   }
 
   async reloadConfig(
@@ -363,7 +403,7 @@ function checkUrl(url: string): string {
   }
 }
 
-class ModelImpl implements Model {
+class ModelImpl {
   private readonly signatures: SignatureCache;
   /** Signature fetches in flight, by target, shared by the calls that need them. */
   private readonly fetching = new Map<string, Promise<ModelMetadata>>();

@@ -5,9 +5,11 @@ export {
   type ClientOptions,
   createClient,
   type ExampleOptions,
+  type GrpcClientOptions,
   type Model,
   type ModelOptions,
   type PredictOptions,
+  type RestClientOptions,
 } from './client.js';
 export {
   CancelledError,
@@ -37,6 +39,13 @@ export {
 } from './metadata.js';
 export { type PromClientLike, type PrometheusHookOptions, prometheusHooks } from './prometheus.js';
 export type { RetryOptions } from './retry.js';
+export type {
+  InputValue,
+  ModelSignature,
+  PredictInputs,
+  PredictOutputs,
+  TensorSignature,
+} from './signature-types.js';
 export {
   type DataByDType,
   type DType,

@@ -492,11 +492,16 @@ describe('connection failures', () => {
   });
 
   test('bad client options are refused at once with a clear message', () => {
-    expect(() => createClient({ transport: 'rest' })).toThrow(
+    // tsc refuses the first two (test/types in @catwalk/client); JavaScript callers get these errors.
+    const untyped = (options: object) => createClient(options as ClientOptions);
+    expect(() => untyped({ transport: 'rest' })).toThrow(
       'createClient: baseUrl is required for the REST transport',
     );
+    expect(() => untyped({ transport: 'grpc' })).toThrow(/grpcAddress \(host:port\) is required/);
+    expect(() => untyped({ transport: 'http', baseUrl: 'http://localhost:8501' })).toThrow(
+      'createClient: transport must be "rest" or "grpc", got "http"',
+    );
     expect(() => createClient({ baseUrl: 'localhost:8501' })).toThrow(/baseUrl must be an http\(s\) URL/);
-    expect(() => createClient({ transport: 'grpc' })).toThrow(/grpcAddress \(host:port\) is required/);
     const client = createClient({ baseUrl: 'http://localhost:8501' });
     expect(() => client.model('m', { version: 1, label: 'stable' })).toThrow(
       'model "m": give a version or a label, not both',
