@@ -4,13 +4,22 @@
 // the next generation with If-Match, so two operators never silently
 // overwrite each other.
 
+import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ResolvedVersionPolicy } from '@catwalk/schema';
 import { listVersions, type VersionInfo } from './catalog';
 import { ConflictError, NotFoundError, UsageError } from './errors';
 import { whoAmI } from './identity';
-import { type ModelLocation, manifestKey, releaseKey } from './location';
-import { HISTORY_LIMIT, parseRelease, RELEASE_FORMAT, type Release, type ReleaseState } from './records';
+import { claimKey, type ModelLocation, manifestKey, releaseKey } from './location';
+import {
+  CLAIM_FORMAT,
+  HISTORY_LIMIT,
+  parseRelease,
+  RELEASE_FORMAT,
+  type Release,
+  type ReleaseEntry,
+  type ReleaseState,
+} from './records';
 import { deleteKeys, getText, putJson, requireConditionalWrites } from './s3';
 
 /** What the spec says before anyone releases: its versionPolicy and versionLabels. */
@@ -119,29 +128,52 @@ export function planRelease(
   return next;
 }
 
+/** What a rollback may go back to, newest first: history older than the release the current state restored. */
+function rollbackCandidates<H extends ReleaseState & { readonly generation?: number }>(
+  current: ReleaseState & { readonly rolledBackTo?: number },
+  history: readonly H[],
+): readonly H[] {
+  const anchor = current.rolledBackTo;
+  return anchor === undefined
+    ? history
+    : history.filter((h) => h.generation !== undefined && h.generation < anchor);
+}
+
+const stableOf = (s: ReleaseState) => s.labels.stable ?? (s.serve.length ? Math.max(...s.serve) : undefined);
+
 /**
  * Rollback (pure): the bad version is what `stable` points at (else the
  * highest served). It stops being served, and `stable` moves to `to`, or to
- * the previous stable in the history, or to the highest complete version
- * below the bad one. Other labels on the bad version are dropped.
+ * the stable of the newest earlier release, walking back: a state that was
+ * itself made by a rollback looks only at releases older than the one it
+ * restored, so rolling back again goes further back, never forward. With no
+ * history at all, it goes to the highest complete version below the bad one.
+ * Other labels on the bad version are dropped.
  */
 export function planRollback(
-  current: ReleaseState,
-  history: readonly ReleaseState[],
+  current: ReleaseState & { readonly rolledBackTo?: number },
+  history: ReadonlyArray<ReleaseState & { readonly generation?: number }>,
   complete: ReadonlySet<number>,
   to?: number,
 ): { state: ReleaseState; from: number; to: number } {
   const bad = current.labels.stable ?? Math.max(...current.serve);
   if (!Number.isFinite(bad)) throw new NotFoundError('nothing is released, so there is nothing to roll back');
-  const stableOf = (s: ReleaseState) =>
-    s.labels.stable ?? (s.serve.length ? Math.max(...s.serve) : undefined);
+  const candidates = rollbackCandidates(current, history);
+  const fromHistory = candidates
+    .map(stableOf)
+    .find((v): v is number => v !== undefined && v !== bad && complete.has(v));
   const target =
     to ??
-    history.map(stableOf).find((v): v is number => v !== undefined && v !== bad && complete.has(v)) ??
-    [...complete].filter((v) => v < bad).sort((a, b) => b - a)[0];
+    fromHistory ??
+    (current.rolledBackTo === undefined && history.length === 0
+      ? [...complete].filter((v) => v < bad).sort((a, b) => b - a)[0]
+      : undefined);
   if (target === undefined) {
     throw new NotFoundError(
-      `there is no complete version to roll back to from ${bad}; push one or give --to`,
+      history.length > 0 || current.rolledBackTo !== undefined
+        ? `there is no earlier release to roll back to from ${bad}: release.json keeps the last ${HISTORY_LIMIT} ` +
+            'generations and the rollbacks so far have gone back through all of them. Give --to <version> to choose one.'
+        : `there is no complete version to roll back to from ${bad}; push one or give --to`,
     );
   }
   if (target === bad) throw new UsageError(`version ${bad} is the one being rolled back; give another --to`);
@@ -167,14 +199,24 @@ export function planPrune(versions: readonly VersionInfo[], state: ReleaseState,
     .sort((a, b) => b - a);
   const kept = new Set(complete.slice(0, keep));
   return versions
-    .filter((v) => v.state !== 'incomplete' && !kept.has(v.version) && !protectedVersions.has(v.version))
+    .filter(
+      (v) =>
+        (v.state === 'complete' || v.state === 'corrupt') &&
+        !kept.has(v.version) &&
+        !protectedVersions.has(v.version),
+    )
     .map((v) => v.version);
 }
 
 export interface ReleaseOptions {
   readonly client: S3Client;
   readonly location: ModelLocation;
-  /** The spec's release, used until release.json exists. @default latest 1, no labels */
+  /**
+   * The spec's release, used until release.json exists. Absent when the model
+   * was named by its S3 folder: then, with no release.json, nothing is known
+   * about what is served, and release needs an explicit serve list while
+   * prune and rollback refuse.
+   */
   readonly initial?: InitialRelease;
   /** Fail unless release.json is at this generation (0: not written yet). */
   readonly expectGeneration?: number;
@@ -187,15 +229,90 @@ export interface ReleaseResult {
   readonly previous: ReleaseState;
 }
 
+const entryOf = (r: Release): ReleaseEntry => {
+  const { format: _f, model: _m, history: _h, pruning: _p, ...entry } = r;
+  return entry;
+};
+
+/**
+ * Writes the next generation of release.json with a compare-and-swap on the
+ * ETag read. After a 412 or an error with no answer, reads it back: a
+ * release.json carrying this write's request id is this write (its response
+ * was lost), anything else is someone else's and is reported as a conflict.
+ */
+async function writeRelease(
+  client: S3Client,
+  location: ModelLocation,
+  current: CurrentRelease,
+  next: Release,
+  what: string,
+): Promise<void> {
+  try {
+    await putJson(
+      client,
+      location.bucket,
+      releaseKey(location),
+      next,
+      current.etag ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
+    );
+  } catch (error) {
+    const key = releaseKey(location);
+    const there = await getText(client, location.bucket, key).catch(() => undefined);
+    const stored = there ? parseRelease(there.text, `s3://${location.bucket}/${key}`) : undefined;
+    if (stored?.requestId === next.requestId) return;
+    if (!(error instanceof ConflictError)) throw error;
+    const who = stored
+      ? ` (now generation ${stored.generation}, by ${stored.updatedBy} at ${stored.updatedAt}: ${describeState(stored)})`
+      : '';
+    throw new ConflictError(
+      `release.json of ${location.name} was changed by someone else while this ${what} ran${who}. ` +
+        'Nothing was written; check the current release and run the command again.',
+    );
+  }
+}
+
+function nextRelease(
+  location: ModelLocation,
+  current: CurrentRelease,
+  state: ReleaseState,
+  reason: string,
+  updatedBy: string,
+  extra: { rolledBackTo?: number; pruning?: readonly number[] } = {},
+): Release {
+  const history = current.release
+    ? [entryOf(current.release), ...current.release.history].slice(0, HISTORY_LIMIT)
+    : [];
+  return {
+    format: RELEASE_FORMAT,
+    model: location.name,
+    generation: current.generation + 1,
+    serve: state.serve,
+    labels: state.labels,
+    updatedAt: new Date().toISOString(),
+    updatedBy,
+    reason,
+    requestId: randomUUID(),
+    ...(extra.rolledBackTo !== undefined ? { rolledBackTo: extra.rolledBackTo } : {}),
+    history,
+    ...(extra.pruning?.length ? { pruning: extra.pruning } : {}),
+  };
+}
+
+const unknownServed = (location: ModelLocation, what: string) =>
+  new UsageError(
+    `${location.name} has no release.json yet, so what is served comes from its spec's versionPolicy, which ` +
+      `a command given only the S3 folder cannot see. ${what}`,
+  );
+
 async function change(
   options: ReleaseOptions,
   reason: string,
   decide: (current: CurrentRelease, complete: ReadonlySet<number>) => ReleaseState,
+  extra: (current: CurrentRelease, state: ReleaseState) => { rolledBackTo?: number } = () => ({}),
 ): Promise<ReleaseResult> {
   const { client, location } = options;
   await requireConditionalWrites(client, location.bucket, location.prefix);
   const versions = await listVersions(client, location);
-  const complete = new Set(versions.filter((v) => v.state === 'complete').map((v) => v.version));
   const current = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions);
   if (options.expectGeneration !== undefined && options.expectGeneration !== current.generation) {
     throw new ConflictError(
@@ -203,55 +320,18 @@ async function change(
         'look at it again (catwalk versions) before changing it',
     );
   }
+  // Versions a running prune is deleting are as good as gone.
+  const pruning = new Set(current.release?.pruning ?? []);
+  const complete = new Set(
+    versions.filter((v) => v.state === 'complete' && !pruning.has(v.version)).map((v) => v.version),
+  );
   const state = decide(current, complete);
-  const now = new Date().toISOString();
-  const updatedBy = options.updatedBy ?? whoAmI();
-  const history = current.release
-    ? [
-        {
-          generation: current.release.generation,
-          serve: current.release.serve,
-          labels: current.release.labels,
-          updatedAt: current.release.updatedAt,
-          updatedBy: current.release.updatedBy,
-          reason: current.release.reason,
-        },
-        ...current.release.history,
-      ].slice(0, HISTORY_LIMIT)
-    : [];
-  const release: Release = {
-    format: RELEASE_FORMAT,
-    model: location.name,
-    generation: current.generation + 1,
-    serve: state.serve,
-    labels: state.labels,
-    updatedAt: now,
-    updatedBy,
-    reason,
-    history,
-  };
-  try {
-    await putJson(
-      client,
-      location.bucket,
-      releaseKey(location),
-      release,
-      current.etag ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
-    );
-  } catch (error) {
-    if (!(error instanceof ConflictError)) throw error;
-    const now = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions).catch(
-      () => undefined,
-    );
-    const who = now?.release
-      ? ` (now generation ${now.release.generation}, by ${now.release.updatedBy} at ${now.release.updatedAt}: ${describeState(now.state)})`
-      : '';
-    throw new ConflictError(
-      `release.json of ${location.name} was changed by someone else while this ${reason} ran${who}. ` +
-        'Nothing was written; check the current release and run the command again.',
-    );
-  }
-  return { release, previous: current.state };
+  const next = nextRelease(location, current, state, reason, options.updatedBy ?? whoAmI(), {
+    ...extra(current, state),
+    ...(pruning.size ? { pruning: [...pruning] } : {}),
+  });
+  await writeRelease(client, location, current, next, reason);
+  return { release: next, previous: current.state };
 }
 
 export function describeState(state: ReleaseState): string {
@@ -259,13 +339,34 @@ export function describeState(state: ReleaseState): string {
   return `serve ${state.serve.join(',') || 'nothing'}${labels.length ? `, ${labels.join(' ')}` : ''}`;
 }
 
+function refusePruning(current: CurrentRelease, versions: Iterable<number>): void {
+  const pruning = current.release?.pruning ?? [];
+  const hit = [...versions].filter((v) => pruning.includes(v));
+  if (hit.length > 0) {
+    throw new UsageError(
+      `version${hit.length > 1 ? 's' : ''} ${hit.join(', ')} ${hit.length > 1 ? 'are' : 'is'} being deleted by a prune ` +
+        `(release.json generation ${current.generation}, by ${current.release!.updatedBy}); release another version`,
+    );
+  }
+}
+
 /** `catwalk release`: serve versions, move labels. */
 export function release(
   options: ReleaseOptions & { readonly request: ReleaseRequest },
 ): Promise<ReleaseResult> {
-  return change(options, 'release', (current, complete) =>
-    planRelease(current.state, options.request, complete),
-  );
+  return change(options, 'release', (current, complete) => {
+    if (!current.release && !options.initial && options.request.serve === undefined) {
+      throw unknownServed(
+        options.location,
+        'Give --serve with every version to serve (e.g. --serve 3,4), or name the model by its spec file.',
+      );
+    }
+    refusePruning(current, [
+      ...(options.request.serve ?? []),
+      ...Object.values(options.request.labels ?? {}).filter((v): v is number => v !== null),
+    ]);
+    return planRelease(current.state, options.request, complete);
+  });
 }
 
 /** `catwalk rollback`: move stable back and stop serving the bad version. */
@@ -273,11 +374,34 @@ export async function rollback(
   options: ReleaseOptions & { readonly to?: number },
 ): Promise<ReleaseResult & { from: number; to: number }> {
   let moved = { from: 0, to: 0 };
-  const result = await change(options, 'rollback', (current, complete) => {
-    const plan = planRollback(current.state, current.release?.history ?? [], complete, options.to);
-    moved = { from: plan.from, to: plan.to };
-    return plan.state;
-  });
+  const result = await change(
+    options,
+    'rollback',
+    (current, complete) => {
+      if (!current.release && !options.initial) {
+        throw unknownServed(
+          options.location,
+          'Release first (catwalk release --serve), or give the spec file.',
+        );
+      }
+      if (options.to !== undefined) refusePruning(current, [options.to]);
+      const plan = planRollback(
+        current.release ?? current.state,
+        current.release?.history ?? [],
+        complete,
+        options.to,
+      );
+      moved = { from: plan.from, to: plan.to };
+      return plan.state;
+    },
+    (current) => {
+      // Where the next rollback continues from: the release whose stable this one went back to.
+      const r = current.release;
+      if (!r) return {};
+      const found = rollbackCandidates(r, r.history).find((h) => stableOf(h) === moved.to);
+      return { rolledBackTo: found ? (found.rolledBackTo ?? found.generation) : r.generation };
+    },
+  );
   return { ...result, ...moved };
 }
 
@@ -287,39 +411,97 @@ export interface PruneResult {
   readonly freedBytes: number;
 }
 
-/** `catwalk prune`: delete old versions, never a served or labelled one. Each version's manifest goes first. */
+/**
+ * `catwalk prune`: delete old versions, never a served or labelled one.
+ *
+ * release.json is the lock: prune first writes the next generation of it,
+ * compare-and-swap, naming the versions it is about to delete (`pruning`).
+ * A release that read the generation before fails its own compare-and-swap;
+ * one that reads it after refuses those versions. Then each version's claim
+ * becomes a tombstone (its number is never used again), its manifest goes
+ * (the version stops existing), then its files; last, the marker is cleared.
+ */
 export async function prune(
   options: ReleaseOptions & { readonly keep: number; readonly dryRun?: boolean },
 ): Promise<PruneResult> {
   const { client, location } = options;
   const versions = await listVersions(client, location);
   const current = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions);
-  const doomed = new Set(planPrune(versions, current.state, options.keep));
+  if (!current.release) {
+    throw new UsageError(
+      `${location.name} has no release.json yet; prune deletes only what release.json, locked while prune ` +
+        `runs, says is not served. Run 'catwalk release ${options.initial ? '<spec>' : 's3://…'} --serve <versions>' ` +
+        'first to record what is served.',
+    );
+  }
+  // A prune that died leaves its marker: those versions are finished off too.
+  const leftover = new Set(current.release.pruning ?? []);
+  const doomed = new Set([
+    ...planPrune(versions, current.state, options.keep),
+    ...versions.filter((v) => leftover.has(v.version)).map((v) => v.version),
+  ]);
   const kept = versions
-    .filter((v) => v.state !== 'incomplete' && !doomed.has(v.version))
+    .filter((v) => (v.state === 'complete' || v.state === 'corrupt') && !doomed.has(v.version))
     .map((v) => v.version);
   const gone = versions.filter((v) => doomed.has(v.version));
-  if (!options.dryRun && gone.length > 0) {
-    // Re-read release.json just before deleting: a release that landed since must not lose its versions.
-    const again = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions);
-    if (again.generation !== current.generation) {
-      throw new ConflictError(
-        `release.json of ${location.name} changed while prune was planning (generation ${current.generation} -> ${again.generation}); nothing was deleted, run it again`,
-      );
-    }
-    for (const v of gone) {
-      // Manifest first: the version stops existing at once, then its files go.
-      await deleteKeys(client, location.bucket, [manifestKey(location, v.version)]);
-      await deleteKeys(
-        client,
-        location.bucket,
-        v.keys.filter((k) => k !== manifestKey(location, v.version)),
-      );
-    }
-  }
-  return {
+  const result = {
     deleted: gone.map((v) => v.version),
     kept,
     freedBytes: gone.reduce((n, v) => n + v.storedBytes, 0),
   };
+  if (options.dryRun || gone.length === 0) return result;
+  await requireConditionalWrites(client, location.bucket, location.prefix);
+  const updatedBy = options.updatedBy ?? whoAmI();
+
+  const marked = nextRelease(location, current, current.state, 'prune', updatedBy, {
+    ...(current.release.rolledBackTo !== undefined ? { rolledBackTo: current.release.rolledBackTo } : {}),
+    pruning: [...doomed].sort((a, b) => a - b),
+  });
+  try {
+    await writeRelease(client, location, current, marked, 'prune');
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      throw new ConflictError(
+        `release.json of ${location.name} changed while prune was planning; nothing was deleted, run it again`,
+      );
+    }
+    throw error;
+  }
+
+  for (const v of gone) {
+    await putJson(client, location.bucket, claimKey(location, v.version), {
+      format: CLAIM_FORMAT,
+      pushId: marked.requestId,
+      exportId: '',
+      startedAt: marked.updatedAt,
+      pushedBy: updatedBy,
+      heartbeatAt: marked.updatedAt,
+      pruned: true,
+    });
+    // Manifest first: the version stops existing at once, then its files go.
+    await deleteKeys(client, location.bucket, [manifestKey(location, v.version)]);
+    await deleteKeys(
+      client,
+      location.bucket,
+      v.keys.filter((k) => k !== manifestKey(location, v.version) && k !== claimKey(location, v.version)),
+    );
+  }
+
+  // Clear the marker, keeping whatever releases were made meanwhile.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const now = await readRelease(client, location, defaultInitialRelease, versions);
+    if (!now.release?.pruning?.some((v) => doomed.has(v))) break;
+    const rest = now.release.pruning.filter((v) => !doomed.has(v));
+    const cleared = nextRelease(location, now, now.state, 'prune done', updatedBy, {
+      ...(now.release.rolledBackTo !== undefined ? { rolledBackTo: now.release.rolledBackTo } : {}),
+      pruning: rest,
+    });
+    try {
+      await writeRelease(client, location, now, cleared, 'prune');
+      break;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error; // a release landed meanwhile: read again
+    }
+  }
+  return result;
 }

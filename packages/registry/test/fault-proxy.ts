@@ -26,8 +26,8 @@ export type ProxyAction =
   | { readonly status: number; readonly code: string }
   /** Forward, but cut the response body after this many bytes. */
   | { readonly truncateAfter: number }
-  /** Wait for `until` before doing `then` (default 'pass'). */
-  | { readonly hold: Promise<unknown>; readonly then?: ProxyAction };
+  /** Wait for `hold` before doing `next` (default 'pass'). */
+  | { readonly hold: Promise<unknown>; readonly next?: ProxyAction };
 
 export type ProxyRule = (req: ProxiedRequest) => ProxyAction;
 
@@ -80,7 +80,7 @@ export async function startProxy(upstream: string): Promise<FaultProxy> {
   ): Promise<void> => {
     if (typeof action === 'object' && 'hold' in action) {
       await action.hold;
-      return act(action.then ?? 'pass', req, res);
+      return act(action.next ?? 'pass', req, res);
     }
     if (action === 'reset') {
       req.socket.destroy();

@@ -14,7 +14,7 @@ export async function pruneCommand(
     prune({
       client: target.client,
       location: target.location,
-      initial: target.initial,
+      ...(target.model ? { initial: target.initial } : {}),
       keep,
       ...(flags.dryRun ? { dryRun: true } : {}),
     }),

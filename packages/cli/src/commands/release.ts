@@ -46,7 +46,7 @@ export async function releaseCommand(model: string, flags: ReleaseFlags, io: Io)
     release({
       client: target.client,
       location: target.location,
-      initial: target.initial,
+      ...(target.model ? { initial: target.initial } : {}),
       request: { ...(serve ? { serve } : {}), labels },
       ...(flags.ifGeneration !== undefined
         ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
@@ -68,7 +68,7 @@ export async function rollbackCommand(
     rollback({
       client: target.client,
       location: target.location,
-      initial: target.initial,
+      ...(target.model ? { initial: target.initial } : {}),
       ...(to !== undefined ? { to } : {}),
       ...(flags.ifGeneration !== undefined
         ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
