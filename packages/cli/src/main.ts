@@ -1,6 +1,6 @@
 // `catwalk`: argument parsing and dispatch only; the work is in the packages.
 
-import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { deployCommand } from './commands/deploy';
 import { explainCommand } from './commands/explain';
 import { generateCommand } from './commands/generate';
@@ -27,7 +27,18 @@ const endpointOption = () =>
   new Option(
     '--endpoint <url>',
     "S3-compatible endpoint (default: the spec's source.endpoint, $AWS_ENDPOINT_URL_S3, AWS)",
-  );
+  ).argParser(parseEndpoint);
+
+/** An http(s) URL, refused up front: the SDK would otherwise fail deep inside with a stack trace. */
+function parseEndpoint(text: string): string {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+    throw new InvalidArgumentError(
+      `--endpoint '${text}' is not a URL: write it as http(s)://host[:port], e.g. http://127.0.0.1:4568 or https://s3.eu-west-1.amazonaws.com`,
+    );
+  }
+  return text;
+}
 const regionOption = () =>
   new Option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)");
 
@@ -270,7 +281,20 @@ Examples:
     )
     .option('--config-template <file>', "the generated models.config (from the chart's ConfigMap)")
     .option('--config-out <file>', 'the live models.config TF Serving reads')
-    .option('--port <port>', '/healthz, /readyz and /metrics (default 9102; none with --once)')
+    .option(
+      '--port <port>',
+      '/healthz, /readyz, /ready/serving, /status and /metrics (default 9102; none with --once)',
+    )
+    .option(
+      '--serving-url <url>',
+      "TF Serving's model status URL (http://127.0.0.1:8501/v1/models/<model>): /ready/serving is 200 only while a version is AVAILABLE",
+    )
+    .option(
+      '--serving-poll-seconds <n>',
+      "TF Serving's --model_config_file_poll_wait_seconds: a dropped version's folder stays that long plus a margin (default: the spec's pollSeconds, else 10)",
+    )
+    .option('--poll-deadline <duration>', 'a poll still running after this is abandoned and counted', '10m')
+    .option('--stale-after <duration>', '/readyz turns 503 once the last good sync is older than this', '5m')
     .option('--log-level <level>', 'pino log level', 'info')
     .addOption(endpointOption())
     .addOption(regionOption())

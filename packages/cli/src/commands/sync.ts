@@ -9,13 +9,7 @@ import {
   type Track,
 } from '@catwalk/registry';
 import { exitCodes, type Io, UserError } from '../io';
-import {
-  parseVersion,
-  resolveTarget,
-  type S3Flags,
-  withRegistryErrors,
-  withSignals,
-} from '../registry-target';
+import { resolveTarget, type S3Flags, withRegistryErrors, withSignals } from '../registry-target';
 
 export interface SyncFlags extends S3Flags {
   source: string;
@@ -26,17 +20,47 @@ export interface SyncFlags extends S3Flags {
   configTemplate?: string;
   configOut?: string;
   port?: string;
+  servingUrl?: string;
+  servingPollSeconds?: string;
+  pollDeadline?: string;
+  staleAfter?: string;
   logLevel?: string;
 }
 
 /** "10s", "500ms", "1m", or plain seconds. */
-export function parseInterval(text: string): number {
+export function parseInterval(text: string, flag = '--interval'): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   if (!match || Number(match[1]) <= 0) {
-    throw new UserError(`--interval '${text}': write a duration such as 10s, 500ms or 1m`, exitCodes.usage);
+    throw new UserError(`${flag} '${text}': write a duration such as 10s, 500ms or 1m`, exitCodes.usage);
   }
   const unit = match[2] ?? 's';
   return Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
+}
+
+function parsePort(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new UserError(
+      `--port '${text}': give a port number from 0 to 65535 (0 picks a free one)`,
+      exitCodes.usage,
+    );
+  }
+  return port;
+}
+
+function parseHttpUrl(text: string, flag: string, example: string): string {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UserError(`${flag} '${text}' is not a URL: write it as ${example}`, exitCodes.usage);
+  }
+  return text;
+}
+
+function parseSeconds(text: string, flag: string): number {
+  if (!/^\d+(\.\d+)?$/.test(text.trim())) {
+    throw new UserError(`${flag} '${text}': give a number of seconds, e.g. ${flag} 10`, exitCodes.usage);
+  }
+  return Number(text) * 1000;
 }
 
 const TRACKS: readonly Track[] = ['all', 'stable', 'canary'];
@@ -56,8 +80,22 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
     );
   }
   const intervalMs = parseInterval(flags.interval ?? '10s');
-  const port = flags.port !== undefined ? parseVersion(flags.port, '--port') : flags.once ? undefined : 9102;
+  const port = flags.port !== undefined ? parsePort(flags.port) : flags.once ? undefined : 9102;
+  const pollDeadlineMs = parseInterval(flags.pollDeadline ?? '10m', '--poll-deadline');
+  const staleAfterMs = parseInterval(flags.staleAfter ?? '5m', '--stale-after');
+  const servingUrl =
+    flags.servingUrl === undefined
+      ? undefined
+      : parseHttpUrl(flags.servingUrl, '--serving-url', 'http://127.0.0.1:8501/v1/models/<model>');
+  const servingPollFlag =
+    flags.servingPollSeconds === undefined
+      ? undefined
+      : parseSeconds(flags.servingPollSeconds, '--serving-poll-seconds');
   const target = await resolveTarget(flags.source, flags, io);
+  // An init container (--once) fills an empty folder nobody serves from yet: nothing to wait for.
+  const servingPollMs = flags.once
+    ? undefined
+    : (servingPollFlag ?? (target.model ? target.model.serving.pollSeconds * 1000 : 10_000));
   let config: { out: string; source: ConfigSource } | undefined;
   if (flags.configTemplate) {
     const file = path.resolve(io.cwd, flags.configTemplate);
@@ -87,8 +125,12 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
           track,
           initial,
           intervalMs,
+          pollDeadlineMs,
+          staleAfterMs,
           logger,
           signal,
+          ...(servingUrl ? { servingUrl } : {}),
+          ...(servingPollMs !== undefined ? { servingPollMs } : {}),
           ...(config ? { config } : {}),
           ...(flags.once ? { once: true } : {}),
           ...(port !== undefined ? { port } : {}),

@@ -1,0 +1,66 @@
+// catwalk sync and the S3 options: bad flags are usage errors (exit 2) that
+// name the flag and the fix, never a stack trace.
+
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { catwalk, tempDir } from './run';
+
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
+const sync = (...args: string[]) =>
+  catwalk(['sync', '--source', 's3://models/team/m', '--dest', path.join(tempDir(), 'm'), ...args]);
+
+describe('catwalk sync usage errors', () => {
+  it.each([
+    [['--port', '99999'], "--port '99999': give a port number from 0 to 65535"],
+    [['--port', 'http'], "--port 'http': give a port number from 0 to 65535"],
+    [['--endpoint', 'not-a-url', '--once'], "--endpoint 'not-a-url' is not a URL"],
+    [['--endpoint', 'ftp://host', '--once'], "--endpoint 'ftp://host' is not a URL"],
+    [['--serving-url', '127.0.0.1:8501'], "--serving-url '127.0.0.1:8501' is not a URL"],
+    [['--serving-poll-seconds', 'often'], "--serving-poll-seconds 'often'"],
+    [['--poll-deadline', '0s'], "--poll-deadline '0s'"],
+    [['--stale-after', 'soon'], "--stale-after 'soon'"],
+  ])('%j exits 2 with a clear message', async (args, message) => {
+    const result = await sync(...args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    noStack(result.stderr);
+  });
+
+  it('--endpoint is checked for every command that talks to S3', async () => {
+    const result = await catwalk(['versions', 's3://models/team/m', '--endpoint', 'not-a-url']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--endpoint 'not-a-url' is not a URL");
+    expect(result.stderr).toContain('http://127.0.0.1:4568');
+    noStack(result.stderr);
+  });
+
+  it('a port in use names the port and what to do, exit 1', async () => {
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const result = await sync('--port', String(port), '--endpoint', 'http://127.0.0.1:9');
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`port ${port} on 0.0.0.0 is already in use`);
+      expect(result.stderr).toContain('give --port another port');
+      expect(result.stderr).not.toContain('S3:');
+      noStack(result.stderr);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('documents the sidecar endpoints and flags in --help', async () => {
+    const help = await catwalk(['sync', '--help']);
+    for (const flag of ['--serving-url', '--serving-poll-seconds', '--poll-deadline', '--stale-after']) {
+      expect(help.stdout).toContain(flag);
+    }
+    expect(help.stdout).toContain('/ready/serving');
+  });
+});
