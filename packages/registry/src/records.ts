@@ -166,6 +166,12 @@ export function parseManifest(text: string, where: string): Manifest {
         bad('files', `has '${p}' below the file '${parts.slice(0, i).join('/')}'`);
     }
   }
+  if (!seen.has('saved_model.pb') && !seen.has('saved_model.pbtxt')) {
+    bad(
+      'files',
+      'must list saved_model.pb or saved_model.pbtxt at the root of the version (TF Serving loads nothing else)',
+    );
+  }
   if (m.totalBytes !== total) bad('totalBytes', `must be the sum of the file sizes (${total})`);
   for (const field of ['fingerprint', 'pushedAt', 'pushedBy', 'pushId', 'tool'] as const) {
     if (typeof m[field] !== 'string') bad(field, 'must be a string');
