@@ -4,5 +4,9 @@ const base = require('../../jest.preset.cjs')(__dirname);
 // resolves those to the .ts files.
 module.exports = {
   ...base,
-  moduleNameMapper: { ...base.moduleNameMapper, '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    ...base.moduleNameMapper,
+    '^@catwalk/client/wire$': require('node:path').join(__dirname, 'src/wire.ts'),
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
 };

@@ -7,12 +7,7 @@ import {
 } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { ModelService } from './generated/proto/tensorflow_serving/apis/model_service_pb.js';
-import {
-  type PredictRequest,
-  PredictRequestSchema,
-} from './generated/proto/tensorflow_serving/apis/predict_pb.js';
 import { PredictionService } from './generated/proto/tensorflow_serving/apis/prediction_service_pb.js';
-import { serializePredictRequest } from './predict-wire.js';
 
 /** Wraps bytes in a Buffer without copying (grpc-js wants Buffers). */
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -31,16 +26,12 @@ export function deserializer<D extends DescMessage>(schema: D): (bytes: Buffer) 
 export function grpcServiceDefinition(service: DescService): ServiceDefinition {
   const definition: Record<string, ServiceDefinition[string]> = {};
   for (const method of service.methods) {
-    const requestSerialize =
-      method.input.typeName === PredictRequestSchema.typeName
-        ? (message: PredictRequest) => asBuffer(serializePredictRequest(message))
-        : serializer(method.input);
     definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
       originalName: method.name,
       requestStream: false,
       responseStream: false,
-      requestSerialize: requestSerialize as (message: unknown) => Buffer,
+      requestSerialize: serializer(method.input) as (message: unknown) => Buffer,
       requestDeserialize: deserializer(method.input),
       responseSerialize: serializer(method.output),
       responseDeserialize: deserializer(method.output),

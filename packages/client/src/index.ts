@@ -1,4 +1,6 @@
 // @catwalk/client: a typed TensorFlow Serving client over REST and gRPC.
+// The wire format (protobuf messages, the REST JSON dialect) is at
+// @catwalk/client/wire, outside this stable API.
 export {
   type CallOptions,
   type CatwalkClient,
@@ -14,11 +16,10 @@ export {
 export {
   CancelledError,
   CatwalkError,
+  type CatwalkErrorClass,
   type CatwalkErrorDetails,
   DeadlineExceededError,
-  ERROR_CODES,
   type ErrorCode,
-  HTTP_STATUS_BY_CODE,
   InvalidInputError,
   ModelNotFoundError,
   PermissionDeniedError,
@@ -29,14 +30,7 @@ export {
 } from './errors.js';
 export { type ExampleInput, type FeatureValue, feature, type TypedFeature } from './examples.js';
 export type { CallInfo, Hooks } from './hooks.js';
-export {
-  checkInputs,
-  type ModelMetadata,
-  metadataFromProto,
-  parseMetadataJson,
-  type Signature,
-  type TensorSpec,
-} from './metadata.js';
+export type { ModelMetadata, Signature, TensorSpec } from './metadata.js';
 export { type PromClientLike, type PrometheusHookOptions, prometheusHooks } from './prometheus.js';
 export type { RetryOptions } from './retry.js';
 export type {
@@ -67,4 +61,3 @@ export type {
   TransportKind,
   VersionStatus,
 } from './transport.js';
-export * as wire from './wire.js';

@@ -1,9 +1,11 @@
-// Wire-level building blocks, public for @catwalk/testing and for callers who
-// need the raw TF Serving messages: protobuf schemas, grpc-js service
-// definitions, the tensor codec and the REST JSON dialect.
+// @catwalk/client/wire: wire-level building blocks for @catwalk/testing and
+// for callers who need the raw TF Serving messages: protobuf schemas, grpc-js
+// service definitions, the tensor codec and the REST JSON dialect.
+// Unstable: it follows TF Serving's protos and the SDK's internals, and may
+// change in any release.
 
 export { decodeTensor, encodeTensor } from './codec.js';
-export { exampleToJson, exampleToProto, featureToProto, typedFeature } from './examples.js';
+export { ERROR_CODES, HTTP_STATUS_BY_CODE } from './errors.js';
 export type { components as RestSchemas, paths as RestPaths } from './generated/openapi.js';
 export * from './generated/proto/tensorflow/core/example/example_pb.js';
 export * from './generated/proto/tensorflow/core/example/feature_pb.js';
@@ -30,6 +32,7 @@ export {
   modelServiceDefinition,
   predictionServiceDefinition,
 } from './grpc-service.js';
-export { formatFloat, formatNumber, parseJson } from './json.js';
+export { formatFloat, parseJson } from './json.js';
 export { isPlainObject, jsonToTensor, tensorRowToJson, tensorToJson } from './json-tensor.js';
-export { encodePredictRequest, serializePredictRequest } from './predict-wire.js';
+export { metadataFromProto, parseMetadataJson } from './metadata.js';
+export { encodePredictRequest } from './predict-wire.js';

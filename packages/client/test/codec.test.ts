@@ -7,8 +7,8 @@ import {
   tensor,
   toBfloat16,
   toFloat16,
-  wire,
 } from '@catwalk/client';
+import * as wire from '@catwalk/client/wire';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
@@ -158,40 +158,6 @@ test('tensor() checks the shape against the data', () => {
   expect(() => tensor(new Float32Array(1) as never, [1], 'int32')).toThrow(
     'tensor data holds float32 values, not int32',
   );
-});
-
-describe('serializePredictRequest (one copy for large tensors)', () => {
-  const big = wire.encodeTensor(
-    tensor(
-      Float32Array.from({ length: 100_000 }, (_, i) => i / 3),
-      [100_000, 1],
-    ),
-  );
-  const small = wire.encodeTensor(tensor(['a', 'b']));
-
-  test('writes exactly the bytes protobuf-es writes', () => {
-    const request = create(wire.PredictRequestSchema, {
-      modelSpec: { name: 'm', versionChoice: { case: 'version', value: { value: 7n } } },
-      inputs: { x: big, names: small },
-    });
-    expect(
-      Buffer.from(wire.serializePredictRequest(request)).equals(
-        Buffer.from(toBinary(wire.PredictRequestSchema, request)),
-      ),
-    ).toBe(true);
-  });
-
-  test('later fields (output_filter) still decode to the same message', () => {
-    const request = create(wire.PredictRequestSchema, {
-      modelSpec: { name: 'm' },
-      inputs: { x: big },
-      outputFilter: ['y'],
-    });
-    const back = fromBinary(wire.PredictRequestSchema, wire.serializePredictRequest(request));
-    expect(back.outputFilter).toEqual(['y']);
-    expect(back.modelSpec?.name).toBe('m');
-    expect(Buffer.from(back.inputs.x!.tensorContent).equals(Buffer.from(big.tensorContent))).toBe(true);
-  });
 });
 
 describe('encodePredictRequest (straight from tensors)', () => {

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkInputs, InvalidInputError, parseMetadataJson, tensor } from '@catwalk/client';
+import { InvalidInputError, tensor } from '@catwalk/client';
+import { parseMetadataJson } from '@catwalk/client/wire';
+import { checkInputs } from '../src/metadata';
 import { tfServingTestdata } from './helpers';
 
 const read = (file: string) => JSON.parse(fs.readFileSync(path.join(tfServingTestdata, file), 'utf8'));

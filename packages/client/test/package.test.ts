@@ -29,14 +29,42 @@ test('the sources import no other Catwalk package', () => {
   expect(offenders).toEqual([]);
 });
 
-test('the built package loads as CommonJS and as an ES module', () => {
+test('the built package loads as CommonJS and as an ES module, with wire only behind its subpath', () => {
   const script = `
     const cjs = require('@catwalk/client');
-    import('@catwalk/client').then((esm) => {
+    const cjsWire = require('@catwalk/client/wire');
+    Promise.all([import('@catwalk/client'), import('@catwalk/client/wire')]).then(([esm, esmWire]) => {
       const t = esm.tensor(new Float32Array([1, 2]));
-      const bytes = cjs.wire.encodeTensor(t).tensorContent.length;
-      process.stdout.write([typeof cjs.createClient, typeof esm.createClient, bytes].join(' '));
+      const bytes = cjsWire.encodeTensor(t).tensorContent.length;
+      process.stdout.write([typeof cjs.createClient, typeof esm.createClient, bytes,
+        typeof esmWire.predictionServiceDefinition, 'wire' in cjs, 'wire' in esm].join(' '));
     });`;
   const out = execFileSync(process.execPath, ['-e', script], { cwd: pkgDir, encoding: 'utf8' });
-  expect(out.trim()).toBe('function function 8');
+  expect(out.trim()).toBe('function function 8 object false false');
+});
+
+test('the root entry point exports the SDK and nothing of the wire format', () => {
+  const script = `process.stdout.write(JSON.stringify(Object.keys(require('@catwalk/client')).sort()))`;
+  const names = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: pkgDir, encoding: 'utf8' }));
+  expect(names).toEqual([
+    'CancelledError',
+    'CatwalkError',
+    'DeadlineExceededError',
+    'InvalidInputError',
+    'ModelNotFoundError',
+    'PermissionDeniedError',
+    'ResourceExhaustedError',
+    'ServerError',
+    'UnavailableError',
+    'UnimplementedError',
+    'createClient',
+    'feature',
+    'fromBfloat16',
+    'fromFloat16',
+    'prometheusHooks',
+    'tensor',
+    'toBfloat16',
+    'toFloat16',
+    'toNested',
+  ]);
 });

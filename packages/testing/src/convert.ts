@@ -1,5 +1,6 @@
 // Conversions between what the fake's transports carry and what its models see.
-import { type Tensor, wire } from '@catwalk/client';
+import type { Tensor } from '@catwalk/client';
+import * as wire from '@catwalk/client/wire';
 import { TfError } from './core.js';
 import type { FakeSignature, Features, FeatureValues, TensorSpecInit } from './models.js';
 import type { TfJson } from './tf-json.js';

@@ -1,7 +1,8 @@
 // TF Serving's gRPC services (PredictionService, ModelService) over grpc-js.
 import { create } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
-import { ERROR_CODES, type Tensor, wire } from '@catwalk/client';
+import type { Tensor } from '@catwalk/client';
+import * as wire from '@catwalk/client/wire';
 import {
   Server,
   type ServerUnaryCall,
@@ -52,7 +53,7 @@ function unary<Req, Res>(
             : new TfError('INTERNAL', String((error as Error)?.message ?? error));
         const message = tf.message.length > 1024 ? `${tf.message.slice(0, 1024)}...TRUNCATED` : tf.message;
         callback({
-          code: ERROR_CODES.indexOf(tf.code),
+          code: wire.ERROR_CODES.indexOf(tf.code),
           details: message,
           name: tf.code,
           message,

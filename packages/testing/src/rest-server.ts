@@ -1,6 +1,7 @@
 // TF Serving's REST API (http_rest_api_handler.cc) over node:http.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { HTTP_STATUS_BY_CODE, type Tensor, wire } from '@catwalk/client';
+import type { Tensor } from '@catwalk/client';
+import * as wire from '@catwalk/client/wire';
 import { jsonExampleToFeatures, jsonInputToTensor, outputToJson, signatureDefJson } from './convert.js';
 import {
   type Core,
@@ -39,7 +40,7 @@ function sendJson(res: ServerResponse, status: number, body: string): void {
 
 function sendError(res: ServerResponse, error: TfError): void {
   // rapidjson's PrettyWriter, as MakeJsonFromStatus uses.
-  sendJson(res, HTTP_STATUS_BY_CODE[error.code], JSON.stringify({ error: error.message }, null, 4));
+  sendJson(res, wire.HTTP_STATUS_BY_CODE[error.code], JSON.stringify({ error: error.message }, null, 4));
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -2,7 +2,8 @@
 // checking the details a real TF Serving client depends on.
 import { create } from '@bufbuild/protobuf';
 import { anyUnpack } from '@bufbuild/protobuf/wkt';
-import { createClient, metadataFromProto, tensor, wire } from '@catwalk/client';
+import { createClient, tensor } from '@catwalk/client';
+import * as wire from '@catwalk/client/wire';
 import { type FakeServing, halfPlusTwo, startFakeServing } from '@catwalk/testing';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 
@@ -95,7 +96,7 @@ test('GetModelMetadata packs a SignatureDefMap in an Any', async () => {
   expect(packed.typeUrl).toBe('type.googleapis.com/tensorflow.serving.SignatureDefMap');
   const map = anyUnpack(packed, wire.SignatureDefMapSchema)!;
   expect(Object.keys(map.signatureDef)).toContain('classify_x2_to_y3');
-  expect(metadataFromProto(response).version).toBe(1);
+  expect(wire.metadataFromProto(response).version).toBe(1);
 });
 
 test("GetModelStatus lists versions; errors carry TF Serving's codes and texts", async () => {
