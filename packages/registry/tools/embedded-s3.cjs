@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 // Catwalk's embedded S3 for local use, tests and benchmarks: s3rver on
-// loopback, plus the conditional writes AWS S3 has had since 2024
-// (If-None-Match: * and If-Match: <etag> on PutObject and
-// CompleteMultipartUpload), which s3rver 3.7 ignores. The registry relies on
-// them to keep concurrent pushes and releases apart, and refuses servers
-// without them.
+// loopback, with what s3rver 3.7 lacks and the registry relies on:
+//
+// - conditional writes, as AWS S3 has had them since 2024 (If-None-Match: *
+//   and If-Match: <etag> on PutObject and CompleteMultipartUpload), which keep
+//   concurrent pushes and releases apart (the registry refuses servers without);
+// - ListObjectsV2 pagination: s3rver makes its continuation tokens with DES,
+//   which OpenSSL 3 (Node 17+) no longer has, so any listing past 1,000 keys
+//   failed with HTTP 500;
+// - keys with '.' or '..' segments refused: s3rver maps keys to file paths,
+//   and such a key would be written outside the data folder;
+// - atomic object writes: each object is written to a temp file and renamed
+//   into place, and readers of a key wait for a rename in progress, so a
+//   reader sees the old object or the new one, never part of one.
 //
 // As a script: node embedded-s3.cjs --dir DIR [--port 0] [--bucket NAME]...
 // prints one JSON line {"endpoint": "http://127.0.0.1:PORT"} once listening,
 // and stops on SIGTERM/SIGINT.
 'use strict';
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { Transform } = require('node:stream');
+const { pipeline } = require('node:stream/promises');
+const S3Object = require('s3rver/lib/models/object');
 
 /** Serialises async work per key: check-then-write must not interleave. */
 function keyedLock() {
@@ -33,6 +45,206 @@ function keyedLock() {
       release();
       if (tails.get(key) === tail) tails.delete(key);
     }
+  };
+}
+
+const escapeXml = (text) =>
+  String(text).replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c],
+  );
+
+function s3Error(ctx, status, code, message) {
+  ctx.status = status;
+  ctx.type = 'application/xml';
+  ctx.body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`;
+}
+
+/** The bucket and key a request path names ('' when it names none). */
+function target(ctx) {
+  const [, bucket = '', ...rest] = ctx.path.split('/');
+  let key = '';
+  try {
+    key = rest.map(decodeURIComponent).join('/');
+  } catch {
+    key = rest.join('/');
+  }
+  return { bucket: safeDecode(bucket), key };
+}
+
+function safeDecode(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+const badSegment = (name) => name.split('/').some((s) => s === '.' || s === '..');
+
+/** Keys (and copy sources, and upload ids) that would resolve outside the data folder are refused. */
+function refuseEscapingKeys() {
+  return async (ctx, next) => {
+    const { bucket, key } = target(ctx);
+    const copySource = ctx.get('x-amz-copy-source');
+    const uploadId = ctx.query.uploadId;
+    const bad =
+      bucket === '.' ||
+      bucket === '..' ||
+      badSegment(key) ||
+      (copySource && badSegment(safeDecode(copySource.split('?')[0]))) ||
+      (uploadId !== undefined && !/^[A-Za-z0-9_-]+$/.test(String(uploadId)));
+    if (bad) {
+      return s3Error(
+        ctx,
+        400,
+        'InvalidArgument',
+        "keys with '.' or '..' segments (and upload ids other than letters, digits, '-' and '_') are refused: " +
+          'this server stores keys as files and such a key would leave its data folder',
+      );
+    }
+    return next();
+  };
+}
+
+/**
+ * ListObjectsV2 with our own continuation tokens (base64url JSON of the
+ * bucket and the last key). s3rver's store does the walking.
+ */
+function listObjectsV2() {
+  return async (ctx, next) => {
+    const { bucket, key } = target(ctx);
+    if (ctx.method !== 'GET' || ctx.query['list-type'] !== '2' || !bucket || key !== '') return next();
+    if (!(await ctx.store.getBucket(bucket))) return next(); // s3rver answers NoSuchBucket
+    const q = ctx.query;
+    const prefix = String(q.prefix ?? '');
+    const delimiter = String(q.delimiter ?? '');
+    const maxKeys = q['max-keys'] === undefined ? 1000 : Number(q['max-keys']);
+    if (!Number.isInteger(maxKeys) || maxKeys < 0) {
+      return s3Error(ctx, 400, 'InvalidArgument', 'max-keys must be a non-negative integer');
+    }
+    let startAfter = String(q['start-after'] ?? '');
+    const token = q['continuation-token'];
+    if (token) {
+      let decoded;
+      try {
+        decoded = JSON.parse(Buffer.from(String(token), 'base64url').toString('utf8'));
+      } catch {
+        decoded = undefined;
+      }
+      if (!decoded || decoded.bucket !== bucket || typeof decoded.after !== 'string') {
+        return s3Error(ctx, 400, 'InvalidArgument', 'The continuation token provided is incorrect');
+      }
+      startAfter = decoded.after;
+    }
+    const limit = Math.min(1000, maxKeys);
+    const result =
+      limit === 0
+        ? { objects: [], commonPrefixes: [], isTruncated: false }
+        : await ctx.store.listObjects(bucket, { prefix, delimiter, startAfter, maxKeys: limit });
+    const last = result.objects.at(-1);
+    const truncated = Boolean(result.isTruncated && last);
+    const url = q['encoding-type'] === 'url';
+    const enc = (text) => escapeXml(url ? encodeURIComponent(text) : text);
+    const xml = [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+      `<Name>${escapeXml(bucket)}</Name>`,
+      `<Prefix>${enc(prefix)}</Prefix>`,
+      delimiter ? `<Delimiter>${enc(delimiter)}</Delimiter>` : '',
+      token ? `<ContinuationToken>${escapeXml(token)}</ContinuationToken>` : '',
+      !token && q['start-after'] ? `<StartAfter>${enc(startAfter)}</StartAfter>` : '',
+      url ? '<EncodingType>url</EncodingType>' : '',
+      `<MaxKeys>${maxKeys}</MaxKeys>`,
+      `<KeyCount>${result.objects.length + result.commonPrefixes.length}</KeyCount>`,
+      `<IsTruncated>${truncated}</IsTruncated>`,
+      truncated
+        ? `<NextContinuationToken>${Buffer.from(JSON.stringify({ bucket, after: last.key })).toString('base64url')}</NextContinuationToken>`
+        : '',
+      ...result.objects.map(
+        (o) =>
+          `<Contents><Key>${enc(o.key)}</Key><LastModified>${o.lastModifiedDate.toISOString()}</LastModified>` +
+          `<ETag>${escapeXml(o.metadata.etag)}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+      ),
+      ...result.commonPrefixes.map((p) => `<CommonPrefixes><Prefix>${enc(p)}</Prefix></CommonPrefixes>`),
+      '</ListBucketResult>',
+    ].join('');
+    ctx.status = 200;
+    ctx.type = 'application/xml';
+    ctx.body = xml;
+  };
+}
+
+/**
+ * Object writes become temp file + rename (object, md5 and metadata renamed
+ * together under the key's lock), and GET/HEAD of a key take the same lock
+ * while they read the metadata and open the file: a reader sees one whole
+ * version of the object. An open file keeps its bytes after a rename, so the
+ * lock is not held while the body streams.
+ */
+function atomicObjects(store, lock) {
+  const putObject = async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+    const tmp = `${objectPath}.${crypto.randomUUID()}.tmp`;
+    const md5 = crypto.createHash('md5');
+    let size = 0;
+    try {
+      const meter = new Transform({
+        transform(chunk, _encoding, done) {
+          md5.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      const source = Buffer.isBuffer(object.content) ? [object.content] : object.content;
+      await pipeline(source, meter, fs.createWriteStream(tmp));
+      const digest = md5.digest('hex');
+      const metadataPath = store.getResourcePath(object.bucket, object.key, 'metadata.json');
+      const md5Path = store.getResourcePath(object.bucket, object.key, 'object.md5');
+      // What s3rver keeps of a request's headers: its allowed list and the user metadata.
+      const metadata = Object.fromEntries(
+        Object.entries(object.metadata).filter(
+          ([k]) => S3Object.ALLOWED_METADATA.includes(k) || k.startsWith('x-amz-meta-'),
+        ),
+      );
+      await fs.promises.writeFile(`${metadataPath}.${path.basename(tmp)}`, JSON.stringify(metadata, null, 2));
+      await fs.promises.writeFile(`${md5Path}.${path.basename(tmp)}`, digest);
+      await lock(`${object.bucket}/${object.key}`, async () => {
+        await fs.promises.rename(`${metadataPath}.${path.basename(tmp)}`, metadataPath);
+        await fs.promises.rename(`${md5Path}.${path.basename(tmp)}`, md5Path);
+        await fs.promises.rename(tmp, objectPath);
+      });
+      return { size, md5: digest };
+    } finally {
+      await fs.promises.rm(tmp, { force: true }); // only there when the write failed
+    }
+  };
+  store.putObject = putObject;
+  // s3rver copies the three files one after the other; a copy is a read and a write like any other.
+  store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
+    const source = await lock(`${srcBucket}/${srcKey}`, () => store.getObject(srcBucket, srcKey));
+    if (!source) {
+      const error = new Error('source object not found');
+      error.code = 'ENOENT';
+      throw error;
+    }
+    await putObject({
+      bucket: destBucket,
+      key: destKey,
+      content: source.content,
+      metadata: replacementMetadata ?? source.metadata,
+    });
+    return store.getMetadata(destBucket, destKey);
+  };
+  return async (ctx, next) => {
+    const { bucket, key } = target(ctx);
+    if ((ctx.method === 'GET' || ctx.method === 'HEAD') && bucket && key) {
+      return lock(`${bucket}/${key}`, next);
+    }
+    return next();
   };
 }
 
@@ -80,8 +292,13 @@ async function startEmbeddedS3(options = {}) {
     silent: true,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
-  // Koa composes its middleware when the server starts: ours runs first.
-  server.middleware.unshift(conditionalWrites());
+  // Koa composes its middleware when the server starts: ours run first, in this order.
+  server.middleware.unshift(
+    refuseEscapingKeys(),
+    listObjectsV2(),
+    conditionalWrites(),
+    atomicObjects(server.store, keyedLock()),
+  );
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   return { endpoint, port: address.port, dir, close: () => server.close() };
