@@ -26,6 +26,7 @@ import {
 } from './records';
 import { defaultInitialRelease, type InitialRelease, initialState, readRelease } from './release';
 import { describeError, withRetries } from './retry';
+import { isNotFound } from './s3';
 import { planSync, servedConfig, type Track, wantedVersions } from './sync-plan';
 
 export interface SyncOptions {
@@ -432,6 +433,10 @@ export async function syncOnce(
     try {
       inS3.set(v, await identify(options, listed));
     } catch (error) {
+      if (isNotFound(error)) {
+        available.delete(v); // deleted since the listing (a prune): as if it had not been listed
+        continue;
+      }
       if (!(error instanceof InvalidRecordError || error instanceof ChecksumMismatchError)) throw error;
       problems.set(v, describeError(error));
       available.delete(v);
