@@ -328,18 +328,17 @@ export async function push(options: PushOptions): Promise<PushResult> {
     } catch (error) {
       // A 412 after a lost response is our own write: read it back before calling it a takeover.
       const now = await readClaim(client, location, chosen.version).catch(() => undefined);
-      if (now && now.pushId === pushId && !now.retiredBy) {
-        claimEtag = now.etag;
-        return;
-      }
-      if (error instanceof ConflictError || now?.retiredBy) {
+      if (now?.retiredBy || (error instanceof ConflictError && now?.pushId !== pushId)) {
         lostClaim = lost();
         return;
       }
-      options.onWarning?.(
-        `could not refresh the claim on ${formatUri(location, chosen.version)} (${(error as Error).message}); ` +
-          'trying again',
-      );
+      if (now?.pushId === pushId) claimEtag = now.etag; // still ours: carry on from what is there
+      if (now?.heartbeatAt !== sent.heartbeatAt && !(error instanceof ConflictError)) {
+        options.onWarning?.(
+          `could not refresh the claim on ${formatUri(location, chosen.version)} (${(error as Error).message}); ` +
+            'trying again',
+        );
+      }
     }
   };
   const heartbeat = (async () => {

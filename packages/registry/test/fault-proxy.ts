@@ -33,8 +33,10 @@ export type ProxyRule = (req: ProxiedRequest) => ProxyAction;
 
 export interface FaultProxy {
   readonly endpoint: string;
-  /** Every request seen, in arrival order, with the action taken. */
-  readonly seen: Array<ProxiedRequest & { action: string }>;
+  /** Every request seen, in arrival order, with the action taken and whether its exchange has ended. */
+  readonly seen: Array<ProxiedRequest & { action: string; done: boolean }>;
+  /** How many requests matching `match` are in flight right now. */
+  inFlight(match: (req: ProxiedRequest) => boolean): number;
   setRule(rule: ProxyRule): void;
   /** Resolves once a request matching `match` arrives (counting requests already seen when `past` is true). */
   arrival(match: (req: ProxiedRequest) => boolean, past?: boolean): Promise<ProxiedRequest>;
@@ -70,7 +72,7 @@ export function faultPlan(plan: ReadonlyArray<readonly [number, ProxyAction]>, a
 export async function startProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   let rule: ProxyRule = () => 'pass';
-  const seen: Array<ProxiedRequest & { action: string }> = [];
+  const seen: Array<ProxiedRequest & { action: string; done: boolean }> = [];
   const waiters: Array<{ match: (r: ProxiedRequest) => boolean; resolve: (r: ProxiedRequest) => void }> = [];
 
   const act = async (
@@ -138,7 +140,11 @@ export async function startProxy(upstream: string): Promise<FaultProxy> {
     // Hold the body until the action is known (a held request must not be half-forwarded).
     req.pause();
     const action = rule(request);
-    seen.push({ ...request, action: actionName(action) });
+    const entry = { ...request, action: actionName(action), done: false };
+    seen.push(entry);
+    res.on('close', () => {
+      entry.done = true;
+    });
     for (const w of waiters.splice(0)) {
       if (w.match(request)) w.resolve(request);
       else waiters.push(w);
@@ -151,6 +157,7 @@ export async function startProxy(upstream: string): Promise<FaultProxy> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     seen,
+    inFlight: (match) => seen.filter((r) => !r.done && match(r)).length,
     setRule(next) {
       rule = next;
     },

@@ -4,7 +4,7 @@
 // forwards the request, lets the server finish it, then drops the response.
 
 import { listVersions, push, release, rollback } from '../src';
-import { gate, is, startProxy } from './fault-proxy';
+import { gate, is, type ProxiedRequest, startProxy } from './fault-proxy';
 import { client, halfPlusTwo, halfPlusTwoTf2, type S3Server, startS3 } from './helpers';
 import { freshModel, lookalikeExport } from './push-support';
 
@@ -122,6 +122,84 @@ describe('lost responses to release.json writes', () => {
       expect(stored).not.toBeInstanceOf(Error);
       expect((stored as Awaited<typeof r1>).previous).toEqual({ serve: [1], labels: { stable: 1 } });
       expect((stored as Awaited<typeof r1>).release.generation).toBe(4);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('claim heartbeats', () => {
+  it('send one at a time: a slow heartbeat is never overtaken by the next (which would carry a stale ETag)', async () => {
+    const proxy = await startProxy(s3.endpoint);
+    try {
+      for (let round = 0; round < 2; round++) {
+        const loc = freshModel('slow-heartbeat');
+        const isClaimPut = (r: ProxiedRequest) =>
+          r.path.startsWith(`/models/${loc.prefix}/`) && is.put('/catwalk-claim.json')(r);
+        const laterHeartbeat = gate();
+        let claimPuts = 0;
+        let maxConcurrent = 0;
+        let heldData = false;
+        proxy.setRule((r) => {
+          if (isClaimPut(r)) {
+            claimPuts++;
+            maxConcurrent = Math.max(maxConcurrent, proxy.inFlight(isClaimPut) + 1);
+            if (claimPuts >= 3) laterHeartbeat.open();
+            // The first refresh is slow: its answer comes after three heartbeat periods.
+            if (claimPuts === 2) return { hold: new Promise((resolve) => setTimeout(resolve, 300)) };
+          }
+          if (!heldData && r.path.startsWith(`/models/${loc.prefix}/`) && is.dataPut(r)) {
+            heldData = true; // the push keeps running until a later heartbeat went out
+            return { hold: laterHeartbeat.opened };
+          }
+          return 'pass';
+        });
+        const result = await push({
+          client: client(proxy.endpoint, 3),
+          location: loc,
+          dir: lookalikeExport(30 + round),
+          leaseMs: 300,
+        });
+        expect(result.version).toBe(1);
+        expect(maxConcurrent).toBe(1);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('claim heartbeat failures', () => {
+  it('are reported through onWarning (not swallowed) when they are not a takeover, and the push goes on', async () => {
+    const proxy = await startProxy(s3.endpoint);
+    try {
+      const loc = freshModel('failing-heartbeat');
+      const isClaimPut = (r: ProxiedRequest) =>
+        r.path.startsWith(`/models/${loc.prefix}/`) && is.put('/catwalk-claim.json')(r);
+      const warned = gate();
+      let claimPuts = 0;
+      let heldData = false;
+      proxy.setRule((r) => {
+        if (isClaimPut(r) && ++claimPuts === 2) return { status: 503, code: 'SlowDown' };
+        if (!heldData && r.path.startsWith(`/models/${loc.prefix}/`) && is.dataPut(r)) {
+          heldData = true;
+          return { hold: warned.opened };
+        }
+        return 'pass';
+      });
+      const warnings: string[] = [];
+      const result = await push({
+        client: client(proxy.endpoint, 1),
+        location: loc,
+        dir: lookalikeExport(40),
+        leaseMs: 300,
+        onWarning: (message) => {
+          warnings.push(message);
+          warned.open();
+        },
+      });
+      expect(result.version).toBe(1);
+      expect(warnings[0]).toMatch(/could not refresh the claim on s3:\/\/models\/.*\/1 .*trying again/);
     } finally {
       await proxy.close();
     }
