@@ -6,7 +6,7 @@ import { InvalidInputError } from './errors.js';
 import { type Example, ExampleSchema } from './generated/proto/tensorflow/core/example/example_pb.js';
 import type { Feature } from './generated/proto/tensorflow/core/example/feature_pb.js';
 import { FeatureSchema } from './generated/proto/tensorflow/core/example/feature_pb.js';
-import { formatFloat } from './json.js';
+import { formatFloat, isPlainObject } from './json.js';
 
 /** A feature with its kind stated. */
 export type TypedFeature =
@@ -28,9 +28,7 @@ export const feature = {
 };
 
 function isTyped(value: FeatureValue): value is TypedFeature {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-  );
+  return isPlainObject(value);
 }
 
 /** Normalises a feature value to its kind and values. */

@@ -2,7 +2,8 @@
 // {"b64": ...}, floats with a decimal point, non-finite floats as bare tokens.
 import { ServerError, UnimplementedError } from './errors.js';
 import { formatFloat } from './json.js';
-import { ARRAY_TYPE, type DType, type NumericDType, type Tensor } from './tensor.js';
+import type { DType, Tensor } from './tensor.js';
+import { nestedToTensor } from './tensor-like.js';
 
 type Formatter = (value: never) => string;
 
@@ -127,88 +128,15 @@ function nest(items: string[], shape: readonly number[], firstAxis: number): str
   return write(firstAxis);
 }
 
-function isB64(value: unknown): value is { b64: string } {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    typeof (value as { b64?: unknown }).b64 === 'string'
-  );
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isB64(value);
-}
-
 /**
  * Reads a JSON value as a tensor. The dtype comes from the signature when it
  * is known; otherwise from the values (numbers become float64).
  */
 export function jsonToTensor(value: unknown, dtype: DType | undefined, alias: string): Tensor {
-  const shape: number[] = [];
-  let probe = value;
-  while (Array.isArray(probe)) {
-    shape.push(probe.length);
-    probe = probe[0];
-  }
-  const leaves: unknown[] = [];
-  const collect = (v: unknown, axis: number): void => {
-    if (axis === shape.length) {
-      if (Array.isArray(v)) throw ragged(alias);
-      leaves.push(v);
-      return;
-    }
-    if (!Array.isArray(v) || v.length !== shape[axis]) throw ragged(alias);
-    for (const item of v) collect(item, axis + 1);
-  };
-  collect(value, 0);
-
-  const kind = dtype ?? inferDtype(leaves[0]);
-  if (kind === 'string') {
-    const bytes = alias.endsWith('_bytes') || leaves.some(isB64);
-    const data = leaves.map((v) => {
-      if (isB64(v))
-        return bytes
-          ? new Uint8Array(Buffer.from(v.b64, 'base64'))
-          : Buffer.from(v.b64, 'base64').toString('utf8');
-      if (typeof v !== 'string') throw wrongType(alias, 'string', v);
-      return bytes ? new Uint8Array(Buffer.from(v, 'utf8')) : v;
-    });
-    return { dtype: 'string', shape, data: data as string[] | Uint8Array[] };
-  }
-  if (kind === 'bool') {
-    return {
-      dtype: 'bool',
-      shape,
-      data: leaves.map((v) => {
-        if (typeof v !== 'boolean') throw wrongType(alias, 'bool', v);
-        return v;
-      }),
-    };
-  }
-  const Ctor = ARRAY_TYPE[kind as NumericDType];
-  const out = new Ctor(leaves.length);
-  const big = kind === 'int64' || kind === 'uint64';
-  for (let i = 0; i < leaves.length; i++) {
-    const v = leaves[i];
-    if (typeof v !== 'number' && typeof v !== 'bigint') throw wrongType(alias, kind, v);
-    (out as unknown as Array<number | bigint>)[i] = big ? BigInt(v) : Number(v);
-  }
-  return { dtype: kind, shape, data: out } as Tensor;
-}
-
-function inferDtype(leaf: unknown): DType {
-  if (typeof leaf === 'boolean') return 'bool';
-  if (typeof leaf === 'string' || isB64(leaf)) return 'string';
-  return 'float64';
-}
-
-function ragged(alias: string): ServerError {
-  return new ServerError(`output "${alias}" is not a rectangular nested list`, { code: 'DATA_LOSS' });
-}
-
-function wrongType(alias: string, dtype: string, value: unknown): ServerError {
-  return new ServerError(`output "${alias}" should hold ${dtype} values, got ${JSON.stringify(value)}`, {
-    code: 'DATA_LOSS',
+  return nestedToTensor(value, {
+    dtype,
+    numbers: 'float64',
+    bytes: alias.endsWith('_bytes'),
+    fail: (problem) => new ServerError(`output "${alias}": ${problem}`, { code: 'DATA_LOSS' }),
   });
 }

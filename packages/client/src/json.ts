@@ -17,24 +17,35 @@ function revive(_key: string, value: unknown): unknown {
   return value;
 }
 
+export interface ParseJsonOptions {
+  /**
+   * "exact" (the default): integers too long for a double come back as
+   * bigint, others as number. "bigint": every integer written without a
+   * decimal point or exponent comes back as bigint, so a reader can tell 2
+   * from 2.0 (TF Serving does, for tf.Example features).
+   */
+  readonly integers?: 'exact' | 'bigint';
+}
+
 /**
  * JSON.parse that also accepts bare NaN, Infinity and -Infinity outside
  * strings, and keeps integers too long for a double exact (as bigint), since
  * TF Serving writes int64 tensors as plain JSON integers.
  */
-export function parseJson(text: string): unknown {
-  if (!/\d{16}/.test(text)) {
+export function parseJson(text: string, options: ParseJsonOptions = {}): unknown {
+  const allIntegers = options.integers === 'bigint';
+  if (!allIntegers && !/\d{16}/.test(text)) {
     try {
       return JSON.parse(text);
     } catch (error) {
       if (!/NaN|Infinity/.test(text)) throw error;
     }
   }
-  return JSON.parse(quoteSpecial(text), revive);
+  return JSON.parse(quoteSpecial(text, allIntegers), revive);
 }
 
 /** Rewrites the bare tokens and long integers as marked strings, leaving string contents alone. */
-function quoteSpecial(text: string): string {
+function quoteSpecial(text: string, allIntegers: boolean): string {
   let out = '';
   let last = 0;
   let i = 0;
@@ -73,7 +84,11 @@ function quoteSpecial(text: string): string {
       const match = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 64));
       if (match) {
         const end = i + match[0].length;
-        if (match[1] === undefined && match[2] === undefined && match[0].replace('-', '').length >= 16) {
+        if (
+          match[1] === undefined &&
+          match[2] === undefined &&
+          (allIntegers || match[0].replace('-', '').length >= 16)
+        ) {
           out += `${text.slice(last, i)}"\\u0000#${match[0]}"`;
           last = end;
         }
@@ -99,4 +114,26 @@ export function formatFloat(value: number): string {
 export function formatNumber(value: number): string {
   if (Number.isFinite(value)) return String(value);
   return formatFloat(value);
+}
+
+/** An object with named fields: not null, an array, bytes, or TF's {"b64": ...} form of bytes. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !ArrayBuffer.isView(value) &&
+    !isB64(value)
+  );
+}
+
+/** TF Serving's JSON form of a byte string: {"b64": "<base64>"}. */
+export function isB64(value: unknown): value is { b64: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array) &&
+    typeof (value as { b64?: unknown }).b64 === 'string'
+  );
 }

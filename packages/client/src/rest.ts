@@ -12,8 +12,8 @@ import {
 } from './errors.js';
 import { type ExampleInput, exampleToJson } from './examples.js';
 import type { components } from './generated/openapi.js';
-import { parseJson } from './json.js';
-import { isPlainObject, jsonToTensor, tensorRowToJson, tensorToJson } from './json-tensor.js';
+import { isPlainObject, parseJson } from './json.js';
+import { jsonToTensor, tensorRowToJson, tensorToJson } from './json-tensor.js';
 import { type ModelMetadata, parseMetadataJson } from './metadata.js';
 import type { Tensor } from './tensor.js';
 import {

@@ -1,6 +1,7 @@
 // What predict() accepts for an input, and how it becomes a tensor using the
 // signature when it is known.
 import { InvalidInputError } from './errors.js';
+import { isB64 } from './json.js';
 import type { TensorSpec } from './metadata.js';
 import {
   ARRAY_TYPE,
@@ -13,78 +14,119 @@ import {
   tensor,
 } from './tensor.js';
 
-type Leaf = number | bigint | boolean | string | Uint8Array;
+type Leaf = number | bigint | boolean | string | Uint8Array | { readonly b64: string };
 export type NestedArray = readonly (Leaf | NestedArray)[];
 
-/** A tensor, a flat typed array, or nested JS arrays (shape from the nesting, dtype from the signature). */
+/**
+ * A tensor, a flat typed array, or nested JS arrays (shape from the nesting,
+ * dtype from the signature). Byte strings may be Uint8Array or {"b64": ...}.
+ */
 export type TensorLike = Tensor | TypedArray | NestedArray;
 
 export type { Tensor };
 
-function fail(alias: string, message: string): InvalidInputError {
-  return new InvalidInputError(`input "${alias}": ${message}`, { code: 'INVALID_ARGUMENT' });
-}
-
 export function toTensor(value: TensorLike, spec: TensorSpec | undefined, alias: string): Tensor {
   if (isTensor(value)) return value;
   if (ArrayBuffer.isView(value)) return reshapeFlat(tensor(value as TypedArray), spec);
-  if (!Array.isArray(value)) {
-    throw fail(alias, 'expected a tensor, a typed array or nested arrays');
-  }
+  const fail = (problem: string) =>
+    new InvalidInputError(`input "${alias}": ${problem}`, { code: 'INVALID_ARGUMENT' });
+  if (!Array.isArray(value)) throw fail('expected a tensor, a typed array or nested arrays');
+  return reshapeFlat(nestedToTensor(value, { dtype: spec?.dtype, numbers: 'float32', fail }), spec);
+}
+
+export interface NestedOptions {
+  /** The signature's dtype; without one it follows the first value (numbers: see `numbers`). */
+  readonly dtype: DType | undefined;
+  /** The dtype of plain numbers when no dtype is given. */
+  readonly numbers: 'float32' | 'float64';
+  /** DT_STRING values as bytes (Uint8Array[]); they are anyway when any value is bytes or {"b64": ...}. */
+  readonly bytes?: boolean;
+  /** Builds the error for a problem with the value (an input's or an output's). */
+  readonly fail: (problem: string) => Error;
+}
+
+/**
+ * Nested arrays (an input as callers write it, or a tensor in TF Serving's
+ * JSON) to a tensor: the shape from the nesting, which must be rectangular.
+ */
+export function nestedToTensor(value: unknown, options: NestedOptions): Tensor {
+  const { fail } = options;
   const shape: number[] = [];
-  let probe: unknown = value;
+  let probe = value;
   while (Array.isArray(probe)) {
     shape.push(probe.length);
     probe = probe[0];
   }
-  const leaves: Leaf[] = [];
+  const leaves: unknown[] = [];
   const collect = (v: unknown, axis: number): void => {
     if (axis === shape.length) {
-      if (Array.isArray(v)) throw fail(alias, 'nested arrays must be rectangular');
-      leaves.push(v as Leaf);
+      if (Array.isArray(v)) throw fail('nested arrays must be rectangular (not a rectangular nested list)');
+      leaves.push(v);
       return;
     }
-    if (!Array.isArray(v) || v.length !== shape[axis]) throw fail(alias, 'nested arrays must be rectangular');
+    if (!Array.isArray(v) || v.length !== shape[axis])
+      throw fail('nested arrays must be rectangular (not a rectangular nested list)');
     for (const item of v) collect(item, axis + 1);
   };
   collect(value, 0);
-  const dtype: DType = spec?.dtype ?? inferDtype(leaves[0]);
-  return reshapeFlat({ dtype, shape, data: fill(dtype, leaves, alias) } as Tensor, spec);
+  const dtype = options.dtype ?? inferDtype(leaves[0], options.numbers);
+  return { dtype, shape, data: fill(dtype, leaves, options) } as Tensor;
 }
 
-function inferDtype(leaf: Leaf | undefined): DType {
+function inferDtype(leaf: unknown, numbers: 'float32' | 'float64'): DType {
   if (typeof leaf === 'boolean') return 'bool';
-  if (typeof leaf === 'string' || leaf instanceof Uint8Array) return 'string';
+  if (typeof leaf === 'string' || leaf instanceof Uint8Array || isB64(leaf)) return 'string';
   if (typeof leaf === 'bigint') return 'int64';
-  return 'float32';
+  return numbers;
 }
 
-function fill(dtype: DType, leaves: Leaf[], alias: string): Tensor['data'] {
+function show(v: unknown): string {
+  if (typeof v === 'bigint') return String(v);
+  return v instanceof Uint8Array ? 'bytes' : (JSON.stringify(v) ?? String(v));
+}
+
+const INT_RANGE: Partial<Record<DType, readonly [bigint, bigint]>> = {
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+};
+
+function fill(dtype: DType, leaves: unknown[], options: NestedOptions): Tensor['data'] {
+  const { fail } = options;
   if (dtype === 'bool') {
     return leaves.map((v) => {
-      if (typeof v !== 'boolean') throw fail(alias, `expected booleans, got ${typeof v}`);
+      if (typeof v !== 'boolean') throw fail(`bool needs booleans, got ${show(v)}`);
       return v;
     });
   }
   if (dtype === 'string') {
-    const bytes = leaves.some((v) => v instanceof Uint8Array);
+    const bytes = options.bytes === true || leaves.some((v) => v instanceof Uint8Array || isB64(v));
     return leaves.map((v) => {
-      if (typeof v !== 'string' && !(v instanceof Uint8Array))
-        throw fail(alias, `expected strings, got ${typeof v}`);
-      return bytes && typeof v === 'string' ? new TextEncoder().encode(v) : v;
+      if (isB64(v)) {
+        const raw = Buffer.from(v.b64, 'base64');
+        return bytes ? new Uint8Array(raw) : raw.toString('utf8');
+      }
+      if (typeof v === 'string') return bytes ? new Uint8Array(Buffer.from(v, 'utf8')) : v;
+      if (v instanceof Uint8Array) return v;
+      throw fail(`string needs strings or bytes, got ${show(v)}`);
     }) as string[] | Uint8Array[];
   }
   const Ctor = ARRAY_TYPE[dtype as NumericDType];
   const out = new Ctor(leaves.length);
-  const big = dtype === 'int64' || dtype === 'uint64';
+  const range = INT_RANGE[dtype];
+  const integral = dtype !== 'float32' && dtype !== 'float64';
   for (let i = 0; i < leaves.length; i++) {
     const v = leaves[i];
-    if (typeof v !== 'number' && typeof v !== 'bigint')
-      throw fail(alias, `expected numbers for ${dtype}, got ${typeof v}`);
-    if (!big && typeof v === 'number' && dtype !== 'float32' && dtype !== 'float64' && !Number.isInteger(v)) {
-      throw fail(alias, `${dtype} needs integers, got ${v}`);
+    if (typeof v !== 'number' && typeof v !== 'bigint') throw fail(`${dtype} needs numbers, got ${show(v)}`);
+    if (integral && typeof v === 'number' && !Number.isInteger(v)) {
+      throw fail(`${dtype} needs integers, got ${show(v)}`);
     }
-    (out as unknown as Array<number | bigint>)[i] = big ? BigInt(v) : Number(v);
+    if (range) {
+      const big = BigInt(v);
+      if (big < range[0] || big > range[1]) throw fail(`${dtype} cannot hold ${big}`);
+      (out as BigInt64Array | BigUint64Array)[i] = big;
+    } else {
+      (out as Float64Array)[i] = Number(v);
+    }
   }
   return out;
 }

@@ -32,7 +32,7 @@ export {
   modelServiceDefinition,
   predictionServiceDefinition,
 } from './grpc-service.js';
-export { formatFloat, parseJson } from './json.js';
-export { isPlainObject, jsonToTensor, tensorRowToJson, tensorToJson } from './json-tensor.js';
+export { formatFloat, isB64, isPlainObject, parseJson } from './json.js';
+export { jsonToTensor, tensorRowToJson, tensorToJson } from './json-tensor.js';
 export { metadataFromProto, parseMetadataJson } from './metadata.js';
 export { encodePredictRequest } from './predict-wire.js';

@@ -1,6 +1,7 @@
 import { tensor } from '@catwalk/client';
 import * as wire from '@catwalk/client/wire';
 import { exampleToJson } from '../src/examples';
+import { toTensor } from '../src/tensor-like';
 
 describe("TF Serving's JSON dialect", () => {
   test('bare NaN, Infinity and -Infinity parse as numbers, but not inside strings', () => {
@@ -60,6 +61,29 @@ describe("TF Serving's JSON dialect", () => {
     expect(wire.jsonToTensor([true], undefined, 'y')).toEqual(tensor([true]));
     expect(wire.jsonToTensor([{ b64: 'AQI=' }], 'string', 'y_bytes').data).toEqual([new Uint8Array([1, 2])]);
     expect(() => wire.jsonToTensor([[1], [2, 3]], 'float32', 'y')).toThrow(/not a rectangular nested list/);
+  });
+
+  test('outputs and inputs are read by one converter: an integer dtype refuses fractions on both sides', () => {
+    // A REST answer of 1.5 for an int32 output is not TF Serving's protocol: never truncate it quietly.
+    expect(() => wire.jsonToTensor([1.5], 'int32', 'y')).toThrow('output "y": int32 needs integers, got 1.5');
+    expect(() =>
+      toTensor([1.5], { dtype: 'int32', tfDtype: 'DT_INT32', shape: [-1], tensorName: 'x:0' }, 'x'),
+    ).toThrow('input "x": int32 needs integers, got 1.5');
+    expect(() => wire.jsonToTensor([1n << 64n], 'int64', 'y')).toThrow(
+      'output "y": int64 cannot hold 18446744073709551616',
+    );
+    // Byte strings may come as {"b64": ...} in an input as in an output.
+    expect(toTensor([{ b64: 'AQI=' }] as never, undefined, 'x_bytes').data).toEqual([new Uint8Array([1, 2])]);
+  });
+
+  test('the JSON reader keeps integers apart from floats when asked (the fake reads requests so)', () => {
+    expect(wire.parseJson('{"a":[1,2.0,3e0,-4]}', { integers: 'bigint' })).toEqual({ a: [1n, 2, 3, -4n] });
+    expect(wire.parseJson('{"a":[1,2.0]}')).toEqual({ a: [1, 2] });
+    expect(wire.parseJson('[NaN,-Infinity,"NaN"]', { integers: 'bigint' })).toEqual([
+      Number.NaN,
+      -Infinity,
+      'NaN',
+    ]);
   });
 
   test('classify/regress examples write floats as floats, bigints as ints, strings and bytes', () => {

@@ -3,7 +3,6 @@ import type { Tensor } from '@catwalk/client';
 import * as wire from '@catwalk/client/wire';
 import { TfError } from './core.js';
 import type { FakeSignature, Features, FeatureValues, TensorSpecInit } from './models.js';
-import type { TfJson } from './tf-json.js';
 
 const TF_TYPE_WORD: Record<string, string> = {
   DT_FLOAT: 'float',
@@ -46,15 +45,6 @@ export function typeWord(tfName: string): string {
   return TF_TYPE_WORD[tfName] ?? tfName.replace(/^DT_/, '').toLowerCase();
 }
 
-function isB64(v: unknown): v is { b64: string } {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    !Array.isArray(v) &&
-    typeof (v as { b64?: unknown }).b64 === 'string'
-  );
-}
-
 /** A JSON input value -> tensor, typed by the signature as json_tensor.cc does. */
 export function jsonInputToTensor(value: unknown, spec: TensorSpecInit): Tensor {
   const word = typeWord(spec.dtype);
@@ -65,7 +55,7 @@ export function jsonInputToTensor(value: unknown, spec: TensorSpecInit): Tensor 
   const check = (leaf: unknown): void => {
     const ok =
       dtype === 'string'
-        ? typeof leaf === 'string' || isB64(leaf)
+        ? typeof leaf === 'string' || wire.isB64(leaf)
         : dtype === 'bool'
           ? typeof leaf === 'boolean'
           : dtype === 'float32' || dtype === 'float64'
@@ -120,8 +110,8 @@ export function outputToJson(t: Tensor, alias: string, row?: number): string {
 }
 
 /** One JSON example (already parsed with number kinds kept) -> features, as FillClassifyRegressRequestFromJson. */
-export function jsonExampleToFeatures(example: TfJson): Features {
-  if (typeof example !== 'object' || example === null || Array.isArray(example)) {
+export function jsonExampleToFeatures(example: unknown): Features {
+  if (!wire.isPlainObject(example)) {
     throw new TfError('INVALID_ARGUMENT', 'Example must be JSON object');
   }
   const out: Record<string, FeatureValues> = {};
@@ -136,7 +126,7 @@ export function jsonExampleToFeatures(example: TfJson): Features {
       if (typeof v === 'string') {
         k = 'bytes';
         bytes.push(new TextEncoder().encode(v));
-      } else if (isB64(v)) {
+      } else if (wire.isB64(v)) {
         k = 'bytes';
         bytes.push(new Uint8Array(Buffer.from(v.b64, 'base64')));
       } else if (typeof v === 'number') {

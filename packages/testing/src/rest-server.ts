@@ -13,7 +13,6 @@ import {
   withContext,
 } from './core.js';
 import type { FakeSignature } from './models.js';
-import { parseTfJson, type TfJson, TfJsonError } from './tf-json.js';
 
 const POST_PATH =
   /^\/v1\/models\/([^/:]+)(?:(?:\/versions\/(\d+))|(?:\/labels\/([^/:]+)))?:(classify|regress|predict)$/i;
@@ -131,18 +130,22 @@ function metadata(servable: Servable): string {
   );
 }
 
-function parseObject(body: string): Record<string, unknown> {
+/**
+ * The request body as a JSON object. With `integers: "bigint"`, integers
+ * stay apart from floats (2 is not 2.0), as TF Serving's reader keeps them.
+ */
+function parseObject(body: string, integers: 'exact' | 'bigint' = 'exact'): Record<string, unknown> {
   if (body.trim() === '') throw new TfError('INVALID_ARGUMENT', 'JSON Parse error: The document is empty');
   let parsed: unknown;
   try {
-    parsed = wire.parseJson(body);
+    parsed = wire.parseJson(body, { integers });
   } catch (error) {
     throw new TfError('INVALID_ARGUMENT', `JSON Parse error: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!wire.isPlainObject(parsed)) {
     throw new TfError('INVALID_ARGUMENT', 'JSON Value is not an object');
   }
-  return parsed as Record<string, unknown>;
+  return parsed;
 }
 
 function signatureName(body: { signature_name?: unknown }): string {
@@ -247,17 +250,7 @@ function columnarResponse(outputs: Record<string, Tensor>): string {
 }
 
 function examples(core: Core, verb: 'classify' | 'regress', servable: Servable, text: string): string {
-  if (text.trim() === '') throw new TfError('INVALID_ARGUMENT', 'JSON Parse error: The document is empty');
-  let body: TfJson;
-  try {
-    body = parseTfJson(text);
-  } catch (error) {
-    if (error instanceof TfJsonError) throw new TfError('INVALID_ARGUMENT', error.message);
-    throw error;
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new TfError('INVALID_ARGUMENT', 'JSON Value is not an object');
-  }
+  const body = parseObject(text, 'bigint');
   const sigName = signatureName(body as { signature_name?: unknown });
   const list = body.examples;
   // TF's text says "classify" for regress too.
