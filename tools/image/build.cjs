@@ -2,7 +2,7 @@
 // Builds the sync sidecar image (ghcr.io/catwalk-dev/model-sync) as an OCI
 // image archive, without a container engine and without a base image:
 //   layer 1  Debian packages (libc6, libgcc-s1, libstdc++6, ca-certificates,
-//            base-files), unpacked with dpkg-deb, plus /etc/passwd & co.
+//            base-files), read with dpkg-deb --fsys-tarfile, plus /etc/passwd & co.
 //   layer 2  the official Node binary, from the npm package node-linux-<arch>
 //   layer 3  /app/catwalk.cjs: the catwalk CLI bundled by esbuild
 // Every input is pinned in inputs.json; mtimes are SOURCE_DATE_EPOCH; the
@@ -24,7 +24,7 @@ const { bundleCli } = require('./lib/bundle.cjs');
 const { writeTar } = require('./lib/deterministic-tar.cjs');
 const fetch = require('./lib/fetch.cjs');
 const { imageForArch, layoutFiles } = require('./lib/oci.cjs');
-const { NONROOT, caBundle, entriesFromDirectory, systemEntries } = require('./lib/rootfs.cjs');
+const { NONROOT, caBundle, entriesFromDebs, systemEntries } = require('./lib/rootfs.cjs');
 
 const root = path.resolve(__dirname, '../..');
 const inputsFile = path.join(__dirname, 'inputs.json');
@@ -70,21 +70,11 @@ function dpkgStatusEntry(deb) {
   };
 }
 
-function baseLayer(debs, work) {
-  const unpacked = path.join(work, 'debian');
-  fs.mkdirSync(unpacked, { recursive: true });
-  for (const deb of debs) execFileSync('dpkg-deb', ['-x', deb, unpacked]);
-  const entries = [
-    ...entriesFromDirectory(unpacked),
-    caBundle(unpacked),
-    ...systemEntries(),
-    ...debs.map(dpkgStatusEntry),
-  ];
+async function baseLayer(debs) {
+  const packaged = await entriesFromDebs(debs);
+  const entries = [...packaged, caBundle(packaged), ...systemEntries(), ...debs.map(dpkgStatusEntry)];
   const names = debs.map((d) => path.basename(d, '.deb').split('_').slice(0, 2).join('='));
-  return {
-    entries,
-    createdBy: `debian packages ${names.join(' ')} (dpkg-deb -x) and the ${NONROOT.name} user`,
-  };
+  return { entries, createdBy: `debian packages ${names.join(' ')} and the ${NONROOT.name} user` };
 }
 
 async function nodeLayer(tarball, version, work) {
@@ -143,6 +133,9 @@ async function build(options) {
   const tag = options.tag ?? registryVersion;
   const epoch = sourceDateEpoch();
   const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
+  // Flags, else the environment: CI sets these once for every job that builds, so they all build the same image.
+  const sourceUrl = options['source-url'] ?? process.env.CATWALK_IMAGE_SOURCE_URL;
+  const revision = options.revision ?? process.env.CATWALK_IMAGE_REVISION;
   const labels = {
     'org.opencontainers.image.title': 'model-sync',
     'org.opencontainers.image.description':
@@ -150,8 +143,8 @@ async function build(options) {
     'org.opencontainers.image.licenses': 'Apache-2.0',
     'org.opencontainers.image.version': tag,
     'org.opencontainers.image.created': created,
-    ...(options['source-url'] ? { 'org.opencontainers.image.source': options['source-url'] } : {}),
-    ...(options.revision ? { 'org.opencontainers.image.revision': options.revision } : {}),
+    ...(sourceUrl ? { 'org.opencontainers.image.source': sourceUrl } : {}),
+    ...(revision ? { 'org.opencontainers.image.revision': revision } : {}),
   };
   const cacheDir = options.cache ?? defaultCacheDir();
   const arches = options.arch?.length ? [...new Set(options.arch)] : [hostArch()];
@@ -167,11 +160,7 @@ async function build(options) {
       const archWork = path.join(work, arch);
       const debs = fetch.debianPackages({ cacheDir, arch, debian: inputs.debian, log });
       const tarball = fetch.nodeTarball({ cacheDir, arch, node: inputs.node, log });
-      const layers = [
-        baseLayer(debs, archWork),
-        await nodeLayer(tarball, inputs.node.version, archWork),
-        app,
-      ];
+      const layers = [await baseLayer(debs), await nodeLayer(tarball, inputs.node.version, archWork), app];
       log(`writing ${arch} layers`);
       const written = [];
       for (const layer of layers)

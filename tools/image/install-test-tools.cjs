@@ -29,7 +29,9 @@ const has = (command) => {
 };
 
 if (process.getuid?.() !== 0) {
-  process.stderr.write('test:image runs the image with mount and chroot: run it as root (sudo npm run test:image)\n');
+  process.stderr.write(
+    'test:image runs the image with mount and chroot: run it as root (sudo npm run test:image)\n',
+  );
   process.exit(1);
 }
 const missing = needs.filter((n) => (n.command ? !has(n.command) : !fs.existsSync(n.file))).map((n) => n.pkg);
@@ -38,9 +40,14 @@ if (missing.length > 0) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      stdio: 'inherit',
+      env,
+    });
   } catch {
-    process.stderr.write(`test:image: could not install ${missing.join(' ')}; install them with apt-get and retry\n`);
+    process.stderr.write(
+      `test:image: could not install ${missing.join(' ')}; install them with apt-get and retry\n`,
+    );
     process.exit(1);
   }
 }

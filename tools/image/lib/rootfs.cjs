@@ -1,12 +1,14 @@
-// The image's files as tar entries: what Debian packages unpack to (minus
-// documentation), the few files their install scripts would have generated,
+// The image's files as tar entries: what Debian packages unpack to (read
+// from each package's data tar, so modes are the package's whatever user
+// builds; minus documentation), the few files their install scripts would have generated,
 // and the user the sidecar runs as. Nothing here reads the clock or the
 // machine's users; modes come from the packages and owners are always root,
 // except the non-root user's home.
 'use strict';
 
-const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
 const path = require('node:path');
+const tarStream = require('tar-stream');
 
 /** The sidecar's user: the uid distroless images use for "nonroot". */
 const NONROOT = Object.freeze({ uid: 65532, gid: 65532, name: 'nonroot', home: 'home/nonroot' });
@@ -17,34 +19,69 @@ const DROPPED = [
   /^usr\/share\/doc\/[^/]+\/(?!copyright$)/,
 ];
 
-/**
- * Every file, directory and symlink under `dir` (e.g. the output of dpkg-deb -x)
- * as entries rooted at the image's /. Hard links become regular files.
- */
-function entriesFromDirectory(dir, { drop = DROPPED } = {}) {
+/** The data tar of a .deb as entries (paths without the leading './'); hard links become regular files. */
+async function debEntries(deb) {
+  const data = execFileSync('dpkg-deb', ['--fsys-tarfile', deb], { maxBuffer: 1 << 30 });
+  const extract = tarStream.extract();
   const entries = [];
-  const walk = (relative) => {
-    for (const name of fs.readdirSync(path.join(dir, relative)).sort()) {
-      const rel = relative ? `${relative}/${name}` : name;
-      if (drop.some((pattern) => pattern.test(rel))) continue;
-      const full = path.join(dir, rel);
-      const stat = fs.lstatSync(full);
-      const mode = stat.mode & 0o7777;
-      if (stat.isSymbolicLink())
-        entries.push({ path: rel, type: 'symlink', mode: 0o777, linkname: fs.readlinkSync(full) });
-      else if (stat.isDirectory()) {
-        entries.push({ path: rel, type: 'directory', mode });
-        walk(rel);
-      } else if (stat.isFile()) entries.push({ path: rel, type: 'file', mode, data: fs.readFileSync(full) });
-      else throw new Error(`${full}: only files, folders and symlinks can go into the image`);
+  const done = new Promise((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const chunks = [];
+      stream.on('data', (chunk) => chunks.push(chunk));
+      stream.on('end', () => {
+        const rel = header.name.replace(/^\.\//, '').replace(/\/$/, '');
+        const mode = header.mode & 0o7777;
+        if (!rel) return next();
+        if (header.type === 'directory') entries.push({ path: rel, type: 'directory', mode });
+        else if (header.type === 'symlink')
+          entries.push({ path: rel, type: 'symlink', mode: 0o777, linkname: header.linkname });
+        else if (header.type === 'file')
+          entries.push({ path: rel, type: 'file', mode, data: Buffer.concat(chunks) });
+        else if (header.type === 'link') {
+          const target = entries.find((e) => e.path === header.linkname.replace(/^\.\//, ''));
+          if (!target) return reject(new Error(`${deb}: hard link ${rel} to a missing ${header.linkname}`));
+          entries.push({ ...target, path: rel, mode });
+        } else
+          return reject(
+            new Error(
+              `${deb}: ${rel} is a ${header.type}; only files, folders and links can go into the image`,
+            ),
+          );
+        next();
+      });
+      stream.resume();
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  extract.end(data);
+  await done;
+  return entries;
+}
+
+/**
+ * What the packages unpack to, merged in order, minus documentation (each
+ * package's copyright file stays). Two packages shipping the same file is an error.
+ */
+async function entriesFromDebs(debs, { drop = DROPPED } = {}) {
+  const merged = new Map();
+  for (const deb of debs) {
+    for (const entry of await debEntries(deb)) {
+      if (drop.some((pattern) => pattern.test(entry.path))) continue;
+      const existing = merged.get(entry.path);
+      if (existing && (existing.type !== 'directory' || entry.type !== 'directory')) {
+        throw new Error(`${entry.path} is in two of the image's packages (the second is ${deb})`);
+      }
+      merged.set(entry.path, entry);
     }
-  };
-  walk('');
+  }
+  const entries = [...merged.values()];
   // Folders emptied by the documentation filter are noise in the image.
   const nonEmpty = new Set();
-  for (const e of entries)
-    if (e.type !== 'directory')
-      for (let p = path.posix.dirname(e.path); p !== '.'; p = path.posix.dirname(p)) nonEmpty.add(p);
+  for (const e of entries) {
+    if (e.type === 'directory') continue;
+    for (let p = path.posix.dirname(e.path); p !== '.'; p = path.posix.dirname(p)) nonEmpty.add(p);
+  }
   return entries.filter((e) => e.type !== 'directory' || nonEmpty.has(e.path));
 }
 
@@ -53,16 +90,14 @@ function entriesFromDirectory(dir, { drop = DROPPED } = {}) {
  * not run here: packages are unpacked, not installed): every certificate of
  * the ca-certificates package, in name order.
  */
-function caBundle(unpackedRoot) {
-  const dir = path.join(unpackedRoot, 'usr/share/ca-certificates/mozilla');
-  if (!fs.existsSync(dir)) throw new Error(`${dir}: missing; is ca-certificates among the image's packages?`);
-  const names = fs
-    .readdirSync(dir)
-    .filter((n) => n.endsWith('.crt'))
-    .sort();
-  if (names.length === 0) throw new Error(`${dir}: holds no certificates`);
-  const pems = names.map((n) => {
-    const text = fs.readFileSync(path.join(dir, n), 'utf8');
+function caBundle(entries) {
+  const dir = 'usr/share/ca-certificates/mozilla/';
+  const certs = entries.filter((e) => e.type === 'file' && e.path.startsWith(dir) && e.path.endsWith('.crt'));
+  if (certs.length === 0)
+    throw new Error(`no certificates under /${dir}: is ca-certificates among the image's packages?`);
+  certs.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  const pems = certs.map((e) => {
+    const text = e.data.toString('utf8');
     return text.endsWith('\n') ? text : `${text}\n`;
   });
   return {
@@ -90,4 +125,4 @@ function systemEntries() {
   ];
 }
 
-module.exports = { NONROOT, entriesFromDirectory, caBundle, systemEntries };
+module.exports = { NONROOT, entriesFromDebs, caBundle, systemEntries };

@@ -19,6 +19,13 @@ const BUCKET = 'catwalk-models';
 const SOURCE = `s3://${BUCKET}/marketplace/pricing`;
 const inputs = JSON.parse(fs.readFileSync(path.join(h.root, 'tools/image/inputs.json'), 'utf8'));
 const tag = JSON.parse(fs.readFileSync(path.join(h.root, 'packages/registry/package.json'), 'utf8')).version;
+// The image built first is the host's architecture (it has to run here); the other one is only inspected.
+const hostArch = { x64: 'amd64', arm64: 'arm64' }[process.arch];
+const otherArch = hostArch === 'amd64' ? 'arm64' : 'amd64';
+const ELF = {
+  amd64: { machine: 0x3e, loader: 'lib64/ld-linux-x86-64.so.2' },
+  arm64: { machine: 0xb7, loader: 'lib/ld-linux-aarch64.so.1' },
+};
 const sha256 = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 describe('sync sidecar image', () => {
@@ -110,7 +117,7 @@ describe('sync sidecar image', () => {
     assert.equal(sha256(second.archive), sha256(first.archive), 'the archives are byte for byte the same');
   });
 
-  it('is a valid OCI image for linux/amd64 running the CLI as uid 65532', () => {
+  it(`is a valid OCI image for linux/${hostArch} running the CLI as uid 65532`, () => {
     const manifest = h.inspect(first.archive, { raw: true });
     assert.equal(manifest.mediaType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(manifest.config.mediaType, 'application/vnd.oci.image.config.v1+json');
@@ -119,7 +126,8 @@ describe('sync sidecar image', () => {
       Array(3).fill('application/vnd.oci.image.layer.v1.tar+gzip'),
     );
     assert.equal(image.os, 'linux');
-    assert.equal(image.architecture, 'amd64');
+    assert.equal(image.architecture, hostArch);
+    assert.ok(fs.existsSync(path.join(rootfs, ELF[hostArch].loader)), 'the dynamic loader node asks for');
     assert.equal(image.rootfs.diff_ids.length, 3);
     assert.equal(image.config.User, '65532:65532');
     assert.deepEqual(image.config.Entrypoint, ['/usr/local/bin/node', '/app/catwalk.cjs']);
@@ -266,7 +274,7 @@ describe('sync sidecar image', () => {
     }
   });
 
-  it('builds amd64 and arm64 into one index whose amd64 manifest is the single-arch image', async () => {
+  it('builds amd64 and arm64 into one index whose manifests are the single-arch images', async () => {
     const multi = await h.buildImage(path.join(work, 'multi.oci.tar'), [
       '--arch',
       'amd64',
@@ -282,26 +290,29 @@ describe('sync sidecar image', () => {
       ),
       ['linux/amd64', 'linux/arm64/v8'],
     );
-    assert.equal(index.manifests[0].digest, first.digest);
-    assert.equal(multi.manifests.amd64, first.digest);
-    // The arm64 image cannot run here; its node must at least be an AArch64 ELF binary.
-    const layout = path.join(work, 'arm64-layout');
+    assert.equal(multi.manifests[hostArch], first.digest);
+    assert.deepEqual(
+      index.manifests.map((m) => m.digest),
+      [multi.manifests.amd64, multi.manifests.arm64],
+    );
+    // The other architecture's image cannot run here; its node must at least be an ELF binary for it.
+    const layout = path.join(work, `${otherArch}-layout`);
     execFileSync('skopeo', [
       '--override-arch',
-      'arm64',
+      otherArch,
       'copy',
       '--quiet',
       `oci-archive:${multi.archive}`,
       `oci:${layout}:${tag}`,
     ]);
-    const armRoot = path.join(work, 'arm64-bundle');
-    execFileSync('umoci', ['unpack', '--image', `${layout}:${tag}`, armRoot], { stdio: 'ignore' });
-    const elf = fs.readFileSync(path.join(armRoot, 'rootfs/usr/local/bin/node')).subarray(0, 20);
+    const otherRoot = path.join(work, `${otherArch}-bundle`);
+    execFileSync('umoci', ['unpack', '--image', `${layout}:${tag}`, otherRoot], { stdio: 'ignore' });
+    const elf = fs.readFileSync(path.join(otherRoot, 'rootfs/usr/local/bin/node')).subarray(0, 20);
     assert.equal(elf.subarray(0, 4).toString('latin1'), '\x7fELF');
-    assert.equal(elf.readUInt16LE(18), 0xb7, 'e_machine is EM_AARCH64');
+    assert.equal(elf.readUInt16LE(18), ELF[otherArch].machine, `e_machine is ${otherArch}'s`);
     assert.ok(
-      fs.existsSync(path.join(armRoot, 'rootfs/lib/ld-linux-aarch64.so.1')),
-      "arm64's dynamic loader is there",
+      fs.existsSync(path.join(otherRoot, 'rootfs', ELF[otherArch].loader)),
+      `${otherArch}'s dynamic loader is there`,
     );
   });
 });
