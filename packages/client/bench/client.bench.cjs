@@ -6,7 +6,9 @@
 //      gRPC: SDK vs a bare grpc-js client sending the same PredictRequest.
 //   2. encoding a 4 MB float32 tensor: the gRPC path (TensorProto +
 //      PredictRequest bytes) in MB/s, and its speed-up over REST JSON.
-const { fork } = require('node:child_process');
+//   3. import time of the package (ESM and CommonJS) in fresh processes,
+//      against a bare import of undici, alternated run by run.
+const { execFileSync, fork } = require('node:child_process');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const os = require('node:os');
@@ -85,7 +87,34 @@ function median(fn, runs) {
   return times[Math.floor(times.length / 2)];
 }
 
+/** Milliseconds one fresh Node process spends loading `target` (startup itself excluded). */
+function importMs(kind, target) {
+  const load = kind === 'esm' ? `await import(${JSON.stringify(target)})` : `require(${JSON.stringify(target)})`;
+  const code = `const t0 = performance.now(); ${load}; process.stdout.write(String(performance.now() - t0));`;
+  const args = kind === 'esm' ? ['--input-type=module', '-e', code] : ['-e', code];
+  return Number(execFileSync(process.execPath, args, { cwd: __dirname, encoding: 'utf8' }));
+}
+
+function importTimes(runs) {
+  const esmEntry = require('node:url').pathToFileURL(path.join(__dirname, '../dist/esm/index.js')).href;
+  const variants = {
+    'import("@catwalk/client") (ESM)': () => importMs('esm', esmEntry),
+    'require("@catwalk/client") (CommonJS)': () => importMs('cjs', path.join(__dirname, '../dist/cjs/index.js')),
+    'baseline: import("undici") (ESM)': () => importMs('esm', 'undici'),
+    'baseline: require("undici") (CommonJS)': () => importMs('cjs', 'undici'),
+  };
+  const times = {};
+  for (let r = 0; r < runs; r++) {
+    for (const [name, run] of Object.entries(variants)) (times[name] ??= []).push(run());
+  }
+  return Object.entries(times).map(([name, list]) => {
+    list.sort((a, b) => a - b);
+    return [name, list[Math.floor(list.length / 2)], list[0], list[list.length - 1]];
+  });
+}
+
 async function main() {
+  const imports = importTimes(Number(process.env.BENCH_IMPORT_RUNS ?? 15));
   const child = fork(path.join(__dirname, 'fake-server.cjs'), { stdio: 'inherit' });
   const { restUrl, grpcAddress } = await new Promise((resolve) => child.once('message', resolve));
   const rows = [];
@@ -182,6 +211,15 @@ async function main() {
     console.log(
       `| ${name} | ${raw.rps.toFixed(0)} | ${sdk.rps.toFixed(0)} | ${(sdk.rps / raw.rps).toFixed(3)} | ${raw.p50.toFixed(3)} | ${sdk.p50.toFixed(3)} | ${raw.p99.toFixed(3)} | ${sdk.p99.toFixed(3)} | ${raw.cpuUs.toFixed(1)} | ${sdk.cpuUs.toFixed(1)} |`,
     );
+  }
+
+  console.log(
+    `\nimport time in a fresh process (startup excluded), median of ${process.env.BENCH_IMPORT_RUNS ?? 15} alternating runs; transports load on a client's first call`,
+  );
+  console.log('| what | median ms | min ms | max ms |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, medianMs, min, max] of imports) {
+    console.log(`| ${name} | ${medianMs.toFixed(1)} | ${min.toFixed(1)} | ${max.toFixed(1)} |`);
   }
 
   // Encoding a 4 MB float32 tensor.

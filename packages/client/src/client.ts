@@ -11,10 +11,9 @@ import {
 } from './errors.js';
 import type { ExampleInput } from './examples.js';
 import type { ModelServerConfigSchema } from './generated/proto/tensorflow_serving/config/model_server_config_pb.js';
-import { GrpcTransport } from './grpc.js';
+import type { GrpcTransport } from './grpc.js';
 import { type CallInfo, type Hooks, runHooks } from './hooks.js';
 import { checkInputs, type ModelMetadata, type TensorSpec } from './metadata.js';
-import { RestTransport } from './rest.js';
 import { backoffMs, type ResolvedRetry, type RetryOptions, resolveRetry, sleep } from './retry.js';
 import type { ModelSignature, OutputName, PredictInputs, PredictOutputs } from './signature-types.js';
 import { type Tensor, type TensorLike, toTensor } from './tensor-like.js';
@@ -166,7 +165,10 @@ type Method = CallInfo['method'];
 
 class ClientImpl implements CatwalkClient {
   readonly transport: TransportKind;
-  readonly impl: Transport;
+  /** The transport, once loaded: undici or grpc-js load on a client's first call, not at import. */
+  private loaded: Transport | undefined;
+  private loading: Promise<Transport> | undefined;
+  private readonly createTransport: () => Promise<Transport>;
   readonly timeoutMs: number;
   readonly retry: ResolvedRetry;
   readonly headers: Readonly<Record<string, string>>;
@@ -183,11 +185,13 @@ class ClientImpl implements CatwalkClient {
         (options.baseUrl ? `${new URL(checkUrl(options.baseUrl)).hostname}:8500` : undefined);
       if (!address)
         throw configError('createClient: grpcAddress (host:port) is required for the gRPC transport');
-      this.impl = new GrpcTransport({ address, ...options.grpc });
+      const grpc = { address, ...options.grpc };
+      this.createTransport = async () => new (await import('./grpc.js')).GrpcTransport(grpc);
     } else if (options.transport === undefined || options.transport === 'rest') {
       this.transport = 'rest';
       if (!options.baseUrl) throw configError('createClient: baseUrl is required for the REST transport');
-      this.impl = new RestTransport({ baseUrl: checkUrl(options.baseUrl), ...options.rest });
+      const rest = { baseUrl: checkUrl(options.baseUrl), ...options.rest };
+      this.createTransport = async () => new (await import('./rest.js')).RestTransport(rest);
     } else {
       throw configError(
         `createClient: transport must be "rest" or "grpc", got ${JSON.stringify((options as { transport: unknown }).transport)}`,
@@ -217,24 +221,34 @@ class ClientImpl implements CatwalkClient {
     config: MessageInitShape<typeof ModelServerConfigSchema>,
     options: CallOptions = {},
   ): Promise<void> {
-    const impl = this.impl;
-    if (!(impl instanceof GrpcTransport)) {
+    if (this.transport !== 'grpc') {
       throw new UnimplementedError(
         'reloadConfig exists only in the gRPC API; create the client with transport: "grpc"',
-        {
-          code: 'UNIMPLEMENTED',
-          transport: 'rest',
-        },
+        { code: 'UNIMPLEMENTED', transport: 'rest' },
       );
     }
     // Not idempotent in effect on a live server: never retried.
-    await this.call('reloadConfig', { model: '' }, options, (ctx) => impl.reloadConfig(config, ctx), {
-      retryable: false,
-    });
+    await this.call(
+      'reloadConfig',
+      { model: '' },
+      options,
+      (ctx, impl) => (impl as GrpcTransport).reloadConfig(config, ctx),
+      { retryable: false },
+    );
   }
 
-  close(): Promise<void> {
-    return this.impl.close();
+  async close(): Promise<void> {
+    const impl = this.loaded ?? (await this.loading);
+    await impl?.close();
+  }
+
+  /** The transport, loading it on first use. */
+  transportImpl(): Promise<Transport> {
+    this.loading ??= this.createTransport().then((impl) => {
+      this.loaded = impl;
+      return impl;
+    });
+    return this.loading;
   }
 
   /** Runs one call: deadline over all attempts, retries with backoff and budget, hooks, cancellation. */
@@ -242,7 +256,7 @@ class ClientImpl implements CatwalkClient {
     method: Method,
     target: Target,
     options: CallOptions,
-    attempt: (ctx: AttemptContext) => Promise<T>,
+    attempt: (ctx: AttemptContext, impl: Transport) => Promise<T>,
     { retryable = true, deadline: given }: { retryable?: boolean; deadline?: number } = {},
   ): Promise<T> {
     const requestId = options.requestId ?? this.headers['x-request-id'] ?? randomUUID();
@@ -257,6 +271,15 @@ class ClientImpl implements CatwalkClient {
       requestId,
       transport: this.transport,
     });
+
+    let impl = this.loaded;
+    if (!impl) {
+      try {
+        impl = await this.transportImpl();
+      } catch (thrown) {
+        throw asCatwalkError(thrown, details());
+      }
+    }
 
     for (let n = 1; ; n++) {
       if (userSignal?.aborted) throw aborted(details(), userSignal);
@@ -281,12 +304,10 @@ class ClientImpl implements CatwalkClient {
         // Transports enforce the deadline themselves (gRPC deadlines, undici
         // timeouts): a per-call AbortController and timer cost more than the
         // rest of the SDK's per-call work on a fast server.
-        const result = await attempt({
-          signal: userSignal,
-          deadline,
-          headers: info.headers,
-          requestId,
-        });
+        const result = await attempt(
+          { signal: userSignal, deadline, headers: info.headers, requestId },
+          impl,
+        );
         this.retry.budget?.onSuccess();
         runHooks(this.hooks, 'onResponse', info, { durationMs: performance.now() - started });
         return result;
@@ -456,7 +477,9 @@ class ModelImpl {
     const key = targetKey(target);
     let metadata: ModelMetadata | undefined;
     let fetchedNow = false;
-    if (client.validate || client.impl.outputsNeedSignature) {
+    // REST's JSON carries no dtypes, and a single output comes without its
+    // name: REST needs the signature to name and type outputs.
+    if (client.validate || client.transport === 'rest') {
       metadata = this.signatures.get(key);
       if (!metadata) {
         metadata = await this.fetchSignatures(target, options, deadline, timeoutMs);
@@ -478,7 +501,7 @@ class ModelImpl {
         'predict',
         target,
         options,
-        (ctx) => client.impl.predict(target, call, ctx),
+        (ctx, impl) => impl.predict(target, call, ctx),
         {
           deadline,
         },
@@ -527,17 +550,13 @@ class ModelImpl {
   classify(examples: readonly ExampleInput[], options: ExampleOptions = {}): Promise<ClassLabel[][]> {
     const target = this.target(options);
     const input = examplesInput(this.name, examples, options);
-    return this.client.call('classify', target, options, (ctx) =>
-      this.client.impl.classify(target, input, ctx),
-    );
+    return this.client.call('classify', target, options, (ctx, impl) => impl.classify(target, input, ctx));
   }
 
   regress(examples: readonly ExampleInput[], options: ExampleOptions = {}): Promise<number[]> {
     const target = this.target(options);
     const input = examplesInput(this.name, examples, options);
-    return this.client.call('regress', target, options, (ctx) =>
-      this.client.impl.regress(target, input, ctx),
-    );
+    return this.client.call('regress', target, options, (ctx, impl) => impl.regress(target, input, ctx));
   }
 
   multiInference(
@@ -547,19 +566,19 @@ class ModelImpl {
   ): Promise<InferenceResult[]> {
     const target = this.target(options);
     const input = examplesInput(this.name, examples, options);
-    return this.client.call('multiInference', target, options, (ctx) =>
-      this.client.impl.multiInference(target, tasks, input, ctx),
+    return this.client.call('multiInference', target, options, (ctx, impl) =>
+      impl.multiInference(target, tasks, input, ctx),
     );
   }
 
   metadata(options: CallOptions = {}): Promise<ModelMetadata> {
     const target = this.target(options);
-    return this.client.call('metadata', target, options, (ctx) => this.client.impl.metadata(target, ctx));
+    return this.client.call('metadata', target, options, (ctx, impl) => impl.metadata(target, ctx));
   }
 
   status(options: CallOptions = {}): Promise<VersionStatus[]> {
     const target = this.target(options);
-    return this.client.call('status', target, options, (ctx) => this.client.impl.status(target, ctx));
+    return this.client.call('status', target, options, (ctx, impl) => impl.status(target, ctx));
   }
 
   /**
@@ -586,7 +605,7 @@ class ModelImpl {
           'metadata',
           metaTarget,
           { requestId: options.requestId, timeoutMs },
-          (ctx) => this.client.impl.metadata(metaTarget, ctx),
+          (ctx, impl) => impl.metadata(metaTarget, ctx),
           { deadline },
         )
         .then((metadata) => {

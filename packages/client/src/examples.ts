@@ -1,11 +1,7 @@
 // tf.train.Example features for classify and regress. A JS number is a float
 // feature (TF's parse specs nearly always want floats), a bigint an int64, a
 // string or Uint8Array bytes; feature.int64()/float()/bytes() say it outright.
-import { create } from '@bufbuild/protobuf';
 import { InvalidInputError } from './errors.js';
-import { type Example, ExampleSchema } from './generated/proto/tensorflow/core/example/example_pb.js';
-import type { Feature } from './generated/proto/tensorflow/core/example/feature_pb.js';
-import { FeatureSchema } from './generated/proto/tensorflow/core/example/feature_pb.js';
 import { formatFloat, isPlainObject } from './json.js';
 
 /** A feature with its kind stated. */
@@ -84,29 +80,4 @@ export function exampleToJson(example: ExampleInput): string {
     parts.push(`${JSON.stringify(name)}:${items.length === 1 ? items[0] : `[${items.join(',')}]`}`);
   }
   return `{${parts.join(',')}}`;
-}
-
-const utf8 = new TextEncoder();
-
-export function featureToProto(name: string, value: FeatureValue): Feature {
-  const f = typedFeature(name, value);
-  switch (f.kind) {
-    case 'float':
-      return create(FeatureSchema, { kind: { case: 'floatList', value: { value: [...f.values] } } });
-    case 'int64':
-      return create(FeatureSchema, { kind: { case: 'int64List', value: { value: [...f.values] } } });
-    default:
-      return create(FeatureSchema, {
-        kind: {
-          case: 'bytesList',
-          value: { value: f.values.map((v) => (typeof v === 'string' ? utf8.encode(v) : v)) },
-        },
-      });
-  }
-}
-
-export function exampleToProto(example: ExampleInput): Example {
-  const feature: Record<string, Feature> = {};
-  for (const [name, value] of Object.entries(example)) feature[name] = featureToProto(name, value);
-  return create(ExampleSchema, { features: { feature } });
 }

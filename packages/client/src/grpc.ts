@@ -11,7 +11,7 @@ import {
 } from '@grpc/grpc-js';
 import { decodeTensor } from './codec.js';
 import { codeFromGrpc, errorFromCode, UnavailableError } from './errors.js';
-import { exampleToProto } from './examples.js';
+import { exampleToProto } from './examples-proto.js';
 import { Code } from './generated/proto/tensorflow/core/protobuf/error_codes_pb.js';
 import type { ClassificationResult } from './generated/proto/tensorflow_serving/apis/classification_pb.js';
 import { ClassificationRequestSchema } from './generated/proto/tensorflow_serving/apis/classification_pb.js';
@@ -28,7 +28,8 @@ import type { PredictResponse } from './generated/proto/tensorflow_serving/apis/
 import { RegressionRequestSchema } from './generated/proto/tensorflow_serving/apis/regression_pb.js';
 import type { ModelServerConfigSchema } from './generated/proto/tensorflow_serving/config/model_server_config_pb.js';
 import { modelServiceDefinition, predictionServiceDefinition } from './grpc-service.js';
-import { type ModelMetadata, metadataFromProto } from './metadata.js';
+import type { ModelMetadata } from './metadata.js';
+import { metadataFromProto } from './metadata-proto.js';
 import { encodePredictRequest } from './predict-wire.js';
 import type { Tensor } from './tensor.js';
 import {
@@ -76,7 +77,6 @@ const PREDICT_BYTES: Method = {
 
 export class GrpcTransport implements Transport {
   readonly kind = 'grpc' as const;
-  readonly outputsNeedSignature = false;
   private readonly client: Client;
   readonly address: string;
 

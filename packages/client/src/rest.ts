@@ -58,7 +58,6 @@ const CONNECTION_ERRORS = new Set([
 
 export class RestTransport implements Transport {
   readonly kind = 'rest' as const;
-  readonly outputsNeedSignature = true;
   private readonly agent: Agent;
   private readonly origin: string;
   private readonly prefix: string;

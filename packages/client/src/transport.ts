@@ -72,11 +72,6 @@ export interface PredictResult {
 
 export interface Transport {
   readonly kind: TransportKind;
-  /**
-   * Whether predict needs the signature to name and type outputs: REST's
-   * JSON carries no dtypes, and a single output comes without its name.
-   */
-  readonly outputsNeedSignature: boolean;
   predict(target: Target, call: PredictCall, ctx: AttemptContext): Promise<PredictResult>;
   classify(target: Target, input: ExamplesInput, ctx: AttemptContext): Promise<ClassLabel[][]>;
   regress(target: Target, input: ExamplesInput, ctx: AttemptContext): Promise<number[]>;

@@ -34,5 +34,6 @@ export {
 } from './grpc-service.js';
 export { formatFloat, isB64, isPlainObject, parseJson } from './json.js';
 export { jsonToTensor, tensorRowToJson, tensorToJson } from './json-tensor.js';
-export { metadataFromProto, parseMetadataJson } from './metadata.js';
+export { parseMetadataJson } from './metadata.js';
+export { metadataFromProto } from './metadata-proto.js';
 export { encodePredictRequest } from './predict-wire.js';
