@@ -2,6 +2,7 @@
 // values.schema.json, the static templates, docs, CI value sets and the IAM
 // policies. Pure and deterministic: the same model gives the same bytes.
 
+import { createHash } from 'node:crypto';
 import type { ResolvedModel } from '@catwalk/schema';
 import { Document, isMap, isScalar, Scalar, visit, type YAMLMap } from 'yaml';
 import { helmFiles } from './generated/templates';
@@ -113,11 +114,13 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
   const experiment = model.experiment
     ? { experiment: { weights: { stable: 50, canary: 50 } } }
     : {
+        // Main pods must follow the stable label to run beside a canary.
+        sync: { mainTrack: 'stable' },
         experiment: {
           enabled: true,
           stableVersion: 1,
           canaryVersion: 2,
-          weights: { stable: 95, canary: 5 },
+          weights: { stable: 100, canary: 0 },
         },
       };
   const sets: Record<string, unknown> = {
@@ -131,18 +134,38 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
     },
     production: {
       environment: 'prod',
-      ingress: {
+      loadBalancer: {
         scheme: 'internet-facing',
-        annotations: { 'alb.ingress.kubernetes.io/ssl-redirect': '443' },
+        tls: { enabled: true, redirectHttp: true },
+        attributes: { 'idle_timeout.timeout_seconds': 120 },
+      },
+      ingress: {
+        host: model.endpoint.host ?? 'models.example.com',
+        certificateArns: [
+          'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
+        ],
       },
       autoscaling: { minReplicas: Math.max(3, model.scaling.minReplicas) },
+      podDisruptionBudget: { maxUnavailable: '10%' },
       podAnnotations: { 'example.com/owner': model.team },
+      metrics: { serviceMonitor: { labels: { release: 'kube-prometheus-stack' } } },
     },
+    'node-credentials': { credentials: { mode: 'node', roleArn: '' } },
+    'pod-identity': { credentials: { mode: 'podIdentity', roleArn: '' } },
   };
   return Object.entries(sets).map(([name, values]) => ({
     path: `ci/${name}-values.yaml`,
     contents: yamlText(new Document(values)),
   }));
+}
+
+/** A short content hash of the chart's other files: the chart version changes whenever the chart does. */
+function contentHash(files: readonly ChartFile[]): string {
+  const hash = createHash('sha256');
+  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    hash.update(`${file.path}\0${file.contents}\0`);
+  }
+  return hash.digest('hex').slice(0, 12);
 }
 
 const HELMIGNORE = `# Files helm package leaves out of the chart archive.
@@ -160,8 +183,9 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
   const v = chartValues(model, options);
   const values = v as unknown as Record<string, unknown>;
   const host = model.endpoint.host;
+  const scheme = model.endpoint.tls.enabled ? 'https' : 'http';
   const baseUrl = host
-    ? `https://${host.startsWith('*.') ? `${model.name}.${host.slice(2)}` : host}`
+    ? `${scheme}://${host.startsWith('*.') ? `${model.name}.${host.slice(2)}` : host}`
     : `http://${model.name}:8501`;
   const grpcAddress = model.endpoint.grpc
     ? v.ingress.grpc.host
@@ -177,37 +201,39 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
         : policy.count === 1
           ? 'the newest version'
           : `the ${policy.count} newest versions`;
-  const context = {
-    name: model.name,
-    team: model.team,
-    description: model.description,
-    chartVersion: options.catwalkVersion ?? CATWALK_VERSION,
-    appVersion: v.tfServing.image.tag || v.tfServing.image.digest,
-    specHash: v.model.specHash,
-    baseUrl,
-    restUrl: `${baseUrl}${model.endpoint.path}`,
-    grpcAddress,
-    versions,
-    experiment: model.experiment ?? false,
-    parameters: parameters(values),
-  };
   const header = [
     `Values of the Catwalk chart for model ${model.name} (team ${model.team}).`,
     'Generated from the model spec: change the spec and run `catwalk generate` rather than editing here.',
     'Override single values at install time with --set or -f; values.schema.json checks them.',
   ];
+  const context = {
+    name: model.name,
+    team: model.team,
+    description: model.description,
+    appVersion: v.tfServing.image.tag || v.tfServing.image.digest,
+    specHash: v.model.specHash,
+    baseUrl,
+    restUrl: `${baseUrl}${model.endpoint.path}`,
+    grpcAddress,
+    group: v.loadBalancer.group || `catwalk-${v.environment}`,
+    tls: model.endpoint.tls.enabled,
+    versions,
+    experiment: model.experiment ?? false,
+    parameters: parameters(values),
+  };
   const files: ChartFile[] = [
     { path: '.helmignore', contents: HELMIGNORE },
-    { path: 'Chart.yaml', contents: renderText('Chart.yaml', context) },
     { path: 'README.md', contents: renderText('README.md', context) },
     { path: 'values.yaml', contents: valuesYaml(values, header) },
     { path: 'values.schema.json', contents: valuesSchemaText() },
-    { path: 'templates/NOTES.txt', contents: renderText('NOTES.txt', context) },
     ...Object.entries(helmFiles).map(([path, contents]) => ({ path, contents })),
     ...ciValueSets(model),
     { path: 'iam-policy.json', contents: json(servingPolicy(model)) },
     { path: 'push-policy.json', contents: json(pushPolicy(model)) },
   ];
+  // Helm and Argo CD tell charts apart by version: a changed chart gets a new one.
+  const chartVersion = `${options.catwalkVersion ?? CATWALK_VERSION}+${contentHash(files)}`;
+  files.push({ path: 'Chart.yaml', contents: renderText('Chart.yaml', { ...context, chartVersion }) });
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

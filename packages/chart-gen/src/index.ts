@@ -6,9 +6,11 @@ export type { ChartOptions, ChartValues } from './values';
 export {
   CATWALK_VERSION,
   chartValues,
+  DATADOG_TF_SERVING_METRICS,
   grpcHost,
-  ingressGroupOrder,
+  SYNC_IMAGE_REPOSITORY,
   specHash,
+  splitImage,
   startupBudgetSeconds,
 } from './values';
 export { valuesJsonSchema } from './values-schema';

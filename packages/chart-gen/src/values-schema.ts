@@ -6,34 +6,60 @@
 import { ModelSpecSchema, patterns } from '@catwalk/schema';
 import { type TSchema, Type } from '@sinclair/typebox';
 
-const spec = ModelSpecSchema.properties.spec.properties;
 const strict = { additionalProperties: false } as const;
 
+// Kubernetes quantities without a sign: a negative CPU, memory or volume size is never meant.
+const UNSIGNED_QUANTITY = patterns.quantity.replace('^[+-]?', '^');
 const Quantity = (description: string) =>
-  Type.Unsafe<string | number>({ type: ['string', 'number'], pattern: patterns.quantity, description });
+  Type.Unsafe<string | number>({
+    type: ['string', 'number'],
+    pattern: UNSIGNED_QUANTITY,
+    minimum: 0,
+    description,
+  });
 const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+const AnyList = (description: string) =>
+  Type.Array(Type.Record(Type.String(), Type.Unknown()), { description });
 const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });
 const Replicas = (description: string) => Type.Integer({ minimum: 1, maximum: 1000, description });
 const Weight = (description: string) => Type.Integer({ minimum: 0, maximum: 100, description });
+const Seconds = (minimum: number, maximum: number) => Type.Integer({ minimum, maximum });
 const Version = Type.Integer({ minimum: 0, description: 'A model version number.' });
-const Image = Type.Object(
-  {
-    repository: Type.String({ minLength: 1, pattern: '^[^\\s:@]+(:[0-9]+)?(/[^\\s:@]+)*$' }),
-    tag: Type.String({ pattern: '^[\\w][\\w.-]{0,127}$|^$' }),
-    digest: Type.String({ pattern: '^(sha256:[a-f0-9]{64})?$' }),
-    pullPolicy: Type.Union([Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')]),
-  },
-  strict,
-);
-const Resources = Type.Object(
-  {
-    requests: Type.Object({ cpu: Quantity('CPU request.'), memory: Quantity('Memory request.') }, strict),
-    limits: Type.Object({ cpu: Quantity('CPU limit.'), memory: Quantity('Memory limit.') }, strict),
-  },
-  strict,
-);
+const Image = (tag: TSchema) =>
+  Type.Object(
+    {
+      registry: Type.String({ pattern: '^([^\\s/@]+(/[^\\s:@]+)*)?$' }),
+      repository: Type.String({ minLength: 1, pattern: '^[^\\s:@]+(/[^\\s:@]+)*$' }),
+      tag,
+      digest: Type.String({ pattern: '^(sha256:[a-f0-9]{64})?$' }),
+      pullPolicy: Type.Union([Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')]),
+    },
+    strict,
+  );
+const Tag = Type.String({ pattern: '^[\\w][\\w.-]{0,127}$|^$' });
+// `latest` moves under a running Deployment (the spec refuses it for the same reason).
+const PinnedTag = Type.Unsafe<string>({
+  ...Tag,
+  not: { const: 'latest' },
+  description: 'An image tag other than latest.',
+});
+const Resources = (extra: Record<string, TSchema> = {}) =>
+  Type.Object(
+    {
+      requests: Type.Object(
+        { cpu: Quantity('CPU request.'), memory: Quantity('Memory request.'), ...extra },
+        strict,
+      ),
+      limits: Type.Object({ cpu: Quantity('CPU limit.'), memory: Quantity('Memory limit.') }, strict),
+    },
+    strict,
+  );
 const Probe = Type.Object(
-  { periodSeconds: Type.Integer({ minimum: 1 }), failureThreshold: Type.Integer({ minimum: 1 }) },
+  {
+    periodSeconds: Seconds(1, 3600),
+    failureThreshold: Type.Integer({ minimum: 1 }),
+    timeoutSeconds: Seconds(1, 600),
+  },
   strict,
 );
 
@@ -41,7 +67,10 @@ export const ValuesSchema = Type.Object(
   {
     // Helm passes `global` to every chart used as a subchart of another.
     global: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { description: 'Values shared with a parent chart.' }),
+      Type.Object(
+        { imageRegistry: Type.Optional(Type.String({ pattern: '^([^\\s/@]+(/[^\\s:@]+)*)?$' })) },
+        { additionalProperties: true, description: 'Values shared with a parent chart.' },
+      ),
     ),
     nameOverride: Type.String({ maxLength: 63 }),
     fullnameOverride: Type.String({ maxLength: 63 }),
@@ -60,77 +89,40 @@ export const ValuesSchema = Type.Object(
       },
       strict,
     ),
+    imagePullSecrets: Type.Array(Type.String({ minLength: 1 }), { uniqueItems: true }),
     tfServing: Type.Object(
       {
-        image: Image,
+        image: Image(PinnedTag),
         command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-        args: Type.Array(Type.String({ pattern: '^--' }), { minItems: 1 }),
+        extraArgs: Type.Array(Type.String({ pattern: '^--[a-z_][a-z0-9_]*(=.*)?$' })),
+        threads: Type.Object(
+          {
+            intraOp: Type.Integer({ minimum: 0, maximum: 1024 }),
+            interOp: Type.Integer({ minimum: 0, maximum: 1024 }),
+            restApi: Type.Integer({ minimum: 0, maximum: 4096 }),
+          },
+          strict,
+        ),
         config: Type.Record(Type.String(), Type.String(), { description: 'Config files by name.' }),
-        resources: Resources,
+        resources: Resources({ 'ephemeral-storage': Type.Optional(Quantity('Scratch space.')) }),
         gpu: Type.Integer({ minimum: 0, maximum: 16 }),
-        probes: Type.Object({ startup: Probe, readiness: Probe, liveness: Probe }, strict),
+        probes: Type.Object({ startup: Probe, liveness: Probe }, strict),
       },
       strict,
     ),
     sync: Type.Object(
       {
-        image: Image,
+        image: Image(Tag),
         source: Type.String({ pattern: '^s3://[a-z0-9][a-z0-9.-]+[a-z0-9](/.*)?$' }),
         region: Type.String({ pattern: patterns.awsRegion }),
         endpoint: Type.String({ pattern: '^(https?://[^\\s]+)?$' }),
         intervalSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
         port: Port('Sidecar port.'),
+        mainTrack: Type.Union([Type.Literal('stable'), Type.Literal('all')]),
         volumeSizeLimit: Quantity('Size limit of /models.'),
-        resources: Resources,
-      },
-      strict,
-    ),
-    autoscaling: Type.Object(
-      {
-        minReplicas: Replicas('Fewest pods.'),
-        maxReplicas: Replicas('Most pods.'),
-        targetCPUUtilizationPercentage: spec.scaling.properties.targetCPUUtilization,
-        allowSingleReplica: Type.Boolean(),
-      },
-      strict,
-    ),
-    experiment: Type.Object(
-      {
-        enabled: Type.Boolean(),
-        stableVersion: Version,
-        canaryVersion: Version,
-        weights: Type.Object(
-          { stable: Weight('Percent to stable.'), canary: Weight('Percent to canary.') },
-          strict,
-        ),
-        canaryReplicas: Type.Object(
-          { minReplicas: Replicas('Fewest canary pods.'), maxReplicas: Replicas('Most canary pods.') },
-          strict,
-        ),
-      },
-      strict,
-    ),
-    service: Type.Object({ httpPort: Port('REST port.'), grpcPort: Port('gRPC port.') }, strict),
-    ingress: Type.Object(
-      {
-        enabled: Type.Boolean(),
-        className: Type.String({ minLength: 1 }),
-        scheme: Type.Union([Type.Literal('internal'), Type.Literal('internet-facing')]),
-        host: Type.String({ pattern: `${patterns.host}|^$` }),
-        groupName: Type.String({ pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$', maxLength: 63 }),
-        groupOrder: Type.Integer({ minimum: -1000, maximum: 1000 }),
-        grpc: Type.Object(
-          { enabled: Type.Boolean(), host: Type.String({ pattern: `${patterns.host}|^$` }) },
-          strict,
-        ),
-        annotations: StringMap('Extra Ingress annotations.'),
-      },
-      strict,
-    ),
-    serviceAccount: Type.Object(
-      {
-        create: Type.Boolean(),
-        name: Type.String({ pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$', maxLength: 253 }),
+        resources: Resources(),
+        initResources: Resources(),
+        readiness: Probe,
       },
       strict,
     ),
@@ -143,7 +135,87 @@ export const ValuesSchema = Type.Object(
       },
       strict,
     ),
-    podDisruptionBudget: Type.Object({ maxUnavailable: Type.Integer({ minimum: 1 }) }, strict),
+    autoscaling: Type.Object(
+      {
+        minReplicas: Replicas('Fewest pods.'),
+        maxReplicas: Replicas('Most pods.'),
+        targetCPUUtilizationPercentage: Type.Integer({ minimum: 0, maximum: 100 }),
+        allowSingleReplica: Type.Boolean(),
+        extraMetrics: AnyList('HPA metrics.'),
+        behavior: Type.Record(Type.String(), Type.Unknown()),
+      },
+      strict,
+    ),
+    experiment: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        stableVersion: Version,
+        canaryVersion: Version,
+        weights: Type.Object(
+          { stable: Weight('Percent to stable.'), canary: Weight('Percent to canary.') },
+          strict,
+        ),
+      },
+      strict,
+    ),
+    service: Type.Object(
+      {
+        httpPort: Port('REST port.'),
+        grpcPort: Port('gRPC port.'),
+        annotations: StringMap('Service annotations.'),
+      },
+      strict,
+    ),
+    loadBalancer: Type.Object(
+      {
+        group: Type.String({ pattern: `${patterns.loadBalancerGroup}|^$`, maxLength: 63 }),
+        scheme: Type.Union([Type.Literal('internal'), Type.Literal('internet-facing')]),
+        tls: Type.Object(
+          {
+            enabled: Type.Boolean(),
+            sslPolicy: Type.String({ pattern: '^ELBSecurityPolicy-[A-Za-z0-9-]+$' }),
+            redirectHttp: Type.Boolean(),
+          },
+          strict,
+        ),
+        attributes: Type.Record(
+          Type.String({ pattern: '^[a-z0-9_.]+$' }),
+          Type.Union([Type.String(), Type.Number(), Type.Boolean()]),
+        ),
+      },
+      strict,
+    ),
+    ingress: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        className: Type.String({ minLength: 1 }),
+        host: Type.String({ pattern: `${patterns.host}|^$` }),
+        certificateArns: Type.Array(Type.String({ pattern: patterns.certificateArn }), { uniqueItems: true }),
+        grpc: Type.Object(
+          { enabled: Type.Boolean(), host: Type.String({ pattern: `${patterns.host}|^$` }) },
+          strict,
+        ),
+        annotations: StringMap('Extra Ingress annotations.'),
+      },
+      strict,
+    ),
+    serviceAccount: Type.Object(
+      {
+        create: Type.Boolean(),
+        name: Type.String({ pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$', maxLength: 253 }),
+        annotations: StringMap('Service account annotations.'),
+      },
+      strict,
+    ),
+    podDisruptionBudget: Type.Object(
+      {
+        maxUnavailable: Type.Union([
+          Type.Integer({ minimum: 1 }),
+          Type.String({ pattern: '^([1-9][0-9]?|100)%$' }),
+        ]),
+      },
+      strict,
+    ),
     networkPolicy: Type.Object(
       { enabled: Type.Boolean(), egressPorts: Type.Array(Port('Port.'), { uniqueItems: true }) },
       strict,
@@ -151,27 +223,44 @@ export const ValuesSchema = Type.Object(
     metrics: Type.Object(
       {
         path: Type.String({ pattern: '^/[^\\s]*$' }),
-        versionTag: Type.String(),
         serviceMonitor: Type.Object(
-          { enabled: Type.Boolean(), interval: Type.String({ pattern: '^[0-9]+(ms|s|m|h)$' }) },
+          {
+            enabled: Type.Boolean(),
+            interval: Type.String({ pattern: '^[0-9]+(ms|s|m|h)$' }),
+            labels: StringMap('ServiceMonitor labels.'),
+          },
           strict,
         ),
-        datadog: Type.Object({ enabled: Type.Boolean() }, strict),
+        datadog: Type.Object(
+          {
+            enabled: Type.Boolean(),
+            metrics: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+            syncMetrics: Type.Array(Type.String({ minLength: 1 })),
+          },
+          strict,
+        ),
       },
       strict,
     ),
     gpu: Type.Object(
       {
         nodeSelector: StringMap('GPU node labels.'),
-        tolerations: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+        tolerations: AnyList('GPU tolerations.'),
+      },
+      strict,
+    ),
+    rollout: Type.Object(
+      {
+        minReadySeconds: Seconds(0, 3600),
+        maxSurge: Type.Union([
+          Type.Integer({ minimum: 1 }),
+          Type.String({ pattern: '^([1-9][0-9]?|100)%$' }),
+        ]),
       },
       strict,
     ),
     termination: Type.Object(
-      {
-        gracePeriodSeconds: Type.Integer({ minimum: 0, maximum: 3600 }),
-        preStopSleepSeconds: Type.Integer({ minimum: 0, maximum: 3600 }),
-      },
+      { drainSeconds: Seconds(0, 3600), gracePeriodSeconds: Seconds(1, 3600) },
       strict,
     ),
     podSecurity: Type.Object(
@@ -182,9 +271,15 @@ export const ValuesSchema = Type.Object(
       },
       strict,
     ),
+    podLabels: StringMap('Extra pod labels.'),
     podAnnotations: StringMap('Extra pod annotations.'),
+    priorityClassName: Type.String({ pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$', maxLength: 253 }),
+    runtimeClassName: Type.String({ pattern: '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$', maxLength: 253 }),
+    extraEnv: AnyList('Extra environment variables.'),
+    extraVolumes: AnyList('Extra volumes.'),
+    extraVolumeMounts: AnyList('Extra volume mounts.'),
     nodeSelector: StringMap('Node labels.'),
-    tolerations: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+    tolerations: AnyList('Tolerations.'),
     affinity: Type.Record(Type.String(), Type.Unknown()),
   },
   { ...strict, title: 'Values of a Catwalk model chart' },

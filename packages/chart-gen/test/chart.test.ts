@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { generateChart, generateCharts, ingressGroupOrder } from '../src';
+import { generateChart, generateCharts } from '../src';
 import {
   chartDir,
   exampleModel,
@@ -43,6 +43,8 @@ describe('generated files', () => {
       'ci/default-values.yaml',
       'ci/experiment-values.yaml',
       'ci/minimal-values.yaml',
+      'ci/node-credentials-values.yaml',
+      'ci/pod-identity-values.yaml',
       'ci/production-values.yaml',
       'iam-policy.json',
       'push-policy.json',
@@ -82,7 +84,9 @@ describe('generated files', () => {
     expect(readme).toContain(
       "createClient({ transport: 'grpc', grpcAddress: 'pricing.grpc.models.example.com:443' })",
     );
-    expect(readme).toContain('| `autoscaling.maxReplicas` | `20` | Most pods. |');
+    expect(readme).toContain(
+      '| `autoscaling.maxReplicas` | `20` | Most pods: enough for the expected peak at the CPU target. |',
+    );
     expect(readme).toContain('| `experiment.weights.canary` | `10` |');
   });
 });
@@ -169,8 +173,9 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     expect(byKind(objects, 'Service').map((s) => s.metadata.name)).toEqual(['pricing', 'pricing-canary']);
     expect(byKind(objects, 'PodDisruptionBudget').map((p) => p.spec.maxUnavailable)).toEqual([1, 1]);
     const hpas = byKind(objects, 'HorizontalPodAutoscaler');
+    // Each track's bounds follow its weight (90/10) of the 20 pods the peak needs.
     expect(hpas.map((h) => [h.metadata.name, h.spec.minReplicas, h.spec.maxReplicas])).toEqual([
-      ['pricing', 2, 20],
+      ['pricing', 2, 18],
       ['pricing-canary', 2, 2],
     ]);
     for (const hpa of hpas) expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
@@ -186,8 +191,9 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
       { name: 'grpc', containerPort: 8500, protocol: 'TCP' },
       { name: 'http', containerPort: 8501, protocol: 'TCP' },
     ]);
-    expect(tf.readinessProbe.httpGet).toEqual({ path: '/v1/models/pricing', port: 'http' });
-    expect(tf.startupProbe.httpGet.path).toBe('/v1/models/pricing');
+    // Readiness is the sidecar's /ready/serving (test/pods.test.ts); TF Serving opens its ports once loaded.
+    expect(tf.readinessProbe).toBeUndefined();
+    expect(tf.startupProbe.tcpSocket).toEqual({ port: 'grpc' });
     expect(tf.livenessProbe).toBeDefined();
     expect(tf.resources).toEqual({
       requests: { cpu: '2', memory: '4Gi' },
@@ -243,19 +249,19 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
       'kubernetes.io/hostname',
     ]);
     expect(pods[0].terminationGracePeriodSeconds).toBeGreaterThan(15);
-    expect(pods[0].containers[0].lifecycle.preStop.exec.command.join(' ')).toContain('sleep 15');
+    expect(pods[0].containers[0].lifecycle.preStop.exec.command.join(' ')).toContain('sleep 30');
+    expect(pods[0].topologySpreadConstraints[0].matchLabelKeys).toEqual(['pod-template-hash']);
     expect(deployment.spec.template.metadata.annotations['checksum/config']).toMatch(/^[a-f0-9]{64}$/);
   });
 
-  it('annotates pods for Datadog with team, model and version tags', () => {
+  it('annotates pods for Datadog with team, model and track tags', () => {
     const checks = JSON.parse(
       deployments[1]!.spec.template.metadata.annotations['ad.datadoghq.com/tfserving.checks'],
     );
-    expect(checks.openmetrics.instances[0]).toEqual({
+    expect(checks.openmetrics.instances[0]).toMatchObject({
       openmetrics_endpoint: 'http://%%host%%:8501/monitoring/prometheus/metrics',
       namespace: 'tfserving',
-      metrics: ['.*'],
-      tags: ['team:marketplace', 'model:pricing', 'version:4', 'track:canary'],
+      tags: ['team:marketplace', 'model:pricing', 'track:canary'],
     });
   });
 
@@ -264,16 +270,17 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     expect(http!.spec.ingressClassName).toBe('alb');
     expect(http!.metadata.annotations['alb.ingress.kubernetes.io/target-type']).toBe('ip');
     expect(http!.metadata.annotations['alb.ingress.kubernetes.io/group.name']).toBe('catwalk-default');
-    expect(http!.metadata.annotations['alb.ingress.kubernetes.io/healthcheck-path']).toBe(
-      '/v1/models/pricing',
-    );
     const rule = http!.spec.rules[0];
     expect(rule.host).toBe('models.example.com');
-    expect(rule.http.paths.map((p: any) => [p.path, p.pathType])).toEqual([
-      ['/v1/models/pricing', 'Prefix'],
-      ['/v1/models/pricing:*', 'ImplementationSpecific'],
+    // Addressed routes first (test/experiment.test.ts walks them), the model's catch-all last.
+    expect(rule.http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name])).toEqual([
+      ['/v1/models/pricing/labels/canary', 'Exact', 'canary-label'],
+      ['/v1/models/pricing/versions/4', 'Exact', 'canary-version'],
+      ['/v1/models/pricing/labels/stable', 'Exact', 'stable-label'],
+      ['/v1/models/pricing/versions/3', 'Exact', 'stable-version'],
+      ['/v1/models/pricing', 'Prefix', 'unaddressed'],
     ]);
-    const action = JSON.parse(http!.metadata.annotations['alb.ingress.kubernetes.io/actions.http-weighted']);
+    const action = JSON.parse(http!.metadata.annotations['alb.ingress.kubernetes.io/actions.unaddressed']);
     const groups = action.forwardConfig.targetGroups;
     expect(groups.map((g: any) => [g.serviceName, g.weight])).toEqual([
       ['pricing', 90],
@@ -286,11 +293,6 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
       '/grpc.health.v1.Health/Check',
     );
     expect(pods[0].containers[0].args).toContain('--enable_grpc_healthcheck_service=true');
-    // Rule order in the shared group comes from the model name alone.
-    expect(http!.metadata.annotations['alb.ingress.kubernetes.io/group.order']).toBe(
-      String(ingressGroupOrder('pricing')),
-    );
-    expect(ingressGroupOrder('pricing')).not.toBe(ingressGroupOrder('fraud-check'));
     expect(grpc!.spec.rules[0].host).toBe('pricing.grpc.models.example.com');
   });
 
@@ -323,13 +325,14 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     expect(config!.data['models.config']).toContain('version_labels');
   });
 
-  it('renders a ServiceMonitor only where the cluster has the Prometheus Operator API', () => {
-    expect(byKind(objects, 'ServiceMonitor')).toEqual([]);
-    const withOperator = render(dirOf('pricing'), ['--api-versions', 'monitoring.coreos.com/v1']);
-    const [monitor] = byKind(withOperator, 'ServiceMonitor');
+  it('renders the ServiceMonitor when enabled, whatever helm knows of the cluster, scraping TF Serving and the sidecar', () => {
+    const [monitor] = byKind(objects, 'ServiceMonitor');
     expect(monitor!.spec.endpoints).toEqual([
       { port: 'http', path: '/monitoring/prometheus/metrics', interval: '30s' },
+      { port: 'sync', path: '/metrics', interval: '30s' },
     ]);
+    const off = render(dirOf('pricing'), ['--set', 'metrics.serviceMonitor.enabled=false']);
+    expect(byKind(off, 'ServiceMonitor')).toEqual([]);
   });
 });
 
@@ -342,10 +345,15 @@ describe('other examples', () => {
     expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
     expect(byKind(objects, 'Deployment')).toHaveLength(1);
     expect(byKind(objects, 'Ingress')).toHaveLength(1);
-    expect(byKind(objects, 'Ingress')[0]!.spec.rules[0].http.paths[0].backend.service).toEqual({
-      name: 'image-tagger',
-      port: { number: 8501 },
+    const [ingress] = byKind(objects, 'Ingress');
+    expect(ingress!.spec.rules[0].http.paths[0].backend.service).toEqual({
+      name: 'unaddressed',
+      port: { name: 'use-annotation' },
     });
+    expect(
+      JSON.parse(ingress!.metadata.annotations['alb.ingress.kubernetes.io/actions.unaddressed'])
+        .forwardConfig,
+    ).toEqual({ targetGroups: [{ serviceName: 'image-tagger', servicePort: '8501' }] });
     // A 3 GiB model gets a longer startup budget than the 60 s base.
     expect(
       pod.containers[0].startupProbe.failureThreshold * pod.containers[0].startupProbe.periodSeconds,

@@ -4,7 +4,7 @@
 // 169.254.169.254:80 (IPv6 [fd00:ec2::254]) and the EKS Pod Identity agent at
 // 169.254.170.23:80 (IPv6 [fd00:ec2::23]); IRSA exchanges a projected token at
 // STS over HTTPS (443), which the S3 rule already allows.
-import { exampleModel, chartDir, helm } from './support/helm';
+import { chartDir, exampleModel, helm } from './support/helm';
 import { named, ofKind, renderWith, valueSets, valuesFile } from './support/value-sets';
 
 const pricing = chartDir(exampleModel('pricing'));

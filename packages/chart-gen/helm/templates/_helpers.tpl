@@ -44,12 +44,12 @@ app.kubernetes.io/name: {{ include "catwalk.name" . | quote }}
 app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end -}}
 
-{{/* Standard labels for every object, plus the model's own labels. */}}
-{{- define "catwalk.labels" -}}
-helm.sh/chart: {{ include "catwalk.chart" . | quote }}
+{{/*
+Labels of pods: no chart version in them, so a regenerated chart or a new
+release of Catwalk restarts pods only when the pods themselves change.
+*/}}
+{{- define "catwalk.podLabels" -}}
 {{ include "catwalk.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 app.kubernetes.io/component: model-server
 app.kubernetes.io/part-of: catwalk
 catwalk.dev/model: {{ .Values.model.name | quote }}
@@ -57,6 +57,14 @@ catwalk.dev/team: {{ .Values.model.team | quote }}
 {{- range $key, $value := .Values.model.labels }}
 {{ $key }}: {{ $value | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* Kubernetes' recommended labels for every object, plus the model's own labels. */}}
+{{- define "catwalk.labels" -}}
+helm.sh/chart: {{ include "catwalk.chart" . | quote }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+{{ include "catwalk.podLabels" . }}
 {{- end -}}
 
 {{/* The service account the pods run as. */}}
@@ -91,25 +99,126 @@ main
 {{- end -}}
 {{- end -}}
 
-{{/* What the sync sidecar of a track materialises: everything, or only the version a label points to. */}}
+{{/*
+What the sync sidecar of a track materialises. The main track's value never
+depends on experiment.enabled: starting or ending an experiment must not
+change the main pods (their sidecar follows the stable label in the release,
+and serves the spec's policy while the release has no such label).
+*/}}
 {{- define "catwalk.syncTrack" -}}
 {{- $root := index . 0 -}}
 {{- $track := index . 1 -}}
-{{- if eq $track "canary" -}}canary{{- else if $root.Values.experiment.enabled -}}stable{{- else -}}all{{- end -}}
+{{- if eq $track "canary" -}}canary{{- else -}}{{ $root.Values.sync.mainTrack }}{{- end -}}
 {{- end -}}
 
-{{/* TF Serving image reference: a digest wins over the tag. */}}
+{{/* An image reference: global.imageRegistry, else the image's registry, then repository; a digest wins over the tag. */}}
 {{- define "catwalk.image" -}}
-{{- if .digest -}}
-{{- printf "%s@%s" .repository .digest -}}
+{{- $image := index . 0 -}}
+{{- $global := index . 1 -}}
+{{- $registry := default $image.registry (dig "imageRegistry" "" ($global | default dict)) -}}
+{{- $repository := ternary (printf "%s/%s" $registry $image.repository) $image.repository (ne $registry "") -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $repository $image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .repository (toString .tag) -}}
+{{- printf "%s:%s" $repository (toString $image.tag) -}}
 {{- end -}}
 {{- end -}}
 
-{{/* The shared load balancer group every model of an environment joins. */}}
+{{/* The load balancer group (one ALB) the model joins. */}}
 {{- define "catwalk.ingressGroup" -}}
-{{- default (printf "catwalk-%s" .Values.environment) .Values.ingress.groupName -}}
+{{- default (printf "catwalk-%s" .Values.environment) .Values.loadBalancer.group -}}
+{{- end -}}
+
+{{/* Whole CPU cores of a quantity ("2", 2, "1500m"), rounded up, at least 1. */}}
+{{- define "catwalk.cores" -}}
+{{- $q := toString . -}}
+{{- $cores := 0.0 -}}
+{{- if hasSuffix "m" $q -}}
+{{- $cores = divf (float64 (trimSuffix "m" $q)) 1000 -}}
+{{- else -}}
+{{- $cores = float64 $q -}}
+{{- end -}}
+{{- max 1 (int (ceil $cores)) -}}
+{{- end -}}
+
+{{/* A quantity in base units (bytes, cores) as a float, for comparisons: "4Gi", "500m", "1e9", 2. */}}
+{{- define "catwalk.quantity" -}}
+{{- $q := toString . -}}
+{{- $units := dict "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "m" 1e-3 "u" 1e-6 "n" 1e-9 -}}
+{{- $value := "" -}}
+{{- range $suffix := list "Ki" "Mi" "Gi" "Ti" "Pi" "Ei" "k" "M" "G" "T" "P" "E" "m" "u" "n" -}}
+{{- if and (not $value) (hasSuffix $suffix $q) -}}
+{{- $value = toString (mulf (float64 (trimSuffix $suffix $q)) (get $units $suffix)) -}}
+{{- end -}}
+{{- end -}}
+{{- default (toString (float64 $q)) $value -}}
+{{- end -}}
+
+{{/* The CPU that sizes TF Serving's thread pools: the limit, else the request, in whole cores. */}}
+{{- define "catwalk.threadCores" -}}
+{{- $resources := .Values.tfServing.resources -}}
+{{- include "catwalk.cores" (default $resources.requests.cpu $resources.limits.cpu) -}}
+{{- end -}}
+
+{{/*
+tensorflow_model_server's flags, derived from the values so that ports,
+polling and config files cannot disagree with the rest of the chart;
+tfServing.extraArgs come last.
+*/}}
+{{- define "catwalk.tfServingArgs" -}}
+{{- $v := .Values -}}
+{{- $cores := int (include "catwalk.threadCores" .) -}}
+- {{ printf "--port=%v" $v.service.grpcPort | quote }}
+- {{ printf "--rest_api_port=%v" $v.service.httpPort | quote }}
+- --model_config_file=/models/models.config
+# Re-reading the config is how a release (served versions, labels) takes effect without a restart.
+- {{ printf "--model_config_file_poll_wait_seconds=%v" $v.sync.intervalSeconds | quote }}
+- {{ printf "--file_system_poll_wait_seconds=%v" $v.sync.intervalSeconds | quote }}
+{{- if hasKey $v.tfServing.config "monitoring.config" }}
+- --monitoring_config_file=/etc/catwalk/monitoring.config
+{{- end }}
+# The load balancer health-checks gRPC targets through the standard gRPC health service.
+- --enable_grpc_healthcheck_service=true
+{{- if hasKey $v.tfServing.config "batching.config" }}
+- --enable_batching
+- --batching_parameters_file=/etc/catwalk/batching.config
+{{- end }}
+# A release may add a version and point a label at it in one config write.
+- --allow_version_labels_for_unavailable_models
+# Thread pools sized to the container's CPU, not the node's cores (which throttles under a CPU limit).
+- {{ printf "--tensorflow_intra_op_parallelism=%d" (int (default $cores $v.tfServing.threads.intraOp)) | quote }}
+- {{ printf "--tensorflow_inter_op_parallelism=%d" (int (default (max 1 (div $cores 2)) $v.tfServing.threads.interOp)) | quote }}
+- {{ printf "--rest_api_num_threads=%d" (int (default (mul $cores 4) $v.tfServing.threads.restApi)) | quote }}
+{{- range $v.tfServing.extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Flags the chart derives; tfServing.extraArgs may not set them. */}}
+{{- define "catwalk.managedFlags" -}}
+port rest_api_port model_config_file model_config_file_poll_wait_seconds file_system_poll_wait_seconds monitoring_config_file enable_grpc_healthcheck_service enable_batching batching_parameters_file allow_version_labels_for_unavailable_models tensorflow_intra_op_parallelism tensorflow_inter_op_parallelism rest_api_num_threads model_name model_base_path
+{{- end -}}
+
+{{/*
+Canary autoscaling bounds, from the weight: the canary takes weight% of the
+unaddressed traffic, so it needs weight% of the fleet sized for the peak
+(autoscaling.maxReplicas), never less than the redundancy floor. Derived here,
+not at generate time, so `--set experiment.weights.canary=50` keeps them right.
+Output: "min max".
+*/}}
+{{- define "catwalk.replicas" -}}
+{{- $root := index . 0 -}}
+{{- $track := index . 1 -}}
+{{- $a := $root.Values.autoscaling -}}
+{{- $floor := ternary 1 2 $a.allowSingleReplica -}}
+{{- if not $root.Values.experiment.enabled -}}
+{{- printf "%d %d" (int $a.minReplicas) (int $a.maxReplicas) -}}
+{{- else -}}
+{{- $weight := ternary $root.Values.experiment.weights.canary $root.Values.experiment.weights.stable (eq $track "canary") -}}
+{{- $max := max $floor (int (ceil (divf (mul $a.maxReplicas $weight) 100))) -}}
+{{- $min := min $max (max $floor (int (ceil (divf (mul $a.minReplicas $weight) 100)))) -}}
+{{- printf "%d %d" (int $min) (int $max) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -117,48 +226,88 @@ Checks that span several values (values.schema.json checks each value alone).
 Every problem is gathered first, then the install fails once, listing all.
 */}}
 {{- define "catwalk.validate" -}}
+{{- $v := .Values -}}
 {{- $problems := list -}}
-{{- if gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas) -}}
-{{- $problems = append $problems (printf "autoscaling.minReplicas (%v) is more than autoscaling.maxReplicas (%v)" .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) -}}
+{{- if ne $v.model.name .Chart.Name -}}
+{{- $problems = append $problems (printf "model.name (%s) must stay %s: TF Serving serves the model under the name in models.config, and probes and routes use it" $v.model.name .Chart.Name) -}}
 {{- end -}}
-{{- if and (lt (int .Values.autoscaling.minReplicas) 2) (not .Values.autoscaling.allowSingleReplica) -}}
+{{- if gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas) -}}
+{{- $problems = append $problems (printf "autoscaling.minReplicas (%v) is more than autoscaling.maxReplicas (%v)" $v.autoscaling.minReplicas $v.autoscaling.maxReplicas) -}}
+{{- end -}}
+{{- if and (lt (int $v.autoscaling.minReplicas) 2) (not $v.autoscaling.allowSingleReplica) -}}
 {{- $problems = append $problems "autoscaling.minReplicas must be at least 2 (set autoscaling.allowSingleReplica=true for non-production use)" -}}
 {{- end -}}
-{{- if .Values.experiment.enabled -}}
-{{- $sum := add .Values.experiment.weights.stable .Values.experiment.weights.canary -}}
-{{- if ne (int $sum) 100 -}}
-{{- $problems = append $problems (printf "experiment.weights.stable (%v) and experiment.weights.canary (%v) must add up to 100" .Values.experiment.weights.stable .Values.experiment.weights.canary) -}}
+{{- if and (eq (int $v.autoscaling.targetCPUUtilizationPercentage) 0) (not $v.autoscaling.extraMetrics) -}}
+{{- $problems = append $problems "autoscaling.targetCPUUtilizationPercentage is 0 and autoscaling.extraMetrics is empty: the autoscaler needs a metric" -}}
 {{- end -}}
-{{- if eq (int .Values.experiment.stableVersion) (int .Values.experiment.canaryVersion) -}}
+{{- if $v.experiment.enabled -}}
+{{- $sum := add $v.experiment.weights.stable $v.experiment.weights.canary -}}
+{{- if ne (int $sum) 100 -}}
+{{- $problems = append $problems (printf "experiment.weights.stable (%v) and experiment.weights.canary (%v) must add up to 100" $v.experiment.weights.stable $v.experiment.weights.canary) -}}
+{{- end -}}
+{{- if eq (int $v.experiment.stableVersion) (int $v.experiment.canaryVersion) -}}
 {{- $problems = append $problems "experiment.canaryVersion must differ from experiment.stableVersion" -}}
 {{- end -}}
+{{- if eq $v.sync.mainTrack "all" -}}
+{{- $problems = append $problems "experiment.enabled needs sync.mainTrack=stable: with all, the main pods also load the canary version and answer unaddressed requests with it" -}}
 {{- end -}}
-{{- if and .Values.ingress.enabled .Values.ingress.grpc.enabled (not .Values.ingress.grpc.host) -}}
-{{- $problems = append $problems "ingress.grpc.host is required when ingress.grpc.enabled is true (gRPC routes by host name)" -}}
 {{- end -}}
-{{- if and (eq .Values.credentials.mode "irsa") (not .Values.credentials.roleArn) -}}
+{{- if eq (int $v.service.httpPort) (int $v.service.grpcPort) -}}
+{{- $problems = append $problems (printf "service.httpPort and service.grpcPort are both %v: TF Serving needs two ports" $v.service.httpPort) -}}
+{{- end -}}
+{{- if or (eq (int $v.sync.port) (int $v.service.httpPort)) (eq (int $v.sync.port) (int $v.service.grpcPort)) -}}
+{{- $problems = append $problems (printf "sync.port (%v) must differ from service.httpPort and service.grpcPort" $v.sync.port) -}}
+{{- end -}}
+{{- if ge (int $v.termination.drainSeconds) (int $v.termination.gracePeriodSeconds) -}}
+{{- $problems = append $problems (printf "termination.drainSeconds (%v) must be less than termination.gracePeriodSeconds (%v): the pod is killed before it stops draining" $v.termination.drainSeconds $v.termination.gracePeriodSeconds) -}}
+{{- end -}}
+{{- range $kind := list "cpu" "memory" -}}
+{{- $request := index $v.tfServing.resources.requests $kind -}}
+{{- $limit := index $v.tfServing.resources.limits $kind -}}
+{{- if lt (float64 (include "catwalk.quantity" $limit)) (float64 (include "catwalk.quantity" $request)) -}}
+{{- $problems = append $problems (printf "tfServing.resources.limits.%s (%v) is below tfServing.resources.requests.%s (%v)" $kind $limit $kind $request) -}}
+{{- end -}}
+{{- end -}}
+{{- $managed := splitList " " (include "catwalk.managedFlags" .) -}}
+{{- range $v.tfServing.extraArgs -}}
+{{- $flag := regexReplaceAll "^--([^=]*).*$" . "${1}" -}}
+{{- if has $flag $managed -}}
+{{- $problems = append $problems (printf "tfServing.extraArgs sets --%s, which the chart derives from the values: set the value instead (see values.yaml)" $flag) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $v.credentials.mode "irsa") (not $v.credentials.roleArn) -}}
 {{- $problems = append $problems "credentials.roleArn is required when credentials.mode is irsa (or set credentials.mode to podIdentity or node)" -}}
 {{- end -}}
+{{- if and $v.ingress.enabled $v.ingress.grpc.enabled (not $v.ingress.grpc.host) -}}
+{{- $problems = append $problems "ingress.grpc.host is required when ingress.grpc.enabled is true (gRPC routes by host name)" -}}
+{{- end -}}
+{{- if and $v.ingress.enabled $v.ingress.grpc.enabled (not $v.loadBalancer.tls.enabled) -}}
+{{- $problems = append $problems "ingress.grpc.enabled needs loadBalancer.tls.enabled: an ALB serves gRPC only on an HTTPS listener" -}}
+{{- end -}}
 {{- if $problems -}}
-{{- fail (printf "\n\ninvalid values for model %s:\n  - %s\n" .Values.model.name (join "\n  - " $problems)) -}}
+{{- fail (printf "\n\ninvalid values for model %s:\n  - %s\n" $v.model.name (join "\n  - " $problems)) -}}
 {{- end -}}
 {{- end -}}
 
-{{/* The model version a track serves, for metrics tags. */}}
-{{- define "catwalk.trackVersion" -}}
-{{- $root := index . 0 -}}
-{{- $track := index . 1 -}}
-{{- if eq $track "canary" -}}{{ $root.Values.experiment.canaryVersion }}{{- else if $root.Values.experiment.enabled -}}{{ $root.Values.experiment.stableVersion }}{{- else -}}{{ $root.Values.metrics.versionTag }}{{- end -}}
-{{- end -}}
-
-{{/* Datadog autodiscovery: the OpenMetrics check scraping TF Serving's Prometheus endpoint. */}}
+{{/*
+Datadog autodiscovery: OpenMetrics checks of TF Serving's Prometheus endpoint
+and of the sidecar's, with the listed metrics only (each one is billed).
+Tags carry the track, not a version number: the version a track serves moves
+with every `catwalk release` without touching the pod, so it is read from the
+sidecar's metrics instead of a tag that would go stale.
+*/}}
 {{- define "catwalk.datadogChecks" -}}
 {{- $root := index . 0 -}}
 {{- $track := index . 1 -}}
-{{- $tags := list (printf "team:%s" $root.Values.model.team) (printf "model:%s" $root.Values.model.name) (printf "version:%s" (include "catwalk.trackVersion" .)) (printf "track:%s" $track) -}}
-{{- $endpoint := printf "http://%%%%host%%%%:%v%s" $root.Values.service.httpPort $root.Values.metrics.path -}}
-{{- $instance := dict "openmetrics_endpoint" $endpoint "namespace" "tfserving" "metrics" (list ".*") "tags" $tags -}}
-{{- dict "openmetrics" (dict "init_config" (dict) "instances" (list $instance)) | toJson -}}
+{{- $v := $root.Values -}}
+{{- $tags := list (printf "team:%s" $v.model.team) (printf "model:%s" $v.model.name) (printf "track:%s" $track) -}}
+{{- $tf := dict "openmetrics_endpoint" (printf "http://%%%%host%%%%:%v%s" $v.service.httpPort $v.metrics.path) "namespace" "tfserving" "metrics" $v.metrics.datadog.metrics "tags" $tags -}}
+{{- $checks := dict "tfserving" (dict "openmetrics" (dict "init_config" (dict) "instances" (list $tf))) -}}
+{{- if $v.metrics.datadog.syncMetrics -}}
+{{- $sync := dict "openmetrics_endpoint" (printf "http://%%%%host%%%%:%v/metrics" $v.sync.port) "namespace" "catwalk" "metrics" $v.metrics.datadog.syncMetrics "tags" $tags -}}
+{{- $_ := set $checks "model-sync" (dict "openmetrics" (dict "init_config" (dict) "instances" (list $sync))) -}}
+{{- end -}}
+{{- toJson $checks -}}
 {{- end -}}
 
 {{/* The restricted Pod Security Standard, for every container. */}}

@@ -48,9 +48,41 @@ function unknownFields(value, typeName, path, out) {
   }
 }
 
+/**
+ * Kinds from CRDs, which neither library knows: the fields the Prometheus
+ * Operator requires, and the ones this chart sets, checked by hand.
+ */
+const crdChecks = {
+  'monitoring.coreos.com/v1 ServiceMonitor': (object) => {
+    const out = [];
+    const known = new Set([
+      'selector',
+      'endpoints',
+      'targetLabels',
+      'podTargetLabels',
+      'namespaceSelector',
+      'jobLabel',
+    ]);
+    for (const key of Object.keys(object.spec ?? {}))
+      if (!known.has(key)) out.push(`spec.${key}: unknown field`);
+    if (!object.spec?.selector?.matchLabels) out.push('spec.selector.matchLabels: required');
+    if (!Array.isArray(object.spec?.endpoints) || object.spec.endpoints.length === 0)
+      out.push('spec.endpoints: required');
+    for (const [i, e] of (object.spec?.endpoints ?? []).entries()) {
+      if (typeof e.port !== 'string') out.push(`spec.endpoints[${i}].port: a port name is required`);
+    }
+    return out;
+  },
+};
+
 const problems = [];
 for (const object of input) {
   const where = `${object.kind}/${object.metadata?.name}`;
+  const crd = crdChecks[`${object.apiVersion} ${object.kind}`];
+  if (crd) {
+    for (const problem of crd(object)) problems.push({ object: where, problem });
+    continue;
+  }
   let Model;
   try {
     Model = require(modelsModule(object.apiVersion, object.kind))[object.kind];
