@@ -115,6 +115,9 @@ function runtimeConfig() {
     Env: [
       'PATH=/usr/local/bin:/usr/bin:/bin',
       'NODE_ENV=production',
+      // Kubernetes runs the containers as the chart's runAsUser, which has no /etc/passwd entry here: without
+      // HOME, os.homedir() throws and the AWS SDK (looking for ~/.aws/config) fails every request.
+      `HOME=/${NONROOT.home}`,
       // Used by Node only with --use-openssl-ca (NODE_OPTIONS); Node's own CA list is the default.
       'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
     ],

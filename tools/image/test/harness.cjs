@@ -54,14 +54,15 @@ const shellQuote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 /**
  * Starts the image's entrypoint with `args` (a pod's `args:`) in `rootfs`.
  * mounts: [{ host, target, readOnly }]; env: extra variables (a pod's `env:`);
- * entrypoint: a pod's `command:` (default: the image's).
- * The process ends up as the image's user, with the same pid as the returned
+ * entrypoint: a pod's `command:` (default: the image's); user: "uid:gid", a
+ * pod's runAsUser/runAsGroup (default: the image's USER).
+ * The process ends up as that user, with the same pid as the returned
  * child (exec all the way down), so signals reach it directly.
  */
 function startContainer(
   rootfs,
   image,
-  { args, env = {}, mounts = [], entrypoint = image.config.Entrypoint },
+  { args, env = {}, mounts = [], entrypoint = image.config.Entrypoint, user = image.config.User },
 ) {
   for (const dir of ['proc', 'dev', ...mounts.map((m) => m.target.replace(/^\//, ''))]) {
     fs.mkdirSync(path.join(rootfs, dir), { recursive: true });
@@ -82,7 +83,6 @@ function startContainer(
       ];
     }),
   ];
-  const user = image.config.User;
   const environment = [...image.config.Env, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
   const command = [...entrypoint, ...args];
   // env -i and chroot are the host's: look chroot up before the environment becomes the image's.

@@ -97,6 +97,13 @@ describe('sync sidecar image', () => {
     const pod = deployment.spec.template.spec;
     const init = pod.initContainers.find((c) => c.name === 'model-sync-init');
     const sidecar = pod.containers.find((c) => c.name === 'model-sync');
+    // What the kubelet runs a container as: its securityContext, else the pod's, else the image's USER.
+    const userOf = (c) => {
+      const uid = c.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
+      const gid = c.securityContext?.runAsGroup ?? pod.securityContext?.runAsGroup;
+      const [imageUid, imageGid] = image.config.User.split(':');
+      return `${uid ?? imageUid}:${gid ?? imageGid}`;
+    };
     const envOf = (c) =>
       Object.fromEntries((c.env ?? []).filter((e) => 'value' in e).map((e) => [e.name, e.value]));
     const configDir = path.join(work, 'configmap');
@@ -104,8 +111,8 @@ describe('sync sidecar image', () => {
     for (const [name, data] of Object.entries(configMap.data))
       fs.writeFileSync(path.join(configDir, name), data);
     return {
-      init: { args: init.args, env: envOf(init), image: init.image },
-      sidecar: { args: sidecar.args, env: envOf(sidecar) },
+      init: { args: init.args, env: envOf(init), user: userOf(init) },
+      sidecar: { args: sidecar.args, env: envOf(sidecar), user: userOf(sidecar) },
       configDir,
     };
   }
@@ -130,6 +137,10 @@ describe('sync sidecar image', () => {
     assert.ok(fs.existsSync(path.join(rootfs, ELF[hostArch].loader)), 'the dynamic loader node asks for');
     assert.equal(image.rootfs.diff_ids.length, 3);
     assert.equal(image.config.User, '65532:65532');
+    assert.ok(
+      image.config.Env.includes('HOME=/home/nonroot'),
+      'HOME is set for users without a passwd entry',
+    );
     assert.deepEqual(image.config.Entrypoint, ['/usr/local/bin/node', '/app/catwalk.cjs']);
     assert.equal(image.config.Labels['org.opencontainers.image.version'], tag);
     assert.equal(first.reference, `ghcr.io/catwalk-dev/model-sync:${tag}`);
@@ -197,8 +208,10 @@ describe('sync sidecar image', () => {
     assert.ok(chart.init.args.includes('--once'));
     const models = path.join(work, 'models');
     fs.mkdirSync(models);
-    fs.chownSync(models, 65532, 65532); // an emptyDir is writable by the pod's user
+    fs.chmodSync(models, 0o777); // as the kubelet creates an emptyDir, for whichever user the pod runs as
+    assert.notEqual(chart.init.user.split(':')[0], '0', 'the chart runs the sidecar as a non-root user');
     const result = await h.runContainer(rootfs, image, {
+      user: chart.init.user,
       args: chart.init.args,
       env: { ...chart.init.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
       mounts: [
@@ -226,6 +239,18 @@ describe('sync sidecar image', () => {
     assert.doesNotMatch(config, /versions: 4/);
   });
 
+  it('talks to S3 as a user the image does not know (a pod runAsUser other than 65532)', async () => {
+    // Without HOME in the image, os.homedir() throws for a uid missing from /etc/passwd and every
+    // AWS SDK call fails with "uv_os_homedir returned ENOENT".
+    const result = await h.runContainer(rootfs, image, {
+      user: '4242:4242',
+      args: ['versions', SOURCE, '--json'],
+      env: s3Env,
+    });
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /"version":\s*3/);
+  });
+
   it("runs the chart's sync sidecar: ready on its port, metrics, follows a new release, stops on SIGTERM", async () => {
     const chart = renderChart();
     const models = path.join(work, 'models');
@@ -234,6 +259,7 @@ describe('sync sidecar image', () => {
     const args = chart.sidecar.args.map((a) => (a.startsWith('--port=') ? `--port=${port}` : a));
     assert.ok(args.includes(`--port=${port}`), `the chart passes --port: ${args.join(' ')}`);
     const container = h.startContainer(rootfs, image, {
+      user: chart.sidecar.user,
       args,
       env: { ...chart.sidecar.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
       mounts: [
