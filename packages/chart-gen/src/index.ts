@@ -1,5 +1,7 @@
 export type { ChartFile } from './chart';
 export { generateChart, generateCharts } from './chart';
+export type { GroupOptions, GroupPlan, GroupProblem, ModelFootprint } from './groups';
+export { ALB_LIMITS, groupName, modelFootprint, planGroups } from './groups';
 export type { PolicyDocument } from './iam';
 export { pushPolicy, servingPolicy } from './iam';
 export type { ChartOptions, ChartValues } from './values';

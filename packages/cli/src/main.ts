@@ -138,11 +138,22 @@ Examples:
       '--check',
       'write nothing; exit 1 with a diff when the charts in <out> are not what the specs generate',
     )
+    .option(
+      '--sync-image <ref>',
+      'sidecar image of every chart, e.g. a mirror in ECR (default ghcr.io/catwalk-dev/model-sync:<version>)',
+    )
+    .option(
+      '--environment <name>',
+      'environment: Datadog env tag and default load balancer group catwalk-<name>',
+    )
+    .option('--rules-quota <n>', "the account's listener-rules-per-ALB quota, when raised above 100")
     .addHelpText(
       'after',
       examples(
         'catwalk generate examples/models --out charts',
         'catwalk generate examples/models --out charts --check',
+        'catwalk generate examples/models --out charts --environment prod \\',
+        '    --sync-image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/catwalk/model-sync:0.1.0',
       ),
     )
     .action(async (paths, options) => setExit(await generateCommand(paths, options, io)));

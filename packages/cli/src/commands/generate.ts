@@ -1,16 +1,85 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { type ChartFile, generateCharts } from '@catwalk/chart-gen';
+import { ALB_LIMITS, type ChartFile, type GroupPlan, generateCharts, planGroups } from '@catwalk/chart-gen';
+import { imageProblem } from '@catwalk/schema';
 import { createTwoFilesPatch } from 'diff';
 import { displayPath, writeFileAtomic } from '../files';
 import { colors, summaryTable } from '../format';
-import { exitCodes, type Io } from '../io';
+import { exitCodes, type Io, UserError } from '../io';
 import { loadModels } from './load';
 
 export interface GenerateOptions {
   readonly out: string;
   /** Compare with what is on disk instead of writing; exit 1 when stale. */
   readonly check?: boolean;
+  /** Sidecar image of every chart (a mirror, for instance). */
+  readonly syncImage?: string;
+  /** Environment: the default load balancer group catwalk-<environment>. */
+  readonly environment?: string;
+  /** The account's rules-per-ALB quota, when raised above the default 100. */
+  readonly rulesQuota?: string;
+}
+
+/** Checks the options before anything is generated; a bad one is a usage error naming it. */
+function resolveOptions(options: GenerateOptions) {
+  if (options.syncImage !== undefined) {
+    const problem = imageProblem(options.syncImage);
+    if (problem) throw new UserError(`--sync-image: ${problem.message}; ${problem.fix}`, exitCodes.usage);
+  }
+  if (options.environment !== undefined && !/^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$/.test(options.environment)) {
+    throw new UserError(
+      `--environment '${options.environment}': use lower-case letters, digits and '-', at most 20 characters (e.g. prod)`,
+      exitCodes.usage,
+    );
+  }
+  let rulesQuota: number | undefined;
+  if (options.rulesQuota !== undefined) {
+    rulesQuota = Number(options.rulesQuota);
+    if (!Number.isInteger(rulesQuota) || rulesQuota < ALB_LIMITS.rules) {
+      throw new UserError(
+        `--rules-quota '${options.rulesQuota}': give the account's rules-per-ALB quota, a whole number of at least ${ALB_LIMITS.rules}`,
+        exitCodes.usage,
+      );
+    }
+  }
+  return {
+    chart: {
+      ...(options.syncImage !== undefined ? { syncImage: options.syncImage } : {}),
+      ...(options.environment !== undefined ? { environment: options.environment } : {}),
+    },
+    groups: {
+      ...(options.environment !== undefined ? { environment: options.environment } : {}),
+      ...(rulesQuota !== undefined ? { rulesQuota } : {}),
+    },
+    rulesLimit: rulesQuota ?? ALB_LIMITS.rules,
+  };
+}
+
+/** One line per load balancer group: its models and how full its ALB is. */
+function groupReport(groups: readonly GroupPlan[], rulesLimit: number): string {
+  const rows = groups.map((g) => [
+    g.name,
+    String(g.models.length),
+    `${g.targetGroups}/${ALB_LIMITS.targetGroups}`,
+    `${g.rules}/${rulesLimit}`,
+    `${g.experimentTargetGroups} TG, ${g.experimentRules} rules`,
+    `${g.scheme}${g.tls ? ', HTTPS' : ', HTTP only'}`,
+  ]);
+  const head = [
+    'LOAD BALANCER GROUP',
+    'MODELS',
+    'TARGET GROUPS',
+    'RULES',
+    'IF ALL IN A/B TESTS',
+    'LISTENERS',
+  ];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
 }
 
 /** Marks a chart folder as Catwalk's own, so only those are ever cleaned or flagged. */
@@ -85,12 +154,27 @@ export async function generateCommand(
   options: GenerateOptions,
   io: Io,
 ): Promise<number> {
+  const resolved = resolveOptions(options);
   const loaded = await loadModels(paths, io);
   const models = loaded.map((l) => l.model);
-  const files = generateCharts(models);
   const out = path.resolve(io.cwd, options.out);
   const shownOut = displayPath(out, io.cwd) || '.';
   const c = colors(io.color);
+
+  // Models of a group share one ALB: they must agree on its settings and fit its limits.
+  const plan = planGroups(models, resolved.groups);
+  const errors = plan.problems.filter((p) => p.severity === 'error');
+  for (const problem of plan.problems) {
+    const tag = problem.severity === 'error' ? c.red('error') : c.yellow('warning');
+    io.stderr.write(`${tag}: ${problem.message}\n  fix: ${problem.fix}\n`);
+  }
+  if (errors.length > 0) {
+    io.stderr.write(
+      `catwalk: ${errors.length} load balancer group problem${errors.length === 1 ? '' : 's'}; nothing written\n`,
+    );
+    return exitCodes.invalid;
+  }
+  const files = generateCharts(models, resolved.chart);
 
   if (options.check) {
     const drift = await compare(files, out);
@@ -112,6 +196,7 @@ export async function generateCommand(
   }
 
   io.stdout.write(summaryTable(models, c));
+  io.stdout.write(`\n${groupReport(plan.groups, resolved.rulesLimit)}`);
   for (const file of files) await writeFileAtomic(path.join(out, file.path), file.contents);
   // Files a previous run wrote that this one no longer does, in charts of models still specified.
   const drift = await compare(files, out);
