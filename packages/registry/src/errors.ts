@@ -42,6 +42,12 @@ export class IdenticalExportError extends RegistryError {
   }
 }
 
+/** A file of the export changed while push was reading it: what was sent is not what was hashed. */
+export class ExportChangedError extends RegistryError {
+  override readonly name = 'ExportChangedError';
+  readonly fault = 'client';
+}
+
 /** A write lost a compare-and-swap (release.json generation, a version claim). */
 export class ConflictError extends RegistryError {
   override readonly name = 'ConflictError';

@@ -3,6 +3,7 @@ export {
   ChecksumMismatchError,
   ConditionalWritesUnsupportedError,
   ConflictError,
+  ExportChangedError,
   type Fault,
   IdenticalExportError,
   InvalidExportError,

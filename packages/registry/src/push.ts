@@ -77,7 +77,10 @@ export interface PushOptions {
   readonly pushedBy?: string;
   /** @default 'catwalk' */
   readonly tool?: string;
-  /** Attempts per request of an upload (the only retry layer of a push: see createS3Client). @default 5 */
+  /**
+   * @deprecated Ignored. A push has one retry layer, the S3 client's: set
+   * `maxAttempts` on createS3Client (@default 5 attempts per request).
+   */
   readonly attempts?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: PushProgress) => void;
@@ -152,8 +155,16 @@ async function claimVersion(
   leaseMs: number,
 ): Promise<Chosen> {
   const { client, location } = options;
-  const create = (version: number) =>
-    putJson(client, location.bucket, claimKey(location, version), claim, { ifNoneMatch: '*' });
+  const create = async (version: number) => {
+    try {
+      return await putJson(client, location.bucket, claimKey(location, version), claim, { ifNoneMatch: '*' });
+    } catch (error) {
+      // After a lost response the SDK's retry meets our own claim: recognise it by its push id.
+      const there = await readClaim(client, location, version).catch(() => undefined);
+      if (there?.pushId === claim.pushId && !there.retiredBy) return there.etag;
+      throw error;
+    }
+  };
 
   if (options.version !== undefined) {
     const asked = options.version;
@@ -395,7 +406,6 @@ export async function push(options: PushOptions): Promise<PushResult> {
           partSize,
           partConcurrency: 4,
           budget,
-          retry: { attempts: options.attempts ?? 5, ...(signal ? { signal } : {}) },
           ...(signal ? { signal } : {}),
           onBytes: (n) => {
             bytesDone += n;

@@ -20,7 +20,12 @@ export interface S3InputConfig {
   readonly region?: string;
   /** Path-style URLs (bucket in the path), needed by most S3-compatible servers. @default true when endpoint is set */
   readonly forcePathStyle?: boolean;
-  /** Attempts per request, including the first; the SDK backs off between them. @default 5 */
+  /**
+   * Attempts per request, including the first; the SDK backs off between them
+   * and its retry quota (a token bucket shared by every request of the client)
+   * stops retrying when most requests fail. This is the registry's one retry
+   * layer for requests: push adds none on top. @default 8
+   */
   readonly maxAttempts?: number;
   /** Static credentials; otherwise the SDK's default chain (env, IRSA, instance profile). */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
@@ -35,12 +40,15 @@ export interface S3InputConfig {
   readonly socketTimeoutMs?: number;
 }
 
+/** Enough for a 200 MiB push to finish when half of all requests fail (503s and resets), as a flaky link does. */
+export const DEFAULT_ATTEMPTS = 8;
+
 export function createS3Client(config: S3InputConfig = {}): S3Client {
   return new S3Client({
     region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
-    maxAttempts: config.maxAttempts ?? 5,
+    maxAttempts: config.maxAttempts ?? DEFAULT_ATTEMPTS,
     retryMode: 'standard',
     ...(config.credentials ? { credentials: config.credentials } : {}),
     requestHandler: {

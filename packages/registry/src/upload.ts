@@ -5,6 +5,11 @@
 // sent across every upload of a push, so memory stays flat whatever the
 // files' sizes. Files above the part size go up as a multipart upload whose
 // parts are read from disk by offset.
+//
+// Retries: one layer, the S3 client's (maxAttempts per request, with the
+// SDK's retry quota across requests). Each part is read from disk once and
+// that same buffer is what every attempt sends and what is hashed, so the
+// sha256 recorded is the sha256 of the bytes sent.
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
@@ -16,26 +21,38 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { ExportChangedError } from './errors';
 import { mapLimit, sha256File } from './hash';
-import { type RetryOptions, withRetries } from './retry';
+import { headObject } from './s3';
 
-/** A counting semaphore over bytes. */
+/** A counting semaphore over bytes, first come first served. */
 export class ByteBudget {
   private used = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ bytes: number; wake: () => void }> = [];
   constructor(readonly limit: number) {}
 
   async use<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
     const n = Math.min(bytes, this.limit); // one item larger than the budget still runs, alone
-    while (this.used + n > this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.used += n;
+    // Strictly in order of arrival: the parts of a file are hashed in order, so a later part
+    // holding budget while an earlier one waits for it would never finish.
+    if (this.waiting.length > 0 || this.used + n > this.limit) {
+      await new Promise<void>((wake) => this.waiting.push({ bytes: n, wake })); // admit() reserves for us
+    } else {
+      this.used += n;
+    }
     try {
       return await fn();
     } finally {
       this.used -= n;
-      this.waiting.splice(0).forEach((wake) => {
-        wake();
-      });
+      this.admit();
+    }
+  }
+
+  private admit(): void {
+    while (this.waiting.length > 0 && this.used + this.waiting[0]!.bytes <= this.limit) {
+      const next = this.waiting.shift()!;
+      this.used += next.bytes;
+      next.wake();
     }
   }
 }
@@ -54,7 +71,6 @@ export interface UploadSettings {
   /** Parts of one file in flight. */
   readonly partConcurrency: number;
   readonly budget: ByteBudget;
-  readonly retry: RetryOptions;
   readonly signal?: AbortSignal;
   /** Bytes sent, reported as each request completes. */
   readonly onBytes: (n: number) => void;
@@ -76,33 +92,27 @@ async function readRange(file: string, start: number, length: number): Promise<B
   }
 }
 
-/** Uploads a file with its sha256 as metadata and returns that sha256. */
+/** Uploads a file with its sha256 as metadata and returns that sha256: the sha256 of the bytes sent. */
 export async function uploadFile(target: UploadTarget, settings: UploadSettings): Promise<string> {
   const { client, bucket, key } = target;
   const send = { ...(settings.signal ? { abortSignal: settings.signal } : {}) };
   const common = { Bucket: bucket, Key: key, ContentType: 'application/octet-stream' };
   if (target.size <= settings.partSize) {
     // One read: the bytes hashed are the bytes sent.
-    const sha256 = await withRetries(
-      () =>
-        settings.budget.use(target.size, async () => {
-          const body = await readRange(target.file, 0, target.size);
-          const digest = createHash('sha256').update(body).digest('hex');
-          await client.send(
-            new PutObjectCommand({ ...common, Metadata: { sha256: digest }, Body: body }),
-            send,
-          );
-          return digest;
-        }),
-      settings.retry,
-    );
+    const sha256 = await settings.budget.use(target.size, async () => {
+      const body = await readRange(target.file, 0, target.size);
+      const digest = createHash('sha256').update(body).digest('hex');
+      await client.send(new PutObjectCommand({ ...common, Metadata: { sha256: digest }, Body: body }), send);
+      return digest;
+    });
     settings.onBytes(target.size);
     return sha256;
   }
-  // A large file is hashed first (streamed), since S3 metadata is fixed when the upload starts.
-  const sha256 = await sha256File(target.file);
+  // S3 metadata is fixed when a multipart upload starts, so a large file is hashed first (streamed);
+  // the parts are hashed again, in order, as they are sent, and the two must agree.
+  const announced = await sha256File(target.file);
   const { UploadId } = await client.send(
-    new CreateMultipartUploadCommand({ ...common, Metadata: { sha256 } }),
+    new CreateMultipartUploadCommand({ ...common, Metadata: { sha256: announced } }),
     send,
   );
   try {
@@ -110,31 +120,55 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
     for (let start = 0, n = 1; start < target.size; start += settings.partSize, n++) {
       parts.push({ n, start, length: Math.min(settings.partSize, target.size - start) });
     }
+    const sent = createHash('sha256');
+    // marks[i] settles once parts 1..i+1 went into the hash, in order.
+    const marks = parts.map(() => {
+      let done: () => void = () => undefined;
+      const promise = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      return { promise, done };
+    });
     const uploaded = await mapLimit(parts, settings.partConcurrency, (part) =>
-      withRetries(
-        () =>
-          settings.budget.use(part.length, async () => {
-            const body = await readRange(target.file, part.start, part.length);
-            const r = await client.send(
-              new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: part.n, Body: body }),
-              send,
-            );
-            settings.onBytes(part.length);
-            return { PartNumber: part.n, ETag: r.ETag };
-          }),
-        settings.retry,
-      ),
-    );
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId,
-        MultipartUpload: { Parts: uploaded },
+      settings.budget.use(part.length, async () => {
+        let body: Buffer;
+        try {
+          body = await readRange(target.file, part.start, part.length);
+          if (part.n > 1) await marks[part.n - 2]!.promise;
+          sent.update(body);
+        } finally {
+          marks[part.n - 1]!.done(); // on failure too, so later parts never wait for ever
+        }
+        const r = await client.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: part.n, Body: body }),
+          send,
+        );
+        settings.onBytes(part.length);
+        return { PartNumber: part.n, ETag: r.ETag };
       }),
-      send,
     );
-    return sha256;
+    if (sent.digest('hex') !== announced) {
+      throw new ExportChangedError(
+        `${target.file} changed while it was being pushed (the bytes sent differ from the bytes hashed when ` +
+          'the push started); nothing was completed. Push again once the export is finished.',
+      );
+    }
+    try {
+      await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: uploaded },
+        }),
+        send,
+      );
+    } catch (error) {
+      // A retry after a lost answer finds the upload gone (NoSuchUpload): the object there may be ours.
+      const there = await headObject(client, bucket, key).catch(() => undefined);
+      if (!(there && there.size === target.size && there.metadata.sha256 === announced)) throw error;
+    }
+    return announced;
   } catch (error) {
     // Parts of an unfinished upload are billed until aborted; a rerun starts the file over anyway.
     await client
