@@ -24,7 +24,7 @@ const { bundleCli } = require('./lib/bundle.cjs');
 const { writeTar } = require('./lib/deterministic-tar.cjs');
 const fetch = require('./lib/fetch.cjs');
 const { imageForArch, layoutFiles } = require('./lib/oci.cjs');
-const { NONROOT, caBundle, entriesFromDebs, systemEntries } = require('./lib/rootfs.cjs');
+const { NONROOT, caBundle, entriesFromDebs, overlay, systemEntries } = require('./lib/rootfs.cjs');
 
 const root = path.resolve(__dirname, '../..');
 const inputsFile = path.join(__dirname, 'inputs.json');
@@ -72,7 +72,7 @@ function dpkgStatusEntry(deb) {
 
 async function baseLayer(debs) {
   const packaged = await entriesFromDebs(debs);
-  const entries = [...packaged, caBundle(packaged), ...systemEntries(), ...debs.map(dpkgStatusEntry)];
+  const entries = overlay(packaged, [caBundle(packaged), ...systemEntries(), ...debs.map(dpkgStatusEntry)]);
   const names = debs.map((d) => path.basename(d, '.deb').split('_').slice(0, 2).join('='));
   return { entries, createdBy: `debian packages ${names.join(' ')} and the ${NONROOT.name} user` };
 }

@@ -73,8 +73,8 @@ function writeTar(entries, epochSeconds) {
       `SOURCE_DATE_EPOCH '${epochSeconds}': use whole seconds since 1970 (e.g. git log -1 --format=%ct)`,
     );
   }
+  validate(entries);
   const all = withParents(entries);
-  validate(all);
   all.sort((a, b) => compareBytes(a.path, b.path));
   const mtime = new Date(epochSeconds * 1000);
   const pack = tarStream.pack();
@@ -86,7 +86,8 @@ function writeTar(entries, epochSeconds) {
   });
   for (const entry of all) {
     const header = {
-      name: entry.path,
+      // Folders end in '/', as GNU tar and container builders write them.
+      name: entry.type === 'directory' ? `${entry.path}/` : entry.path,
       type: entry.type,
       mode: entry.mode,
       uid: entry.uid ?? 0,

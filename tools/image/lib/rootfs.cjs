@@ -108,6 +108,22 @@ function caBundle(entries) {
   };
 }
 
+/**
+ * `upper` laid over `lower`: a folder in both takes upper's mode and owner
+ * (base-files ships /tmp and /root too); the same file in both is an error.
+ */
+function overlay(lower, upper) {
+  const merged = new Map(lower.map((e) => [e.path, e]));
+  for (const entry of upper) {
+    const existing = merged.get(entry.path);
+    if (existing && (existing.type !== 'directory' || entry.type !== 'directory')) {
+      throw new Error(`/${entry.path} comes from a package and from the image's own files: keep one`);
+    }
+    merged.set(entry.path, entry);
+  }
+  return [...merged.values()];
+}
+
 /** /etc/passwd, /etc/group, /etc/nsswitch.conf, a writable /tmp and the non-root user's home. */
 function systemEntries() {
   const file = (p, text) => ({ path: p, type: 'file', mode: 0o644, data: Buffer.from(text) });
@@ -125,4 +141,4 @@ function systemEntries() {
   ];
 }
 
-module.exports = { NONROOT, entriesFromDebs, caBundle, systemEntries };
+module.exports = { NONROOT, entriesFromDebs, caBundle, overlay, systemEntries };

@@ -15,6 +15,14 @@ const { promisify } = require('node:util');
 const root = path.resolve(__dirname, '../../..');
 const run = promisify(execFile);
 
+/**
+ * One SOURCE_DATE_EPOCH for every build of a test run (the build's default,
+ * the last commit's time, would move if a commit landed between two builds).
+ */
+const sourceDateEpoch =
+  process.env.SOURCE_DATE_EPOCH ||
+  execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: root, encoding: 'utf8' }).trim();
+
 /** Builds with tools/image/build.cjs and returns its JSON summary (archive, digest, manifests). */
 async function buildImage(out, args = []) {
   const { stdout } = await run(
@@ -22,6 +30,7 @@ async function buildImage(out, args = []) {
     [path.join(root, 'tools/image/build.cjs'), '--out', out, ...args],
     {
       cwd: root,
+      env: { ...process.env, SOURCE_DATE_EPOCH: sourceDateEpoch },
       maxBuffer: 1 << 24,
     },
   );
