@@ -258,7 +258,7 @@ export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
   ['metrics.datadog.syncMetrics', 'Sidecar metrics the check collects.'],
   [
     'gpu.nodeSelector',
-    'Node labels GPU pods are scheduled on. The default is the GPU Feature Discovery label; plain EKS GPU nodes and Karpenter may not set it: use e.g. karpenter.k8s.aws/instance-gpu-manufacturer: nvidia or an instance-type label instead.',
+    'Node labels GPU pods are scheduled on. The default is the GPU Feature Discovery label, which plain EKS GPU nodes and Karpenter may not set: replace it (set it to null, since Helm merges maps) with e.g. karpenter.k8s.aws/instance-gpu-manufacturer: nvidia or an instance-type label.',
   ],
   ['gpu.tolerations', 'Tolerations GPU pods get.'],
   [
