@@ -78,6 +78,6 @@ describe('Datadog', () => {
     };
     const b = named(renderWith(pricing, moved), 'Deployment', 'pricing')!.spec.template;
     expect(b).toEqual(a);
-    expect(container({ spec: { template: b } }, 'model-sync').args).toContain('--track=stable');
+    expect(container({ spec: { template: b } } as any, 'model-sync').args).toContain('--track=stable');
   });
 });
