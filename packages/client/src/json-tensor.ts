@@ -58,6 +58,13 @@ export function tensorRowToJson(t: Tensor, alias: string, row: number, style: Fl
   return writeRange(t, formatterFor(t, alias), 1, row * rowSize, style);
 }
 
+/**
+ * From this many values on, JSON.stringify of the whole flat array (then
+ * re-nested) beats writing each row in JS; below, the re-nesting costs more
+ * than it saves (3 to 5x slower for a request of a few dozen values).
+ */
+const STRINGIFY_MIN = 16_384;
+
 function allFinite(data: Float32Array | Float64Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (data[i]! - data[i]! !== 0) return false;
   return true;
@@ -74,7 +81,7 @@ function writeRange(
   const shape = t.shape;
   if (firstAxis >= shape.length) return format(data[start]!);
   const count = shape.slice(firstAxis).reduce((a, b) => a * b, 1);
-  if (style === 'compact' && (t.dtype === 'float32' || t.dtype === 'float64') && count > 0) {
+  if (style === 'compact' && (t.dtype === 'float32' || t.dtype === 'float64') && count >= STRINGIFY_MIN) {
     const floats = t.data as Float32Array | Float64Array;
     if (allFinite(floats, start, start + count)) {
       // V8's JSON.stringify writes numbers in C++; numbers hold no commas,
@@ -86,6 +93,7 @@ function writeRange(
   }
   const innermost = shape[shape.length - 1]!;
   const floats = t.dtype === 'float32' || t.dtype === 'float64';
+  const tfStyle = style === 'tf';
   let offset = start;
   // One string per innermost row, built by concatenation (V8 ropes), is far
   // cheaper than an array entry per element.
@@ -94,8 +102,8 @@ function writeRange(
     for (let i = 0; i < innermost; i++) {
       const v = data[offset++]! as number;
       if (i > 0) s += ',';
-      // Fast path for finite floats: integers get ".0" so they stay floats.
-      if (floats && v - v === 0) s += v % 1 === 0 && Math.abs(v) < 1e21 ? `${v}.0` : `${v}`;
+      // Fast path for finite floats: in TF's style integers get ".0" so they stay floats.
+      if (floats && v - v === 0) s += tfStyle && v % 1 === 0 && Math.abs(v) < 1e21 ? `${v}.0` : `${v}`;
       else s += format(v as never);
     }
     return `${s}]`;

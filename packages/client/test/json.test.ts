@@ -51,8 +51,13 @@ describe("TF Serving's JSON dialect", () => {
     expect(JSON.parse(text).flat(3)).toEqual(Array.from(t.data as Float32Array));
     expect(wire.tensorRowToJson(t, 'x', 2, 'compact')).toBe('[[4],[5]]');
     expect(wire.tensorToJson(tensor(new Float64Array([1, Number.NaN]), [1, 2]), 'x', 'compact')).toBe(
-      '[[1.0,NaN]]',
+      '[[1,NaN]]',
     );
+    // Large tensors go through JSON.stringify and are nested again: same values, same nesting.
+    const big = tensor(Float32Array.from({ length: 20_000 }, (_, i) => i / 3), [10_000, 2]);
+    const parsed = JSON.parse(wire.tensorToJson(big, 'x', 'compact'));
+    expect(parsed).toHaveLength(10_000);
+    expect(parsed.flat()).toEqual(Array.from(big.data as Float32Array));
     expect(wire.tensorToJson(tensor(new Float32Array(0), [0, 3]), 'x', 'compact')).toBe('[]');
   });
 
