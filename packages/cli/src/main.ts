@@ -184,8 +184,9 @@ Examples:
     )
     .option(
       '--version <n>',
-      'version number to write (default: highest + 1); never overwrites a complete one',
+      "version number to write (default: the export folder's own number, like 00000123, when free, else highest + 1); never reuses one",
     )
+    .option('--force', 'push even when a complete version holds exactly these files')
     .option('--concurrency <n>', 'files uploaded at once', '8')
     .option('--json', 'machine-readable result on stdout, no progress')
     .addOption(endpointOption())
@@ -204,6 +205,7 @@ Examples:
     .command('versions')
     .description('list versions with state (complete, incomplete, corrupt), size, push time and labels')
     .argument('<model>', 'spec file or s3:// model folder')
+    .option('--verify', 'read every complete version back and check its sha256 (exit 1 if one fails)')
     .option('--json', 'machine-readable output')
     .addOption(endpointOption())
     .addOption(regionOption())

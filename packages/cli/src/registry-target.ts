@@ -9,6 +9,7 @@ import {
   defaultInitialRelease,
   describeError,
   type InitialRelease,
+  MAX_VERSION,
   type ModelLocation,
   parseModelUri,
   RegistryError,
@@ -30,6 +31,8 @@ export interface Target {
   readonly model?: ResolvedModel;
   /** How to show it: the uri, or spec file (uri). */
   readonly display: string;
+  /** The S3 endpoint in use, when not AWS's own. */
+  readonly endpoint?: string;
 }
 
 /** --endpoint, else the spec's source.endpoint, else $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL, else AWS. */
@@ -54,6 +57,7 @@ export async function resolveTarget(model: string, flags: S3Flags, io: Io): Prom
       location,
       initial: defaultInitialRelease,
       display: model,
+      ...(endpoint ? { endpoint } : {}),
     };
   }
   if (!/\.(ya?ml|json)$/.test(model)) {
@@ -74,6 +78,7 @@ export async function resolveTarget(model: string, flags: S3Flags, io: Io): Prom
     initial: { versionPolicy: resolved.serving.versionPolicy, versionLabels: resolved.serving.versionLabels },
     model: resolved,
     display: `${loaded!.file} (${resolved.source.uri})`,
+    ...(endpoint ? { endpoint } : {}),
   };
 }
 
@@ -85,14 +90,60 @@ function guard<T>(fn: () => T): T {
   }
 }
 
+/** Where a command was talking to, so an S3 failure can name the bucket and the endpoint. */
+export interface S3Context {
+  readonly location: ModelLocation;
+  readonly endpoint?: string;
+}
+
+const NETWORK = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)\b/;
+
+/** An S3 failure as one sentence naming the bucket and the fix, when it is one we know. */
+function describeS3Failure(error: unknown, context: S3Context): string | undefined {
+  const e = error as {
+    name?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const bucket = `bucket '${context.location.bucket}'`;
+  const where = context.endpoint ?? 'AWS S3';
+  const status = e?.$metadata?.httpStatusCode;
+  if (e?.name === 'NoSuchBucket') {
+    return `S3: ${bucket} does not exist at ${where}; create it or fix the model's s3:// location (source.uri)`;
+  }
+  if (e?.name === 'AccessDenied' || status === 403) {
+    return (
+      `S3: access to ${bucket} denied (${describeError(error)}); check the credentials in use ` +
+      '(AWS_PROFILE, AWS_ACCESS_KEY_ID, the pod role) and that its policy allows s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket'
+    );
+  }
+  if (e?.name === 'InvalidAccessKeyId' || e?.name === 'SignatureDoesNotMatch') {
+    return `S3: the credentials were refused for ${bucket} (${e.name}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE`;
+  }
+  const code = typeof e?.code === 'string' ? e.code : NETWORK.exec(String(e?.message))?.[1];
+  if (code && NETWORK.test(code)) {
+    return (
+      `S3: cannot reach S3 at ${where} (${bucket}): ${code}; check --endpoint (or the spec's source.endpoint, ` +
+      '$AWS_ENDPOINT_URL_S3) and the network'
+    );
+  }
+  return undefined;
+}
+
 /** Registry refusals and S3 failures become one-line messages; anything else is a bug and keeps its stack. */
-export function toUserError(error: unknown): unknown {
+export function toUserError(error: unknown, context?: S3Context): unknown {
   if (error instanceof UserError) return error;
   if (error instanceof RegistryUsageError) return new UserError(error.message, exitCodes.usage);
   if (error instanceof RegistryError) return new UserError(error.message, exitCodes.invalid);
   const e = error as { $metadata?: unknown; code?: string; name?: string };
+  const known = context ? describeS3Failure(error, context) : undefined;
+  if (known) return new UserError(known, exitCodes.invalid);
   if (e?.$metadata || (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) || e?.name === 'AbortError') {
-    return new UserError(`S3: ${describeError(error)}`, exitCodes.invalid);
+    return new UserError(
+      `S3: ${describeError(error)}${context ? ` (bucket '${context.location.bucket}')` : ''}`,
+      exitCodes.invalid,
+    );
   }
   if (e?.name === 'CredentialsProviderError') {
     return new UserError(
@@ -103,11 +154,11 @@ export function toUserError(error: unknown): unknown {
   return error;
 }
 
-export async function withRegistryErrors<T>(fn: () => Promise<T>): Promise<T> {
+export async function withRegistryErrors<T>(fn: () => Promise<T>, context?: S3Context): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    throw toUserError(error);
+    throw toUserError(error, context);
   }
 }
 
@@ -123,11 +174,18 @@ export function parseVersionList(text: string, flag: string): number[] {
       exitCodes.usage,
     );
   }
-  return parts.map(Number);
+  return parts.map((p) => parseVersion(p, flag));
 }
 
 export function parseVersion(text: string, flag: string): number {
   if (!/^\d+$/.test(text)) throw new UserError(`${flag} '${text}' is not a version number`, exitCodes.usage);
+  // Checked as a whole number first: Number('9007199254740993') silently rounds to ...992.
+  if (BigInt(text) > BigInt(MAX_VERSION)) {
+    throw new UserError(
+      `${flag} ${text} is larger than ${MAX_VERSION} (2^53 - 1), the largest version number Catwalk keeps exactly; use a smaller one`,
+      exitCodes.usage,
+    );
+  }
   return Number(text);
 }
 

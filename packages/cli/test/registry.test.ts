@@ -50,13 +50,15 @@ describe('registry commands', () => {
       '--model',
       uri,
       '--json',
+      '--force', // 00000123 and 00000124 hold the same files
       ...s3,
     ]);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
+    // The folders' own numbers, as TF Serving would read them.
     expect(JSON.parse(pushed.stdout).map((r: any) => [r.version, r.files, r.resumed])).toEqual([
-      [1, 4, false],
-      [2, 4, false],
+      [123, 4, false],
+      [124, 4, false],
     ]);
     const plain = await catwalk([
       'push',
@@ -67,34 +69,41 @@ describe('registry commands', () => {
     ]);
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(
-      /^pushed s3:\/\/models\/team\/half\/3\/ : 5 files, [\d.]+ KiB in [\d.]+ s\n$/,
+      /^pushed s3:\/\/models\/team\/half\/125\/ : 5 files, [\d.]+ KiB in [\d.]+ s\n$/,
     );
-    expect(plain.stderr).toMatch(/uploading 5 files \(.*\) as version 3/);
+    expect(plain.stderr).toMatch(/uploading 5 files \(.*\) as version 125/);
+    expect(plain.stderr).toContain(
+      '00000123 names version 123, which is taken (complete); pushed it as version 125',
+    );
 
     const released = await catwalk([
       'release',
       uri,
       '--serve',
-      '2,3',
+      '124,125',
       '--label',
-      'stable=2',
+      'stable=124',
       '--label',
-      'canary=3',
+      'canary=125',
       ...s3,
     ]);
     expect(released.code).toBe(0);
-    expect(released.stdout).toContain('generation 1: serve 2,3, canary=3 stable=2');
+    expect(released.stdout).toContain('generation 1: serve 124,125, canary=125 stable=124');
 
     const listed = await catwalk(['versions', uri, '--json', ...s3]);
     const report = JSON.parse(listed.stdout);
-    expect(report.release).toMatchObject({ generation: 1, serve: [2, 3], labels: { stable: 2, canary: 3 } });
+    expect(report.release).toMatchObject({
+      generation: 1,
+      serve: [124, 125],
+      labels: { stable: 124, canary: 125 },
+    });
     expect(report.versions.map((v: any) => [v.version, v.state, v.served, v.labels])).toEqual([
-      [1, 'complete', false, []],
-      [2, 'complete', true, ['stable']],
-      [3, 'complete', true, ['canary']],
+      [123, 'complete', false, []],
+      [124, 'complete', true, ['stable']],
+      [125, 'complete', true, ['canary']],
     ]);
     const table = await catwalk(['versions', uri, ...s3]);
-    expect(table.stdout).toMatch(/│ 3 +│ complete │/);
+    expect(table.stdout).toMatch(/│ 125 +│ complete │/);
     expect(table.stdout).toContain('release generation 1');
 
     const dest = path.join(tempDir(), 'half');
@@ -117,8 +126,8 @@ describe('registry commands', () => {
       `--endpoint=${endpoint}`,
     ]);
     expect(synced.code).toBe(0);
-    expect(fs.readdirSync(dest).sort()).toEqual(['2', '3']);
-    expect(fs.readFileSync(configOut, 'utf8')).toMatch(/versions: 2\n\s+versions: 3/);
+    expect(fs.readdirSync(dest).sort()).toEqual(['124', '125']);
+    expect(fs.readFileSync(configOut, 'utf8')).toMatch(/versions: 124\n\s+versions: 125/);
     const logs = synced.stdout
       .trim()
       .split('\n')
@@ -130,12 +139,12 @@ describe('registry commands', () => {
     // stable pointed at 2, the bad one; with no earlier stable, it goes to the highest complete version below it.
     expect(JSON.parse(back.stdout)).toMatchObject({
       generation: 2,
-      serve: [1, 3],
-      labels: { canary: 3, stable: 1 },
+      serve: [123, 125],
+      labels: { canary: 125, stable: 123 },
     });
-    const again = await catwalk(['rollback', uri, '--to', '1', ...s3]);
+    const again = await catwalk(['rollback', uri, '--to', '123', ...s3]);
     expect(again.code).toBe(2);
-    expect(again.stderr).toContain('version 1 is the one being rolled back');
+    expect(again.stderr).toContain('version 123 is the one being rolled back');
 
     const dry = await catwalk(['prune', uri, '--keep', '0', '--dry-run', ...s3]);
     expect(dry.stdout).toMatch(/^would delete versions? /);
@@ -157,11 +166,20 @@ describe('registry commands', () => {
       ].join('\n'),
     );
     const exportDir = path.join(tfserving, 'saved_model_half_plus_two_2_versions');
-    const pushed = await catwalk(['push', exportDir, '--model', spec, '--endpoint', endpoint, '--json']);
+    const pushed = await catwalk([
+      'push',
+      exportDir,
+      '--model',
+      spec,
+      '--endpoint',
+      endpoint,
+      '--json',
+      '--force',
+    ]);
     expect(pushed.code).toBe(0);
     expect(JSON.parse(pushed.stdout).map((r: any) => r.uri)).toEqual([
-      's3://models/search/ranker/1',
-      's3://models/search/ranker/2',
+      's3://models/search/ranker/123',
+      's3://models/search/ranker/124',
     ]);
     const more = await catwalk([
       'push',
@@ -174,7 +192,7 @@ describe('registry commands', () => {
     expect(more.code).toBe(0);
     const listed = JSON.parse((await catwalk(['versions', spec, '--endpoint', endpoint, '--json'])).stdout);
     expect(listed.model).toBe('ranker');
-    expect(listed.release).toMatchObject({ generation: 0, fromSpec: true, serve: [2, 3], labels: {} });
+    expect(listed.release).toMatchObject({ generation: 0, fromSpec: true, serve: [124, 125], labels: {} });
   });
 
   it('explains refusals in one line, exit 1, no stack trace', async () => {

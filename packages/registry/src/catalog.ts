@@ -1,7 +1,8 @@
 // What is in a model folder: every version with its state, read from one
 // listing plus each version's manifest.
 
-import type { S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { InvalidRecordError } from './errors';
 import { mapLimit } from './hash';
 import {
@@ -14,7 +15,7 @@ import {
   parseVersionFolder,
 } from './location';
 import { type Claim, type Manifest, parseClaim, parseManifest } from './records';
-import { getText, type ListedObject, listAll } from './s3';
+import { getText, isNotFound, type ListedObject, listAll } from './s3';
 
 /**
  * complete: has a manifest that matches the listing; incomplete: no manifest
@@ -140,4 +141,43 @@ async function readClaim(
 /** The manifests of complete versions, by version. */
 export function completeManifests(versions: readonly VersionInfo[]): Map<number, Manifest> {
   return new Map(versions.filter((v) => v.state === 'complete').map((v) => [v.version, v.manifest!]));
+}
+
+/**
+ * Reads every file of a complete version back from S3 and checks its size
+ * and sha256 against the manifest: the listing only shows sizes, and an
+ * object overwritten in place with as many bytes stays "complete" there.
+ * Returns what is wrong, or undefined when every byte matches.
+ */
+export async function verifyVersion(
+  client: S3Client,
+  location: ModelLocation,
+  manifest: Manifest,
+  options: { readonly concurrency?: number } = {},
+): Promise<string | undefined> {
+  const problems = await mapLimit(manifest.files, options.concurrency ?? 4, async (f) => {
+    const key = modelKey(location, manifest.version, f.path);
+    let body: AsyncIterable<Uint8Array> | undefined;
+    try {
+      body = (await client.send(new GetObjectCommand({ Bucket: location.bucket, Key: key })))
+        .Body as unknown as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      if (isNotFound(error)) return `${f.path} is missing`;
+      throw error;
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of body) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    const sha256 = hash.digest('hex');
+    if (size !== f.size || sha256 !== f.sha256) {
+      return `${f.path} holds ${size} bytes with sha256 ${sha256.slice(0, 12)}…, the manifest says ${f.size} bytes, ${f.sha256.slice(0, 12)}…`;
+    }
+    return undefined;
+  });
+  const bad = problems.filter((p): p is string => p !== undefined);
+  if (bad.length === 0) return undefined;
+  return `${bad[0]}${bad.length > 1 ? ` (and ${bad.length - 1} more)` : ''}`;
 }

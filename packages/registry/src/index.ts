@@ -1,4 +1,4 @@
-export { listVersions, type VersionInfo, type VersionState } from './catalog';
+export { listVersions, type VersionInfo, type VersionState, verifyVersion } from './catalog';
 export {
   ChecksumMismatchError,
   ConditionalWritesUnsupportedError,
@@ -30,6 +30,7 @@ export type { Claim, Manifest, ManifestFile, Release, ReleaseEntry, ReleaseState
 export { parseManifest, parseRelease, unsafePathProblem } from './records';
 export {
   type CurrentRelease,
+  checkLabelName,
   defaultInitialRelease,
   describeState,
   type InitialRelease,

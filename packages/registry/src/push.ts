@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { listVersions, type VersionInfo } from './catalog';
+import { listVersions, type VersionInfo, type VersionState } from './catalog';
 import { ConflictError, IdenticalExportError, VersionExistsError } from './errors';
 import { mapLimit, sha256File, sha256Text } from './hash';
 import { whoAmI } from './identity';
@@ -61,6 +61,12 @@ export interface PushOptions {
   /** The version to write; it must be free (never claimed, never pruned). @default highest ever used + 1 */
   readonly version?: number;
   /**
+   * A number to use when it was never used (e.g. the export folder's own name,
+   * 00000123 -> 123); when taken, the next free number is used and
+   * `preferredVersionTaken` in the result says why. Ignored with `version`.
+   */
+  readonly preferredVersion?: number;
+  /**
    * Refuse (IdenticalExportError) when a complete version holds exactly these
    * files, instead of adding a duplicate version. @default false
    */
@@ -99,6 +105,8 @@ export interface PushResult {
   readonly resumed: boolean;
   /** The version of the interrupted push it continued. */
   readonly resumedFrom?: number;
+  /** When `preferredVersion` could not be used: the state of the version that holds that number. */
+  readonly preferredVersionTaken?: VersionState | 'claimed';
   readonly manifest: Manifest;
 }
 
@@ -107,6 +115,7 @@ const MiB = 1024 * 1024;
 interface Chosen {
   readonly version: number;
   readonly etag: string;
+  readonly preferredVersionTaken?: VersionState | 'claimed';
   /** An abandoned folder of a dead push of the same files, to copy verified files from. */
   readonly resumeFrom?: number;
 }
@@ -205,12 +214,33 @@ async function claimVersion(
     }
   }
 
+  let preferredVersionTaken: VersionState | 'claimed' | undefined;
+  if (options.preferredVersion !== undefined) {
+    const preferred = options.preferredVersion;
+    const holder = versions.find((v) => v.version === preferred);
+    if (holder) {
+      preferredVersionTaken = holder.state;
+    } else {
+      try {
+        const etag = await create(preferred);
+        return { version: preferred, etag, ...(resumeFrom !== undefined ? { resumeFrom } : {}) };
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        preferredVersionTaken = 'claimed'; // a concurrent push got there first
+      }
+    }
+  }
   let next = versions.reduce((max, v) => Math.max(max, v.version), 0) + 1;
   for (let attempt = 0; attempt < 100; attempt++, next++) {
     checkVersionNumber(next);
     try {
       const etag = await create(next);
-      return { version: next, etag, ...(resumeFrom !== undefined ? { resumeFrom } : {}) };
+      return {
+        version: next,
+        etag,
+        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
+        ...(preferredVersionTaken ? { preferredVersionTaken } : {}),
+      };
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error; // taken by a concurrent push: try the next number
     }
@@ -267,6 +297,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const leaseMs = options.leaseMs ?? 30_000;
   const budget = new ByteBudget(Math.max(partSize, options.memoryBudget ?? 32 * MiB));
   if (options.version !== undefined) checkVersionNumber(options.version, '--version');
+  if (options.preferredVersion !== undefined) checkVersionNumber(options.preferredVersion);
   const checked = await checkExport(options.dir);
   await requireConditionalWrites(client, location.bucket, location.prefix);
 
@@ -305,6 +336,10 @@ export async function push(options: PushOptions): Promise<PushResult> {
   });
 
   const versions = await listVersions(client, location);
+  if (options.version !== undefined) {
+    const taken = versions.find((v) => v.version === options.version);
+    if (taken) throw new VersionExistsError(versionTakenMessage(location, taken));
+  }
   if (options.refuseIdentical) {
     const same = await identicalVersion(versions, checked.files);
     if (same) {
@@ -501,6 +536,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
       skippedFiles: filesSkipped,
       resumed: chosen.resumeFrom !== undefined,
       ...(chosen.resumeFrom !== undefined ? { resumedFrom: chosen.resumeFrom } : {}),
+      ...(chosen.preferredVersionTaken ? { preferredVersionTaken: chosen.preferredVersionTaken } : {}),
       manifest,
     };
   } catch (error) {

@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ResolvedVersionPolicy } from '@catwalk/schema';
-import { listVersions, type VersionInfo } from './catalog';
-import { ConflictError, NotFoundError, UsageError } from './errors';
+import { listVersions, type VersionInfo, verifyVersion } from './catalog';
+import { ChecksumMismatchError, ConflictError, NotFoundError, UsageError } from './errors';
 import { whoAmI } from './identity';
 import { claimKey, type ModelLocation, manifestKey, releaseKey } from './location';
 import {
@@ -106,6 +106,49 @@ export function checkState(state: ReleaseState, complete: ReadonlySet<number>): 
   }
 }
 
+/** Label names TF Serving users reach for first; suggested when a name is close to one. */
+const COMMON_LABELS = ['stable', 'canary'];
+
+/**
+ * TF Serving label names as Catwalk writes them: lowercase letters, digits,
+ * '-' and '_', starting with a letter, at most 63 characters (they end up in
+ * URLs, gRPC requests and Kubernetes labels). A near miss of a known label
+ * ('Stable', 'stabel') is refused with the known name suggested, so a typo
+ * never silently creates a second label.
+ */
+export function checkLabelName(label: string, known: readonly string[] = []): void {
+  const candidates = [...new Set([...known, ...COMMON_LABELS])];
+  const near = candidates.find(
+    (k) => k !== label && (k === label.toLowerCase() || editDistance(k, label) <= 1),
+  );
+  if (!/^[a-z][a-z0-9_-]{0,62}$/.test(label)) {
+    throw new UsageError(
+      `label '${label}' is not a label name: use lowercase letters, digits, '-' and '_', starting with a letter` +
+        `${near ? `; did you mean '${near}'?` : ''} (labels now: ${known.join(', ') || 'none'})`,
+    );
+  }
+  if (near && !known.includes(label) && known.includes(near)) {
+    throw new UsageError(
+      `label '${label}' does not exist and is one letter away from '${near}'; did you mean '${near}'? ` +
+        `(labels now: ${known.join(', ')})`,
+    );
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
 /** The release after `request` (pure). */
 export function planRelease(
   current: ReleaseState,
@@ -115,6 +158,7 @@ export function planRelease(
   if (request.serve === undefined && Object.keys(request.labels ?? {}).length === 0) {
     throw new UsageError('nothing to release: give --serve and/or --label');
   }
+  for (const label of Object.keys(request.labels ?? {})) checkLabelName(label, Object.keys(current.labels));
   const labels: Record<string, number> = { ...current.labels };
   for (const [label, version] of Object.entries(request.labels ?? {})) {
     if (version === null) delete labels[label];
@@ -222,6 +266,11 @@ export interface ReleaseOptions {
   readonly expectGeneration?: number;
   /** @default user@host */
   readonly updatedBy?: string;
+  /**
+   * Read back every version the change starts serving and check it against its
+   * manifest (an object overwritten in place keeps its size). @default true
+   */
+  readonly verify?: boolean;
 }
 
 export interface ReleaseResult {
@@ -326,6 +375,19 @@ async function change(
     versions.filter((v) => v.state === 'complete' && !pruning.has(v.version)).map((v) => v.version),
   );
   const state = decide(current, complete);
+  if (options.verify !== false) {
+    const added = state.serve.filter((v) => !current.state.serve.includes(v));
+    for (const v of added) {
+      const manifest = versions.find((x) => x.version === v)?.manifest;
+      const problem = manifest ? await verifyVersion(client, location, manifest) : undefined;
+      if (problem) {
+        throw new ChecksumMismatchError(
+          `version ${v} does not match its manifest in S3 (${problem}), so this ${reason} was not written. ` +
+            'Push the export again as a new version; catwalk versions --verify lists every damaged version.',
+        );
+      }
+    }
+  }
   const next = nextRelease(location, current, state, reason, options.updatedBy ?? whoAmI(), {
     ...extra(current, state),
     ...(pruning.size ? { pruning: [...pruning] } : {}),

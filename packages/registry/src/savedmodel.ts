@@ -100,7 +100,7 @@ export async function checkExport(dir: string): Promise<CheckedExport> {
 
 export interface FoundExport {
   readonly dir: string;
-  /** The folder's number when it came from a parent of numeric version folders. */
+  /** The folder's number when its name is one (00000123), as TF Serving would read it. */
   readonly version?: number;
 }
 
@@ -112,7 +112,11 @@ export async function findExports(dir: string): Promise<FoundExport[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => {
     throw new InvalidExportError(dir, ['it does not exist or is not a folder']);
   });
-  if (entries.some((e) => e.isFile() && /^saved_model\.pbtxt?$/.test(e.name))) return [{ dir }];
+  if (entries.some((e) => e.isFile() && /^saved_model\.pbtxt?$/.test(e.name))) {
+    // An export in a numbered folder (TF Serving's layout) carries its version in the name.
+    const own = parseVersionFolder(path.basename(dir));
+    return [{ dir, ...(own !== undefined ? { version: own } : {}) }];
+  }
   const versions = entries
     .filter((e) => e.isDirectory())
     .map((e) => ({ name: e.name, version: parseVersionFolder(e.name) }))

@@ -10,14 +10,16 @@ export async function pruneCommand(
 ): Promise<number> {
   const keep = parseVersion(flags.keep, '--keep');
   const target = await resolveTarget(model, flags, io);
-  const result = await withRegistryErrors(() =>
-    prune({
-      client: target.client,
-      location: target.location,
-      ...(target.model ? { initial: target.initial } : {}),
-      keep,
-      ...(flags.dryRun ? { dryRun: true } : {}),
-    }),
+  const result = await withRegistryErrors(
+    () =>
+      prune({
+        client: target.client,
+        location: target.location,
+        ...(target.model ? { initial: target.initial } : {}),
+        keep,
+        ...(flags.dryRun ? { dryRun: true } : {}),
+      }),
+    target,
   );
   if (flags.json) {
     io.stdout.write(`${JSON.stringify({ ...result, dryRun: flags.dryRun === true }, null, 2)}\n`);

@@ -1,5 +1,13 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { findExports, type PushProgress, type PushResult, push } from '@catwalk/registry';
+import {
+  findExports,
+  formatUri,
+  IdenticalExportError,
+  type PushProgress,
+  type PushResult,
+  push,
+} from '@catwalk/registry';
 import { describeBytes } from '@catwalk/schema';
 import { SingleBar } from 'cli-progress';
 import { exitCodes, type Io, UserError } from '../io';
@@ -15,6 +23,7 @@ import {
 export interface PushFlags extends S3Flags {
   model: string;
   version?: string;
+  force?: boolean;
   json?: boolean;
   concurrency?: string;
 }
@@ -33,7 +42,6 @@ function progressReporter(io: Io, label: string, json: boolean) {
     let begun = false;
     return {
       update: (p: PushProgress) => {
-        if (p.phase !== 'uploading') return;
         const rate = p.bytesDone / Math.max(0.001, (Date.now() - started) / 1000);
         const payload = {
           files: `${p.filesDone}/${p.filesTotal}`,
@@ -49,6 +57,7 @@ function progressReporter(io: Io, label: string, json: boolean) {
     };
   }
   let lastTenth = -1;
+  let lastFiles = -1;
   let lastPhase = '';
   return {
     update: (p: PushProgress) => {
@@ -60,8 +69,11 @@ function progressReporter(io: Io, label: string, json: boolean) {
           );
       }
       const tenth = Math.floor((10 * p.bytesDone) / Math.max(1, p.bytesTotal));
-      if (p.phase === 'uploading' && tenth > lastTenth) {
+      // Every tenth of the bytes, and once more when the last file is done, so the display ends at the full count.
+      const last = p.phase === 'done' && lastFiles !== p.filesTotal;
+      if ((p.phase === 'uploading' && tenth > lastTenth) || last) {
         lastTenth = tenth;
+        lastFiles = p.filesDone;
         const seconds = (Date.now() - started) / 1000;
         io.stderr.write(
           `${label}: ${p.filesDone}/${p.filesTotal} files, ${describeBytes(p.bytesDone)} of ${describeBytes(p.bytesTotal)}` +
@@ -81,8 +93,12 @@ function summary(result: PushResult, seconds: number): string {
 }
 
 export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): Promise<number> {
-  const target = await resolveTarget(flags.model, flags, io);
   const dir = path.resolve(io.cwd, exportDir);
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    // The same exit code as a missing spec file: a path on the command line that is not there.
+    throw new UserError(`export folder ${exportDir} does not exist or is not a folder`, exitCodes.usage);
+  }
+  const target = await resolveTarget(flags.model, flags, io);
   const exports = await withRegistryErrors(() => findExports(dir));
   const version = flags.version !== undefined ? parseVersion(flags.version, '--version') : undefined;
   if (version !== undefined && exports.length > 1) {
@@ -94,6 +110,7 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
   const concurrency =
     flags.concurrency !== undefined ? parseVersion(flags.concurrency, '--concurrency') : undefined;
   const results: PushResult[] = [];
+  const identical: Array<{ dir: string; version: number; uri: string }> = [];
   await withSignals((signal) =>
     withRegistryErrors(async () => {
       for (const found of exports) {
@@ -107,15 +124,36 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
             dir: found.dir,
             signal,
             onProgress: progress.update,
-            ...(version !== undefined ? { version } : {}),
+            onWarning: (message) => io.stderr.write(`${label}: warning: ${message}\n`),
+            refuseIdentical: flags.force !== true,
+            ...(version !== undefined
+              ? { version }
+              : found.version !== undefined
+                ? { preferredVersion: found.version }
+                : {}),
             ...(concurrency ? { concurrency } : {}),
             tool: 'catwalk push',
           });
           results.push(result);
           progress.stop();
+          if (found.version !== undefined && result.preferredVersionTaken && !flags.json) {
+            io.stderr.write(
+              `${label}: ${path.basename(found.dir)} names version ${found.version}, which is taken ` +
+                `(${result.preferredVersionTaken}); pushed it as version ${result.version}\n`,
+            );
+          }
           if (!flags.json) io.stdout.write(summary(result, (Date.now() - started) / 1000));
         } catch (error) {
           progress.stop();
+          if (error instanceof IdenticalExportError) {
+            identical.push({
+              dir: found.dir,
+              version: error.version,
+              uri: formatUri(target.location, error.version),
+            });
+            if (!flags.json) io.stdout.write(`${label}: ${error.message}\n`);
+            continue;
+          }
           if (signal.aborted) {
             throw new UserError(
               'push interrupted: no version was completed; run the same command again to resume',
@@ -124,24 +162,21 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
           throw error;
         }
       }
-    }),
+    }, target),
   );
   if (flags.json) {
-    io.stdout.write(
-      `${JSON.stringify(
-        results.map((r) => ({
-          version: r.version,
-          uri: r.uri,
-          files: r.files,
-          bytes: r.bytes,
-          uploadedBytes: r.uploadedBytes,
-          skippedFiles: r.skippedFiles,
-          resumed: r.resumed,
-        })),
-        null,
-        2,
-      )}\n`,
-    );
+    const pushed = results.map((r) => ({
+      version: r.version,
+      uri: r.uri,
+      files: r.files,
+      bytes: r.bytes,
+      uploadedBytes: r.uploadedBytes,
+      skippedFiles: r.skippedFiles,
+      resumed: r.resumed,
+      ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
+    }));
+    const skipped = identical.map((i) => ({ identicalTo: i.version, uri: i.uri, pushed: false }));
+    io.stdout.write(`${JSON.stringify([...pushed, ...skipped], null, 2)}\n`);
   }
   return exitCodes.ok;
 }

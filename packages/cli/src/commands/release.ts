@@ -42,16 +42,18 @@ export async function releaseCommand(model: string, flags: ReleaseFlags, io: Io)
   const serve = flags.serve !== undefined ? parseVersionList(flags.serve, '--serve') : undefined;
   const labels = Object.fromEntries((flags.label ?? []).map(parseLabel));
   const target = await resolveTarget(model, flags, io);
-  const result = await withRegistryErrors(() =>
-    release({
-      client: target.client,
-      location: target.location,
-      ...(target.model ? { initial: target.initial } : {}),
-      request: { ...(serve ? { serve } : {}), labels },
-      ...(flags.ifGeneration !== undefined
-        ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
-        : {}),
-    }),
+  const result = await withRegistryErrors(
+    () =>
+      release({
+        client: target.client,
+        location: target.location,
+        ...(target.model ? { initial: target.initial } : {}),
+        request: { ...(serve ? { serve } : {}), labels },
+        ...(flags.ifGeneration !== undefined
+          ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
+          : {}),
+      }),
+    target,
   );
   printRelease(result, `released ${target.location.name}`, flags.json, io);
   return exitCodes.ok;
@@ -64,16 +66,18 @@ export async function rollbackCommand(
 ): Promise<number> {
   const to = flags.to !== undefined ? parseVersion(flags.to, '--to') : undefined;
   const target = await resolveTarget(model, flags, io);
-  const result = await withRegistryErrors(() =>
-    rollback({
-      client: target.client,
-      location: target.location,
-      ...(target.model ? { initial: target.initial } : {}),
-      ...(to !== undefined ? { to } : {}),
-      ...(flags.ifGeneration !== undefined
-        ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
-        : {}),
-    }),
+  const result = await withRegistryErrors(
+    () =>
+      rollback({
+        client: target.client,
+        location: target.location,
+        ...(target.model ? { initial: target.initial } : {}),
+        ...(to !== undefined ? { to } : {}),
+        ...(flags.ifGeneration !== undefined
+          ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
+          : {}),
+      }),
+    target,
   );
   printRelease(
     result,

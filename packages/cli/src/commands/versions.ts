@@ -1,4 +1,4 @@
-import { listVersions, readRelease, type VersionInfo } from '@catwalk/registry';
+import { listVersions, readRelease, type VersionInfo, verifyVersion } from '@catwalk/registry';
 import { describeBytes } from '@catwalk/schema';
 import Table from 'cli-table3';
 import { colors } from '../format';
@@ -7,14 +7,24 @@ import { resolveTarget, type S3Flags, withRegistryErrors } from '../registry-tar
 
 export async function versionsCommand(
   model: string,
-  flags: S3Flags & { json?: boolean },
+  flags: S3Flags & { json?: boolean; verify?: boolean },
   io: Io,
 ): Promise<number> {
   const target = await resolveTarget(model, flags, io);
   const { versions, current } = await withRegistryErrors(async () => {
-    const versions = await listVersions(target.client, target.location);
+    const listed = await listVersions(target.client, target.location);
+    // --verify: read every complete version back; a same-size overwrite only shows in the bytes.
+    const versions: VersionInfo[] = [];
+    for (const v of listed) {
+      const problem =
+        flags.verify && v.state === 'complete'
+          ? await verifyVersion(target.client, target.location, v.manifest!)
+          : undefined;
+      versions.push(problem ? { ...v, state: 'corrupt', problem } : v);
+    }
     return { versions, current: await readRelease(target.client, target.location, target.initial, versions) };
-  });
+  }, target);
+  const damaged = flags.verify === true && versions.some((v) => v.state === 'corrupt');
   const labelsOf = (v: number) =>
     Object.entries(current.state.labels)
       .filter(([, version]) => version === v)
@@ -41,7 +51,7 @@ export async function versionsCommand(
         2,
       )}\n`,
     );
-    return exitCodes.ok;
+    return damaged ? exitCodes.invalid : exitCodes.ok;
   }
   const c = colors(io.color);
   if (versions.length === 0) {
@@ -74,5 +84,5 @@ export async function versionsCommand(
   io.stdout.write(`${release}\n`);
   for (const v of versions.filter((x) => x.problem))
     io.stdout.write(`${c.red(`version ${v.version}`)}: ${v.problem}\n`);
-  return exitCodes.ok;
+  return damaged ? exitCodes.invalid : exitCodes.ok;
 }
