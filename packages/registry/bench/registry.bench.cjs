@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run bench -w @catwalk/registry`: push and sync a generated 200 MiB
 // model (200 shards of 512 KiB plus one 100 MiB file) through the embedded
-// S3, against `aws s3 cp --recursive` and `aws s3 sync` of the same folder
-// on the same server; the time from push done to version present with a 1 s
-// poll; and the peak RSS of push and sync, each run in its own process.
+// S3, against `aws s3 cp --recursive`, `aws s3 sync` (Debian's awscli) and
+// `rclone copy` (Debian's rclone) of the same folder on the same server;
+// the time from push done to version present with a 1 s poll; and the peak
+// RSS of push and sync, each run in its own process. The peers are
+// installed with apt-get when missing (here only, never for npm test).
 const { execFileSync, spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -11,7 +13,31 @@ const os = require('node:os');
 const path = require('node:path');
 
 const measureScript = path.join(__dirname, 'measure.cjs');
-const aws = fs.existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
+// Debian's builds, whatever else is on PATH (a Python aws v1 may come first).
+const aws = '/usr/bin/aws';
+const rclone = '/usr/bin/rclone';
+
+/** Installs the Debian packages of the peers that are missing (the bench runs as root on CI machines). */
+function ensurePeers() {
+  const missing = [
+    [aws, 'awscli'],
+    [rclone, 'rclone'],
+  ].filter(([binary]) => !fs.existsSync(binary));
+  if (missing.length === 0) return;
+  const packages = missing.map(([, pkg]) => pkg);
+  process.stdout.write(`installing ${packages.join(', ')} (apt-get) to measure against...\n`);
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...packages], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } catch (error) {
+    throw new Error(
+      `could not install ${packages.join(', ')} with apt-get (${error.message}); install them and run again`,
+    );
+  }
+}
 const MiB = 1024 * 1024;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'catwalk-bench-'));
 const env = {
@@ -83,6 +109,24 @@ function timed(fn) {
 const awsCli = (endpoint, ...args) =>
   execFileSync(aws, ['--endpoint-url', endpoint, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 
+/** rclone with a remote named "bench" on the embedded S3, configured through its environment. */
+function rcloneCopy(endpoint, from, to) {
+  const { AWS_CA_BUNDLE: _unused, ...rest } = env; // rclone refuses to start with it set (LoadCustomCABundleError)
+  execFileSync(rclone, ['copy', '--no-update-modtime', from, to], {
+    env: {
+      ...rest,
+      RCLONE_CONFIG_BENCH_TYPE: 's3',
+      RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
+      RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
+      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: 'S3RVER',
+      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: 'S3RVER',
+      RCLONE_CONFIG_BENCH_REGION: 'us-east-1',
+      RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
 async function waitFor(check, ms) {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -119,6 +163,7 @@ async function timeToPresent(endpoint, modelDir, small) {
 }
 
 async function main() {
+  ensurePeers();
   const modelDir = path.join(work, 'model');
   const small = path.join(work, 'small');
   process.stdout.write('generating a 200 MiB model (200 x 512 KiB shards + one 100 MiB file)...\n');
@@ -132,24 +177,27 @@ async function main() {
     // `runs` rounds, alternating the tools, so no tool is measured only against a cold server.
     pushWith(s3.endpoint, small, 's3://bench/warm');
     awsCli(s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', small, 's3://bench/warm-aws/1/');
+    rcloneCopy(s3.endpoint, small, 'bench:bench/warm-rclone/1');
     const runs = Number(process.env.BENCH_RUNS ?? 3);
-    const best = { push: Infinity, pushRss: 0, cpUp: Infinity, syncUp: Infinity, sync: Infinity, syncRss: 0, cpDown: Infinity, syncDown: Infinity };
+    const best = { push: Infinity, pushRss: 0, cpUp: Infinity, syncUp: Infinity, rcloneUp: Infinity, sync: Infinity, syncRss: 0, cpDown: Infinity, syncDown: Infinity, rcloneDown: Infinity };
     for (let round = 0; round < runs; round++) {
       const push = pushWith(s3.endpoint, modelDir, `s3://bench/ours-${round}`);
       best.push = Math.min(best.push, push.seconds);
       best.pushRss = Math.max(best.pushRss, push.maxRssMiB);
       best.cpUp = Math.min(best.cpUp, timed(() => awsCli(s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', modelDir, `s3://bench/aws-cp-${round}/1/`)));
       best.syncUp = Math.min(best.syncUp, timed(() => awsCli(s3.endpoint, 's3', 'sync', '--only-show-errors', modelDir, `s3://bench/aws-sync-${round}/1/`)));
+      best.rcloneUp = Math.min(best.rcloneUp, timed(() => rcloneCopy(s3.endpoint, modelDir, `bench:bench/rclone-${round}/1`)));
       const sync = syncWith(s3.endpoint, `s3://bench/ours-${round}`, path.join(work, `dest-${round}`));
       best.sync = Math.min(best.sync, sync.seconds);
       best.syncRss = Math.max(best.syncRss, sync.maxRssMiB);
       best.cpDown = Math.min(best.cpDown, timed(() => awsCli(s3.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', `s3://bench/aws-cp-${round}/1/`, path.join(work, `dl-cp-${round}`))));
       best.syncDown = Math.min(best.syncDown, timed(() => awsCli(s3.endpoint, 's3', 'sync', '--only-show-errors', `s3://bench/aws-sync-${round}/1/`, path.join(work, `dl-sync-${round}`))));
-      for (const dir of [`dest-${round}`, `dl-cp-${round}`, `dl-sync-${round}`]) fs.rmSync(path.join(work, dir), { recursive: true, force: true });
+      best.rcloneDown = Math.min(best.rcloneDown, timed(() => rcloneCopy(s3.endpoint, `bench:bench/rclone-${round}/1`, path.join(work, `dl-rclone-${round}`))));
+      for (const dir of [`dest-${round}`, `dl-cp-${round}`, `dl-sync-${round}`, `dl-rclone-${round}`]) fs.rmSync(path.join(work, dir), { recursive: true, force: true });
     }
     const push = { seconds: best.push, maxRssMiB: best.pushRss };
     const sync = { seconds: best.sync, maxRssMiB: best.syncRss };
-    const { cpUp, syncUp, cpDown, syncDown } = best;
+    const { cpUp, syncUp, rcloneUp, cpDown, syncDown, rcloneDown } = best;
     const [ttpSmall, ttpLarge] = await timeToPresent(s3.endpoint, modelDir, small);
 
     const rate = (s) => `${(mb / s).toFixed(1)} MiB/s`;
@@ -161,12 +209,16 @@ async function main() {
         row('catwalk push', push.seconds) +
         row('aws s3 cp --recursive', cpUp) +
         row('aws s3 sync', syncUp) +
-        `  push vs aws s3 cp: ${(cpUp / push.seconds).toFixed(2)}x, vs aws s3 sync: ${(syncUp / push.seconds).toFixed(2)}x (target >= 1.0)\n` +
+        row('rclone copy', rcloneUp) +
+        `  push vs aws s3 cp: ${(cpUp / push.seconds).toFixed(2)}x, vs aws s3 sync: ${(syncUp / push.seconds).toFixed(2)}x, ` +
+        `vs rclone copy: ${(rcloneUp / push.seconds).toFixed(2)}x (target >= 1.0)\n` +
         `\ndownload into a folder:\n` +
         row('catwalk sync --once (verified)', sync.seconds) +
         row('aws s3 cp --recursive', cpDown) +
         row('aws s3 sync', syncDown) +
-        `  sync vs aws s3 cp: ${(cpDown / sync.seconds).toFixed(2)}x, vs aws s3 sync: ${(syncDown / sync.seconds).toFixed(2)}x (target >= 1.0)\n` +
+        row('rclone copy', rcloneDown) +
+        `  sync vs aws s3 cp: ${(cpDown / sync.seconds).toFixed(2)}x, vs aws s3 sync: ${(syncDown / sync.seconds).toFixed(2)}x, ` +
+        `vs rclone copy: ${(rcloneDown / sync.seconds).toFixed(2)}x (target >= 1.0)\n` +
         `\npeak RSS (highest of the rounds): push ${push.maxRssMiB.toFixed(0)} MiB, sync ${sync.maxRssMiB.toFixed(0)} MiB (target < 200 MiB; largest file 100 MiB)\n` +
         `time from push done to version present in dest, --interval 1s: tiny version ${ttpSmall.toFixed(2)} s, ` +
         `200 MiB version ${ttpLarge.toFixed(2)} s (target <= 2 s)\n`,

@@ -11,6 +11,7 @@
 // next poll; the versions already in dest keep serving, and /readyz turns
 // unready only once the last good sync is older than staleAfterMs.
 
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -374,6 +375,8 @@ async function pollWithDeadline(
 ): Promise<SyncReport> {
   const controller = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+  // Every download in flight (and each retry) listens on it: more than Node's default of 10.
+  setMaxListeners(256, controller.signal, signal);
   const poll = syncOnce({ ...options, signal }, onBytes);
   let timer: NodeJS.Timeout | undefined;
   const overran = new Promise<'overran'>((resolve) => {

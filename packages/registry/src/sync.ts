@@ -145,19 +145,37 @@ export function safeJoin(root: string, relative: string): string {
 /** What a downloaded file must be: its manifest entry, or (for a push in progress) the object's own metadata. */
 type Expected = Pick<ManifestFile, 'size' | 'sha256'> | 'from-metadata';
 
+/** Folders already created and checked during one download of a version, by path. */
+type Folders = Map<string, Promise<void>>;
+
+function plainFolder(dir: string, folders: Folders): Promise<void> {
+  let ready = folders.get(dir);
+  if (!ready) {
+    ready = (async () => {
+      await fs.mkdir(dir, { recursive: true });
+      // A symlink planted where we write would send the bytes elsewhere: the folder must be ours, all the way down.
+      const stat = await fs.lstat(dir);
+      if (!stat.isDirectory())
+        throw new InvalidRecordError(`refused to write into ${dir}: it is not a plain folder`);
+    })();
+    folders.set(dir, ready);
+  }
+  return ready;
+}
+
+/** Chunks are written to disk in writes of about this size: fewer system calls than one per network chunk. */
+const WRITE_BYTES = 1024 * 1024;
+
 async function downloadFile(
   options: SyncOptions,
   key: string,
   expected: Expected,
   target: string,
   onBytes: (n: number) => void,
+  folders: Folders = new Map(),
 ): Promise<{ size: number; sha256: string }> {
   const { client, location, signal } = options;
-  await fs.mkdir(path.dirname(target), { recursive: true });
-  // A symlink planted where we write would send the bytes elsewhere: the folder must be ours, all the way down.
-  const parent = await fs.lstat(path.dirname(target));
-  if (!parent.isDirectory())
-    throw new InvalidRecordError(`refused to write ${target}: its folder is not a plain folder`);
+  await plainFolder(path.dirname(target), folders);
   const response = await client.send(
     new GetObjectCommand({ Bucket: location.bucket, Key: key }),
     signal ? { abortSignal: signal } : {},
@@ -169,12 +187,23 @@ async function downloadFile(
       : expected;
   const hash = createHash('sha256');
   let size = 0;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       size += chunk.length;
       onBytes(chunk.length);
-      done(null, chunk);
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (heldBytes < WRITE_BYTES) return done();
+      const out = held.length === 1 ? held[0] : Buffer.concat(held, heldBytes);
+      held = [];
+      heldBytes = 0;
+      done(null, out);
+    },
+    flush(done) {
+      done(null, heldBytes > 0 ? Buffer.concat(held, heldBytes) : null);
     },
   });
   // flags 'wx': never follow or reuse something already at the path.
@@ -312,6 +341,7 @@ async function materialise(
   try {
     // Check every path before the first byte is written.
     const targets = manifest.files.map((f) => safeJoin(tmp, f.path));
+    const folders: Folders = new Map();
     const stage = await openStage(dest, manifest.version);
     // Largest first, so a big file does not start last and stretch the tail.
     const order = manifest.files
@@ -337,6 +367,7 @@ async function materialise(
             file,
             targets[i]!,
             onBytes,
+            folders,
           );
         },
         {
