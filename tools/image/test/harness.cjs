@@ -37,9 +37,11 @@ async function buildImage(out, args = []) {
   return JSON.parse(stdout.trim().split('\n').pop());
 }
 
-/** `skopeo inspect` of the archive: the image config when `config`, else skopeo's summary. */
-function inspect(archive, { config = false, raw = false } = {}) {
+/** `skopeo inspect` of the archive: the raw manifest or index, an image config, else skopeo's summary. */
+function inspect(archive, { config = false, raw = false, arch } = {}) {
   const args = [
+    // With an index, --raw still shows the index; --config picks this architecture's image.
+    ...(arch ? ['--override-arch', arch] : []),
     'inspect',
     ...(config ? ['--config'] : []),
     ...(raw ? ['--raw'] : []),
