@@ -304,7 +304,7 @@ Examples:
     )
     .option(
       '--serving-poll-seconds <n>',
-      "TF Serving's --model_config_file_poll_wait_seconds: a dropped version's folder stays that long plus a margin (default: the spec's pollSeconds, else 10)",
+      "TF Serving's --model_config_file_poll_wait_seconds: a dropped version's folder stays that long plus a margin (default: the spec's pollSeconds, else --interval)",
     )
     .option('--poll-deadline <duration>', 'a poll still running after this is abandoned and counted', '10m')
     .option('--stale-after <duration>', '/readyz turns 503 once the last good sync is older than this', '5m')

@@ -95,7 +95,8 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
   // An init container (--once) fills an empty folder nobody serves from yet: nothing to wait for.
   const servingPollMs = flags.once
     ? undefined
-    : (servingPollFlag ?? (target.model ? target.model.serving.pollSeconds * 1000 : 10_000));
+    : // The chart polls S3 as often as TF Serving polls its config (both from the spec's pollSeconds).
+      (servingPollFlag ?? (target.model ? target.model.serving.pollSeconds * 1000 : intervalMs));
   let config: { out: string; source: ConfigSource } | undefined;
   if (flags.configTemplate) {
     const file = path.resolve(io.cwd, flags.configTemplate);
