@@ -17,7 +17,9 @@ const root = path.resolve(__dirname, '../..');
 
 function usage(message) {
   console.error(`run-suites: ${message}`);
-  console.error('usage: node tools/node-versions/run-suites.cjs [--versions 22.23.5,24.22.3] <package dir>...');
+  console.error(
+    'usage: node tools/node-versions/run-suites.cjs [--versions 22.23.5,24.22.3] <package dir>...',
+  );
   process.exit(2);
 }
 

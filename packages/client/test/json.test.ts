@@ -54,7 +54,10 @@ describe("TF Serving's JSON dialect", () => {
       '[[1,NaN]]',
     );
     // Large tensors go through JSON.stringify and are nested again: same values, same nesting.
-    const big = tensor(Float32Array.from({ length: 20_000 }, (_, i) => i / 3), [10_000, 2]);
+    const big = tensor(
+      Float32Array.from({ length: 20_000 }, (_, i) => i / 3),
+      [10_000, 2],
+    );
     const parsed = JSON.parse(wire.tensorToJson(big, 'x', 'compact'));
     expect(parsed).toHaveLength(10_000);
     expect(parsed.flat()).toEqual(Array.from(big.data as Float32Array));
