@@ -19,9 +19,14 @@ const run = promisify(execFile);
  * One SOURCE_DATE_EPOCH for every build of a test run (the build's default,
  * the last commit's time, would move if a commit landed between two builds).
  */
-const sourceDateEpoch =
-  process.env.SOURCE_DATE_EPOCH ||
-  execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: root, encoding: 'utf8' }).trim();
+function lastCommitTime() {
+  try {
+    return execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('no git history to take the image time from: set SOURCE_DATE_EPOCH');
+  }
+}
+const sourceDateEpoch = process.env.SOURCE_DATE_EPOCH || lastCommitTime();
 
 /** Builds with tools/image/build.cjs and returns its JSON summary (archive, digest, manifests). */
 async function buildImage(out, args = []) {
