@@ -112,7 +112,7 @@ const awsCli = (endpoint, ...args) =>
 /** rclone with a remote named "bench" on the embedded S3, configured through its environment. */
 function rcloneCopy(endpoint, from, to) {
   const { AWS_CA_BUNDLE: _unused, ...rest } = env; // rclone refuses to start with it set (LoadCustomCABundleError)
-  execFileSync(rclone, ['copy', '--no-update-modtime', from, to], {
+  execFileSync(rclone, ['copy', '-q', '--no-update-modtime', from, to], {
     env: {
       ...rest,
       RCLONE_CONFIG_BENCH_TYPE: 's3',
