@@ -40,7 +40,7 @@ import {
 } from './records';
 import { copyObject, deleteKeys, getText, headObject, putJson, requireConditionalWrites } from './s3';
 import { checkExport, type ExportFile } from './savedmodel';
-import { ByteBudget, uploadFile } from './upload';
+import { abortUploads, ByteBudget, uploadFile } from './upload';
 
 export interface PushProgress {
   readonly phase: 'uploading' | 'done';
@@ -118,6 +118,8 @@ interface Chosen {
   readonly preferredVersionTaken?: VersionState | 'claimed';
   /** An abandoned folder of a dead push of the same files, to copy verified files from. */
   readonly resumeFrom?: number;
+  /** Multipart uploads the dead push had open: aborted, since it cannot. */
+  readonly abandonedUploads?: Claim['uploads'];
 }
 
 /** Whether process `pid` on this host is gone (a pid we may not signal still exists). */
@@ -194,6 +196,7 @@ async function claimVersion(
 
   // A dead push of exactly these files: retire its claim (only if still unsealed: If-Match on what we read).
   let resumeFrom: number | undefined;
+  let abandonedUploads: Claim['uploads'];
   const now = Date.now();
   for (const v of versions) {
     const c = v.claim;
@@ -208,6 +211,7 @@ async function claimVersion(
         { ifMatch: c.etag },
       );
       resumeFrom = v.version;
+      abandonedUploads = c.uploads;
       break;
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error; // it sealed, beat, or someone else retired it
@@ -223,7 +227,11 @@ async function claimVersion(
     } else {
       try {
         const etag = await create(preferred);
-        return { version: preferred, etag, ...(resumeFrom !== undefined ? { resumeFrom } : {}) };
+        return {
+          version: preferred,
+          etag,
+          ...(resumeFrom !== undefined ? { resumeFrom, abandonedUploads } : {}),
+        };
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
         preferredVersionTaken = 'claimed'; // a concurrent push got there first
@@ -238,7 +246,7 @@ async function claimVersion(
       return {
         version: next,
         etag,
-        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
+        ...(resumeFrom !== undefined ? { resumeFrom, abandonedUploads } : {}),
         ...(preferredVersionTaken ? { preferredVersionTaken } : {}),
       };
     } catch (error) {
@@ -332,8 +340,13 @@ export async function push(options: PushOptions): Promise<PushResult> {
     heartbeatAt: new Date().toISOString(),
     host: os.hostname(),
     pid: process.pid,
+    ...(openUploads.size > 0
+      ? { uploads: [...openUploads].map(([uploadId, key]) => ({ key, uploadId })) }
+      : {}),
     ...extra,
   });
+  /** uploadId -> key of the multipart uploads open right now. */
+  const openUploads = new Map<string, string>();
 
   const versions = await listVersions(client, location);
   if (options.version !== undefined) {
@@ -352,6 +365,16 @@ export async function push(options: PushOptions): Promise<PushResult> {
   }
   const chosen = await claimVersion(options, versions, claimFor(), leaseMs);
   version = chosen.version;
+  if (chosen.abandonedUploads?.length) {
+    // Parts of a killed push's uploads are stored (and billed) until someone aborts them.
+    const failed = await abortUploads(client, location.bucket, chosen.abandonedUploads);
+    if (failed.length > 0) {
+      options.onWarning?.(
+        `could not abort ${failed.length} unfinished upload${failed.length === 1 ? '' : 's'} of the interrupted push ` +
+          `(${failed[0]}); the bucket's lifecycle rule removes them (see the registry README)`,
+      );
+    }
+  }
   let claimEtag = chosen.etag;
   const keyOf = (p: string) => modelKey(location, chosen.version, p);
   const lost = () =>
@@ -365,6 +388,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   let lostClaim: ConflictError | undefined;
   let stopBeating: () => void = () => undefined;
   let stopped = false;
+  let uploadsChanged = false;
   const beatOnce = async () => {
     const sent = claimFor();
     try {
@@ -389,18 +413,27 @@ export async function push(options: PushOptions): Promise<PushResult> {
   };
   const heartbeat = (async () => {
     while (!stopped && !lostClaim) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(100, leaseMs / 3));
-        timer.unref();
-        stopBeating = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      if (!uploadsChanged)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(100, leaseMs / 3));
+          timer.unref();
+          stopBeating = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       if (stopped || lostClaim) break;
+      uploadsChanged = false;
       await beatOnce();
     }
   })();
+  // A new or finished multipart upload is written into the claim at once, not at the next beat.
+  const onMultipart = (event: 'open' | 'closed', uploadId: string, key: string) => {
+    if (event === 'open') openUploads.set(uploadId, key);
+    else openUploads.delete(uploadId);
+    uploadsChanged = true;
+    stopBeating();
+  };
   const stopHeartbeat = async () => {
     stopped = true;
     stopBeating();
@@ -446,6 +479,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
             bytesDone += n;
             report('uploading');
           },
+          onMultipart: (event, uploadId) => onMultipart(event, uploadId, keyOf(file.path)),
         },
       );
       hashes.set(file.path, sha256);

@@ -62,6 +62,12 @@ export interface Claim {
   readonly retiredBy?: string;
   /** The version was pruned: this claim stays behind as a tombstone so its number is never used again. */
   readonly pruned?: boolean;
+  /**
+   * Multipart uploads the push has open, kept current by its heartbeats: the
+   * push that retires this claim aborts them (a killed push cannot), so their
+   * parts stop being stored and billed.
+   */
+  readonly uploads?: ReadonlyArray<{ readonly key: string; readonly uploadId: string }>;
 }
 
 export interface ReleaseState {

@@ -74,6 +74,8 @@ export interface UploadSettings {
   readonly signal?: AbortSignal;
   /** Bytes sent, reported as each request completes. */
   readonly onBytes: (n: number) => void;
+  /** A multipart upload was opened or finished (completed or aborted): the push records open ones in its claim. */
+  readonly onMultipart?: (event: 'open' | 'closed', uploadId: string) => void;
 }
 
 async function readRange(file: string, start: number, length: number): Promise<Buffer> {
@@ -90,6 +92,21 @@ async function readRange(file: string, start: number, length: number): Promise<B
   } finally {
     await handle.close();
   }
+}
+
+/** Aborts multipart uploads another push left open; returns what could not be aborted. */
+export async function abortUploads(
+  client: S3Client,
+  bucket: string,
+  uploads: ReadonlyArray<{ readonly key: string; readonly uploadId: string }>,
+): Promise<string[]> {
+  const failed: string[] = [];
+  for (const u of uploads) {
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId }))
+      .catch((error: Error) => failed.push(`${u.key} (${error.name}: ${error.message})`));
+  }
+  return failed;
 }
 
 /** Uploads a file with its sha256 as metadata and returns that sha256: the sha256 of the bytes sent. */
@@ -115,6 +132,7 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
     new CreateMultipartUploadCommand({ ...common, Metadata: { sha256: announced } }),
     send,
   );
+  settings.onMultipart?.('open', UploadId!);
   try {
     const parts: Array<{ n: number; start: number; length: number }> = [];
     for (let start = 0, n = 1; start < target.size; start += settings.partSize, n++) {
@@ -168,11 +186,13 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
       const there = await headObject(client, bucket, key).catch(() => undefined);
       if (!(there && there.size === target.size && there.metadata.sha256 === announced)) throw error;
     }
+    settings.onMultipart?.('closed', UploadId!);
     return announced;
   } catch (error) {
     // Parts of an unfinished upload are billed until aborted; a rerun starts the file over anyway.
     await client
       .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }))
+      .then(() => settings.onMultipart?.('closed', UploadId!))
       .catch(() => undefined);
     throw error;
   }
