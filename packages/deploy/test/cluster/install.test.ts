@@ -1,0 +1,204 @@
+// helm install of every example chart and of charts generated from a varied
+// corpus of specs, against a real API server, controller-manager and
+// scheduler; kwok plays the kubelets, so pods are scheduled for real and
+// become Ready without containers running.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  assertManifestObjectsExist,
+  expectNothingLeft,
+  expectZoneSpread,
+  waitForPdbStatus,
+  waitForTracks,
+} from './assertions';
+import {
+  chartDir,
+  cluster,
+  freshNamespace,
+  helm,
+  helmOk,
+  repoRoot,
+  resolveSpec,
+  specOf,
+  waitFor,
+} from './support';
+
+const ZONES = 3;
+const GPU_NODE = 'gpu-a1';
+
+const corpus = [
+  { why: 'CPU, defaults', spec: specOf({ name: 'plain' }) },
+  {
+    why: 'GPU with batching',
+    spec: specOf({
+      name: 'tagger',
+      gpu: 1,
+      cpu: '2',
+      memory: '4Gi',
+      batching: { maxBatchSize: 32, batchTimeoutMicros: 5000, numBatchThreads: 4, maxEnqueuedBatches: 20 },
+    }),
+  },
+  {
+    why: 'gRPC with a traffic estimate',
+    spec: specOf({ name: 'scorer', grpc: true, traffic: { expectedPeakRps: 300, replicaRps: 100 } }),
+  },
+  {
+    why: 'experiment on',
+    spec: specOf({
+      name: 'ranker',
+      versionPolicy: { specific: [3, 4] },
+      versionLabels: { stable: 3, canary: 4 },
+      experiment: { canaryVersion: 4, canaryWeight: 10 },
+      scaling: { minReplicas: 3, maxReplicas: 6 },
+    }),
+  },
+  {
+    why: 'no host, no traffic estimate, no Prometheus',
+    spec: specOf({ name: 'internal-only', host: null, traffic: null, prometheus: false }),
+  },
+];
+
+async function installAndCheck(release: string, chart: string, namespace: string, extra: string[] = []) {
+  await helmOk(['install', release, chart, '--wait=watcher', '--timeout', '150s', ...extra], namespace);
+  const objects = await assertManifestObjectsExist(release, namespace);
+  const tracks = await waitForTracks(release, namespace);
+  const pdbs = await waitForPdbStatus(release, namespace);
+  return { objects, tracks, pdbs };
+}
+
+describe('helm install on the local control plane', () => {
+  const exampleCharts = fs
+    .readdirSync(path.join(repoRoot, 'charts'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(repoRoot, 'charts', e.name, 'Chart.yaml')))
+    .map((e) => e.name);
+
+  it('finds the example charts', () => {
+    expect(exampleCharts.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(exampleCharts)(
+    'installs the example chart %s: every object accepted, pods Ready and spread, PDB status',
+    async (name) => {
+      const namespace = await freshNamespace(`example-${name}`);
+      const { objects, tracks, pdbs } = await installAndCheck(
+        name,
+        path.join(repoRoot, 'charts', name),
+        namespace,
+      );
+      expect(objects).toEqual(
+        expect.arrayContaining([
+          `Deployment/${name}`,
+          `Service/${name}`,
+          `HorizontalPodAutoscaler/${name}`,
+          `PodDisruptionBudget/${name}`,
+        ]),
+      );
+      for (const state of Object.values(tracks)) {
+        const onGpu = state.nodes.every((n) => n === GPU_NODE);
+        if (onGpu) continue; // a GPU model has one GPU node to go to
+        expectZoneSpread(state, ZONES);
+      }
+      for (const pdb of pdbs) {
+        const track = pdb.metadata!.labels!['catwalk.dev/track'] ?? 'main';
+        expect(pdb.status!.currentHealthy).toBe(tracks[track]!.ready);
+      }
+      await helmOk(['uninstall', name, '--wait'], namespace);
+      await expectNothingLeft(name, namespace);
+    },
+  );
+
+  it.each(corpus)('installs a chart generated from a spec ($why)', async ({ spec }) => {
+    const model = resolveSpec(spec);
+    const namespace = await freshNamespace(`corpus-${model.name}`);
+    const { objects, tracks, pdbs } = await installAndCheck(model.name, chartDir(model), namespace);
+    expect(objects).toContain(`Deployment/${model.name}`);
+    expect(Object.keys(tracks).sort()).toEqual(model.experiment ? ['canary', 'main'] : ['main']);
+    expect(tracks.main!.desired).toBe(model.scaling.minReplicas);
+    if (model.resources.gpu) {
+      // Only the GPU node has nvidia.com/gpu; the pods tolerate its taint and select it.
+      expect(new Set(tracks.main!.nodes)).toEqual(new Set([GPU_NODE]));
+    } else {
+      expectZoneSpread(tracks.main!, ZONES);
+      expect(tracks.main!.nodes).not.toContain(GPU_NODE);
+    }
+    expect(pdbs.length).toBe(Object.keys(tracks).length);
+    const conn = await cluster(namespace);
+    const k = await import('@kubernetes/client-node');
+    const hpa = await conn.kc
+      .makeApiClient(k.AutoscalingV2Api)
+      .readNamespacedHorizontalPodAutoscaler({ name: model.name, namespace });
+    expect(hpa.spec!.minReplicas).toBe(model.scaling.minReplicas);
+    expect(hpa.spec!.maxReplicas).toBe(model.scaling.maxReplicas);
+    await helmOk(['uninstall', model.name, '--wait'], namespace);
+    await expectNothingLeft(model.name, namespace);
+  });
+
+  it('creates the ServiceMonitor where the CRD exists, and fails loudly (not silently) where it does not', async () => {
+    const model = resolveSpec(specOf({ name: 'monitored', prometheus: true }));
+    const chart = chartDir(model);
+    const withCrd = await freshNamespace('with-crd');
+    const installed = await installAndCheck('monitored', chart, withCrd);
+    expect(installed.objects).toContain('ServiceMonitor/monitored');
+    await helmOk(['uninstall', 'monitored', '--wait'], withCrd);
+    await expectNothingLeft('monitored', withCrd);
+
+    // The cluster without the Prometheus Operator's CRD (tests run one at a time).
+    const conn = await cluster();
+    const k = await import('@kubernetes/client-node');
+    const extensions = conn.kc.makeApiClient(k.ApiextensionsV1Api);
+    await extensions.deleteCustomResourceDefinition({ name: serviceMonitorCrd.metadata.name });
+    try {
+      await waitFor('ServiceMonitor API gone', async () =>
+        (await extensions.listCustomResourceDefinition()).items.some(
+          (c) => c.metadata?.name === serviceMonitorCrd.metadata.name,
+        )
+          ? undefined
+          : true,
+      );
+      const without = await freshNamespace('no-crd');
+      const refused = await helm(
+        ['install', 'monitored', chart, '--wait=watcher', '--timeout', '60s'],
+        without,
+      );
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(
+        /no matches for kind "ServiceMonitor" in version "monitoring.coreos.com\/v1"/,
+      );
+      // Turned off, the same chart installs without it.
+      const off = await installAndCheck('monitored', chart, without, [
+        '--set',
+        'metrics.serviceMonitor.enabled=false',
+      ]);
+      expect(off.objects.some((o) => o.startsWith('ServiceMonitor/'))).toBe(false);
+      await helmOk(['uninstall', 'monitored', '--wait'], without);
+    } finally {
+      await extensions.createCustomResourceDefinition({ body: serviceMonitorCrd });
+      await waitFor('ServiceMonitor API back', async () => {
+        const crd = await extensions.readCustomResourceDefinition({ name: serviceMonitorCrd.metadata.name });
+        return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+          ? true
+          : undefined;
+      });
+    }
+  });
+
+  it('rejects what the API server rejects, with its message (a chart that is not valid never "installs")', async () => {
+    const model = resolveSpec(specOf({ name: 'broken' }));
+    const chart = chartDir(model);
+    // An impossible value the chart's schema does not catch but the API server does.
+    const values = path.join(chart, 'bad-values.yaml');
+    fs.writeFileSync(values, 'podAnnotations:\n  "not a valid/annotation/key": "x"\n');
+    const namespace = await freshNamespace('broken');
+    const run = await helm(
+      ['install', 'broken', chart, '--values', values, '--wait=watcher', '--timeout', '60s'],
+      namespace,
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/metadata\.annotations|annotations/i);
+  });
+});
+
+/** A minimal ServiceMonitor CRD, as the Prometheus Operator serves it (schema left open). */
+// biome-ignore lint/suspicious/noExplicitAny: a JSON manifest handed to the client as is
+const serviceMonitorCrd = require('./servicemonitor-crd.json') as any;
