@@ -329,7 +329,7 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     const [monitor] = byKind(objects, 'ServiceMonitor');
     expect(monitor!.spec.endpoints).toEqual([
       { port: 'http', path: '/monitoring/prometheus/metrics', interval: '30s' },
-      { port: 'sync', path: '/metrics', interval: '30s' },
+      { port: 'sync-metrics', path: '/metrics', interval: '30s' },
     ]);
     const off = render(dirOf('pricing'), ['--set', 'metrics.serviceMonitor.enabled=false']);
     expect(byKind(off, 'ServiceMonitor')).toEqual([]);

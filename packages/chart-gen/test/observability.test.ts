@@ -15,7 +15,7 @@ describe('Prometheus Operator', () => {
     expect(monitor!.metadata.labels.release).toBe('kube-prometheus-stack');
     expect(monitor!.spec.endpoints.map((e: any) => [e.port, e.path])).toEqual([
       ['http', '/monitoring/prometheus/metrics'],
-      ['sync', '/metrics'],
+      ['sync-metrics', '/metrics'],
     ]);
   });
 
@@ -29,9 +29,9 @@ describe('Prometheus Operator', () => {
     const objects = renderWith(pricing, experimentAt(10));
     for (const service of ofKind(objects, 'Service')) {
       expect(service.spec.ports).toContainEqual({
-        name: 'sync',
+        name: 'sync-metrics',
         port: 9102,
-        targetPort: 'sync',
+        targetPort: 'sync-metrics',
         protocol: 'TCP',
       });
     }

@@ -15,10 +15,10 @@ describe('readiness means a version is AVAILABLE', () => {
   const tf = container(main(objects), 'tfserving');
 
   it("the pod's readiness is the sidecar's /ready/serving, which asks TF Serving over loopback", () => {
-    expect(sync.readinessProbe.httpGet).toEqual({ path: '/ready/serving', port: 'sync' });
+    expect(sync.readinessProbe.httpGet).toEqual({ path: '/ready/serving', port: 'sync-metrics' });
     expect(sync.args).toContain('--serving-url=http://127.0.0.1:8501/v1/models/pricing');
     expect(sync.args).toContain('--port=9102');
-    expect(sync.ports).toEqual([{ name: 'sync', containerPort: 9102, protocol: 'TCP' }]);
+    expect(sync.ports).toEqual([{ name: 'sync-metrics', containerPort: 9102, protocol: 'TCP' }]);
     // TF Serving's own status URL answers 200 while LOADING and after a failed load: not a readiness signal.
     expect(tf.readinessProbe).toBeUndefined();
   });
