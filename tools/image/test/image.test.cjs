@@ -186,6 +186,13 @@ describe('sync sidecar image', () => {
       fs.existsSync(path.join(rootfs, 'var/lib/dpkg/status.d/libc6')),
       'scanners find the Debian packages',
     );
+    for (const shell of ['bin/sh', 'usr/bin/sh', 'bin/bash', 'usr/bin/apt-get']) {
+      assert.ok(!fs.existsSync(path.join(rootfs, shell)), `no /${shell} in the image`);
+    }
+    const notices = fs.readFileSync(path.join(rootfs, 'app/THIRD_PARTY_NOTICES.txt'), 'utf8');
+    for (const pkg of ['@aws-sdk/client-s3@', 'pino@', 'prom-client@', 'commander@']) {
+      assert.ok(notices.includes(pkg), `the notices name ${pkg} and its licence`);
+    }
   });
 
   it("runs the image's own node, the pinned version, under chroot as uid 65532", async () => {
