@@ -298,7 +298,8 @@ class ClientImpl implements CatwalkClient {
         // A copy only when a hook may add headers to this attempt.
         headers: this.hooks.length > 0 ? { ...this.headers } : (this.headers as Record<string, string>),
       };
-      const started = performance.now();
+      // Durations are for hooks only.
+      const started = this.hooks.length > 0 ? performance.now() : 0;
       try {
         runHooks(this.hooks, 'onRequest', info);
         // Transports enforce the deadline themselves (gRPC deadlines, undici

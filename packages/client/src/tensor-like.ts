@@ -58,20 +58,36 @@ export function nestedToTensor(value: unknown, options: NestedOptions): Tensor {
     probe = probe[0];
   }
   const leaves: unknown[] = [];
-  const collect = (v: unknown, axis: number): void => {
-    if (axis === shape.length) {
-      if (Array.isArray(v)) throw fail('nested arrays must be rectangular (not a rectangular nested list)');
-      leaves.push(v);
-      return;
-    }
-    if (!Array.isArray(v) || v.length !== shape[axis])
-      throw fail('nested arrays must be rectangular (not a rectangular nested list)');
-    for (const item of v) collect(item, axis + 1);
-  };
-  collect(value, 0);
+  collectLeaves(value, 0, shape, leaves, fail);
   const dtype = options.dtype ?? inferDtype(leaves[0], options.numbers);
   return { dtype, shape, data: fill(dtype, leaves, options) } as Tensor;
 }
+
+/** Row-major leaves of a nested array; every level must have the probed length. */
+function collectLeaves(
+  v: unknown,
+  axis: number,
+  shape: readonly number[],
+  leaves: unknown[],
+  fail: (problem: string) => Error,
+): void {
+  if (axis === shape.length) {
+    if (Array.isArray(v)) throw fail(RAGGED);
+    leaves.push(v);
+    return;
+  }
+  if (!Array.isArray(v) || v.length !== shape[axis]) throw fail(RAGGED);
+  if (axis === shape.length - 1) {
+    for (let i = 0; i < v.length; i++) {
+      if (Array.isArray(v[i])) throw fail(RAGGED);
+      leaves.push(v[i]);
+    }
+    return;
+  }
+  for (let i = 0; i < v.length; i++) collectLeaves(v[i], axis + 1, shape, leaves, fail);
+}
+
+const RAGGED = 'nested arrays must be rectangular (not a rectangular nested list)';
 
 function inferDtype(leaf: unknown, numbers: 'float32' | 'float64'): DType {
   if (typeof leaf === 'boolean') return 'bool';
