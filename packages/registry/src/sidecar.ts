@@ -326,7 +326,10 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
         if (options.signal?.aborted) break;
         if (!(error instanceof PollDeadlineError)) {
           metrics.errors.inc({ kind: kindOf(error) });
-          lastError = describeError(error);
+          lastError = isLocalFileError(error)
+            ? `cannot write ${(error as { path: string }).path} (${describeError(error)}): ` +
+              'check that --dest and --config-out are writable folders on this pod'
+            : describeError(error);
           log.error(
             { err: lastError, kind: kindOf(error) },
             'sync failed; the versions already present keep serving',

@@ -253,6 +253,8 @@ describe('failures outside S3', () => {
         const readyz = await s.json('/readyz');
         expect(readyz.status).toBe(503);
         expect(readyz.body.reason).toMatch(/E(NOTDIR|EXIST)/); // mkdir through a file: EEXIST on Linux
+        expect(readyz.body.reason).toContain(`cannot write ${aFile}`);
+        expect(readyz.body.reason).toContain('check that --dest and --config-out are writable');
       }
     } finally {
       await car.stop();
