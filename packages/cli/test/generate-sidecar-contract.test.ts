@@ -1,0 +1,155 @@
+// The generated chart and the real sync sidecar agree: the init containers'
+// arguments and environment, exactly as `helm template` renders them, run
+// `catwalk sync --once` against the embedded S3. A release without the labels
+// the chart's tracks follow still fills both tracks (the spec's policy); a
+// labelled release gives each track its own version.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { catwalk, repoRoot, tempDir } from './run';
+
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const tfserving = path.resolve(repoRoot, '../shared/testdata/tfserving');
+const helmBin = path.join(repoRoot, 'tools', 'bin', 'helm');
+const uri = 's3://models/team/pricing';
+let s3: ChildProcess;
+let endpoint = '';
+const s3Dir = tempDir();
+const saved = { region: process.env.AWS_REGION, endpoint: process.env.AWS_ENDPOINT_URL_S3 };
+
+beforeAll(async () => {
+  s3 = spawn(
+    process.execPath,
+    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    s3.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
+    });
+    s3.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
+  });
+});
+
+afterAll(async () => {
+  process.env.AWS_REGION = saved.region;
+  if (saved.endpoint === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
+  else process.env.AWS_ENDPOINT_URL_S3 = saved.endpoint;
+  if (s3 && s3.exitCode === null) {
+    const exited = new Promise((resolve) => s3.once('exit', resolve));
+    s3.kill('SIGTERM');
+    await exited;
+  }
+  fs.rmSync(s3Dir, { recursive: true, force: true });
+});
+
+/** The pricing chart, generated and rendered by the real helm for this bucket, during an A/B test at weight 0. */
+async function render(): Promise<any[]> {
+  const out = tempDir();
+  const generated = await catwalk(['generate', 'examples/models/pricing.yaml', '--out', out]);
+  expect(generated.code).toBe(0);
+  const result = spawnSync(
+    helmBin,
+    [
+      'template',
+      'pricing',
+      path.join(out, 'pricing'),
+      '--set',
+      `sync.source=${uri}`,
+      '--set',
+      `sync.endpoint=${endpoint}`,
+      '--set',
+      'experiment.weights.stable=100',
+      '--set',
+      'experiment.weights.canary=0',
+    ],
+    { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: tempDir() } },
+  );
+  expect(result.stderr).toBe('');
+  return parseAllDocuments(result.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
+}
+
+/** Runs a track's init container as the pod would: its args and env, with the pod's paths moved to a temp folder. */
+async function runInit(objects: any[], deployment: string) {
+  const pod = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === deployment).spec.template
+    .spec;
+  const init = pod.initContainers.find((c: any) => c.name === 'model-sync-init');
+  const root = tempDir();
+  fs.mkdirSync(path.join(root, 'etc-catwalk'));
+  const config = objects.find((o) => o.kind === 'ConfigMap');
+  for (const [name, text] of Object.entries<string>(config.data)) {
+    fs.writeFileSync(path.join(root, 'etc-catwalk', name), text);
+  }
+  const args = init.args.map((a: string) =>
+    a.replace('=/models/', `=${root}/models/`).replace('=/etc/catwalk/', `=${root}/etc-catwalk/`),
+  );
+  for (const { name, value } of init.env) process.env[name] = value;
+  const result = await catwalk(args);
+  return {
+    ...result,
+    args: init.args as string[],
+    versions: () => fs.readdirSync(path.join(root, 'models', 'pricing')).sort(),
+  };
+}
+
+describe('chart and sidecar', () => {
+  it('a release without labels: both tracks fill with the spec policy and say so; labelled: one version each', async () => {
+    const objects = await render();
+    // The pricing spec serves versions 3 and 4.
+    const exportDir = path.join(tfserving, 'saved_model_half_plus_two_2_versions');
+    for (const [folder, version] of [
+      ['00000123', '3'],
+      ['00000124', '4'],
+    ]) {
+      const pushed = await catwalk([
+        'push',
+        path.join(exportDir, folder!),
+        '--model',
+        uri,
+        '--version',
+        version!,
+        '--force',
+        '--endpoint',
+        endpoint,
+      ]);
+      expect({ version, code: pushed.code, stderr: pushed.stderr }).toMatchObject({ version, code: 0 });
+    }
+    // A release that serves both and names no label: what the chart's tracks follow is missing.
+    const bare = await catwalk(['release', uri, '--serve', '3,4', '--endpoint', endpoint]);
+    expect({ code: bare.code, stderr: bare.stderr }).toEqual({ code: 0, stderr: '' });
+
+    const main = await runInit(objects, 'pricing');
+    expect(main.args).toContain('--track=stable');
+    expect(main.code).toBe(0);
+    // The sidecar says it serves the spec's policy because the label is missing.
+    expect(main.stdout).toContain("has no 'stable' label");
+    expect(main.versions()).toEqual(['3', '4']);
+    const canary = await runInit(objects, 'pricing-canary');
+    expect(canary.args).toContain('--track=canary');
+    expect(canary.code).toBe(0);
+
+    const labelled = await catwalk([
+      'release',
+      uri,
+      '--serve',
+      '3,4',
+      '--label',
+      'stable=3',
+      '--label',
+      'canary=4',
+      '--endpoint',
+      endpoint,
+    ]);
+    expect(labelled.code).toBe(0);
+    expect((await runInit(objects, 'pricing')).versions()).toEqual(['3']);
+    expect((await runInit(objects, 'pricing-canary')).versions()).toEqual(['4']);
+  });
+});
