@@ -289,6 +289,14 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
             'sync applied the release',
           );
         }
+        for (const v of report.replaced) {
+          // TF Serving knows versions by number: one it has loaded stays in memory as it was.
+          log.warn(
+            { version: v },
+            `version ${v} on disk was replaced by the different version ${v} now in S3; TF Serving keeps the copy it ` +
+              'loaded until it unloads that version (restart the pod, or release another version and back)',
+          );
+        }
         if (report.fallback !== lastFallback) {
           if (report.fallback)
             log.warn({ track: options.track, generation: report.generation }, report.fallback);

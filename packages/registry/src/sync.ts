@@ -99,6 +99,8 @@ export interface SyncReport {
   };
   /** Set when the release lacks the label this pod's track follows: what is served instead, and why. */
   readonly fallback: string | null;
+  /** Folders swapped for the version S3 holds now (their identity differed). */
+  readonly replaced: readonly number[];
 }
 
 /** A claim refreshed within this long belongs to a push still running (push refreshes every lease/3). */
@@ -602,5 +604,6 @@ export async function syncOnce(
     ),
     served,
     fallback,
+    replaced: downloaded.filter((v) => plan.replace.includes(v)),
   };
 }

@@ -150,7 +150,7 @@ describe('version identity', () => {
     await deleteVersion(c, loc, 2);
     await writeVersion(c, loc, 2, halfPlusTwo, 'push-c');
     const report = await syncOnce(options);
-    expect(report).toMatchObject({ present: [2], downloaded: [2], complete: true });
+    expect(report).toMatchObject({ present: [2], downloaded: [2], replaced: [2], complete: true });
     holds(path.join(dest, '2'), halfPlusTwo);
 
     // The identity on disk is the sha256 of the manifest object's bytes in S3.
