@@ -5,7 +5,9 @@
 // labelled release gives each track its own version.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
+import { halfPlusTwo, startFakeServing } from '@catwalk/testing';
 import { parseAllDocuments } from 'yaml';
 import { catwalk, repoRoot, tempDir } from './run';
 
@@ -50,7 +52,7 @@ afterAll(async () => {
 });
 
 /** The pricing chart, generated and rendered by the real helm for this bucket, during an A/B test at weight 0. */
-async function render(): Promise<any[]> {
+async function render(source = uri, set: string[] = []): Promise<any[]> {
   const out = tempDir();
   const generated = await catwalk(['generate', 'examples/models/pricing.yaml', '--out', out]);
   expect(generated.code).toBe(0);
@@ -61,13 +63,14 @@ async function render(): Promise<any[]> {
       'pricing',
       path.join(out, 'pricing'),
       '--set',
-      `sync.source=${uri}`,
+      `sync.source=${source}`,
       '--set',
       `sync.endpoint=${endpoint}`,
       '--set',
       'experiment.weights.stable=100',
       '--set',
       'experiment.weights.canary=0',
+      ...set.flatMap((v) => ['--set', v]),
     ],
     { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: tempDir() } },
   );
@@ -152,4 +155,87 @@ describe('chart and sidecar', () => {
     expect((await runInit(objects, 'pricing')).versions()).toEqual(['3']);
     expect((await runInit(objects, 'pricing-canary')).versions()).toEqual(['4']);
   });
+
+  it("the main sidecar, as rendered with the chart's ports, is Ready only while TF Serving has a version AVAILABLE", async () => {
+    // TF Serving itself cannot run here: @catwalk/testing's fake answers its model status API.
+    const serving = await startFakeServing({
+      models: [halfPlusTwo({ name: 'pricing', versions: [3] })],
+      grpc: false,
+    });
+    const source = 's3://models/team/pricing-ready';
+    const exportDir = path.join(tfserving, 'saved_model_half_plus_two_2_versions', '00000123');
+    expect(
+      (await catwalk(['push', exportDir, '--model', source, '--version', '3', '--endpoint', endpoint])).code,
+    ).toBe(0);
+    const released = await catwalk([
+      'release',
+      source,
+      '--serve',
+      '3',
+      '--label',
+      'stable=3',
+      '--endpoint',
+      endpoint,
+    ]);
+    expect(released.code).toBe(0);
+    const syncPort = await freePort();
+    const objects = await render(source, [
+      `service.httpPort=${new URL(serving.restUrl).port}`,
+      `sync.port=${syncPort}`,
+    ]);
+    const pod = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'pricing').spec.template
+      .spec;
+    const sidecar = pod.containers.find((c: any) => c.name === 'model-sync');
+    expect(sidecar.readinessProbe.httpGet).toEqual({ path: '/ready/serving', port: 'sync-metrics' });
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'etc-catwalk'));
+    for (const [name, text] of Object.entries<string>(objects.find((o) => o.kind === 'ConfigMap').data)) {
+      fs.writeFileSync(path.join(root, 'etc-catwalk', name), text);
+    }
+    const args = sidecar.args.map((a: string) =>
+      a.replace('=/models/', `=${root}/models/`).replace('=/etc/catwalk/', `=${root}/etc-catwalk/`),
+    );
+    const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value]));
+    const child = spawn(process.execPath, [path.join(repoRoot, 'packages/cli/bin/catwalk.js'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const get = async (route: string) => {
+      const res = await fetch(`http://127.0.0.1:${syncPort}${route}`);
+      return { status: res.status, body: await res.json().catch(() => null) };
+    };
+    try {
+      // The sidecar answers once it has synced; poll within a bound instead of sleeping.
+      let health = { status: 0 };
+      for (let i = 0; i < 200 && health.status !== 200; i++) {
+        health = await get('/healthz').catch(() => ({ status: 0, body: null }));
+        if (health.status !== 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(health.status).toBe(200);
+      serving.setVersionState('pricing', 3, 'LOADING');
+      expect(await get('/ready/serving')).toMatchObject({ status: 503, body: { ready: false } });
+      serving.setVersionState('pricing', 3, 'AVAILABLE');
+      expect(await get('/ready/serving')).toMatchObject({
+        status: 200,
+        body: { ready: true, versions: [{ version: 3, state: 'AVAILABLE' }] },
+      });
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      await serving.close();
+    }
+  });
 });
+
+/** A port nothing listens on right now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
