@@ -131,14 +131,19 @@ async function install(short: string): Promise<string> {
     JSON.stringify({ name: `app-${short}`, private: true }),
   );
   const tarballs = [p.tarball, ...catwalkDeps(p).map(([name]) => packed.get(name)!.tarball)];
-  await run(
-    'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', ...tarballs],
-    {
-      cwd: project,
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
+  const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock', ...tarballs];
+  // Third-party dependencies may come from the registry: one more try after a network hiccup.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run('npm', args, { cwd: project, maxBuffer: 64 * 1024 * 1024 });
+      break;
+    } catch (error) {
+      if (attempt === 2) {
+        const stderr = (error as { stderr?: string }).stderr ?? '';
+        throw new Error(`npm install of ${p.name} failed twice: ${stderr.slice(-2000)}`);
+      }
+    }
+  }
   return project;
 }
 
