@@ -60,6 +60,7 @@ beforeAll(async () => {
       relabelled(`relabelled-${t}`),
       relabelled(`refused-${t}`),
       relabelled(`steady-${t}`),
+      relabelled(`moved-${t}`),
     ]),
   });
 });
@@ -117,6 +118,18 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
       if (names[0] !== 'z') await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(names).toEqual(['z']);
+  });
+
+  test('an answer from another version makes the next call fetch the signature again (gRPC says which version answered)', async () => {
+    const name = `moved-${transport}`;
+    const model = connect().model(name);
+    await model.predict({ x: [[1]] });
+    const fetched = metadataRequests(name);
+    rollOut(fake, name);
+    await model.predict({ x: [[1]] }); // answered by version 2
+    await model.predict({ x: [[1]] });
+    // REST answers do not name their version: there the cache relies on its age and on refusals.
+    expect(metadataRequests(name)).toBe(transport === 'grpc' ? fetched + 1 : fetched);
   });
 
   test('a request the server refuses as invalid makes the next call fetch the signature again', async () => {
