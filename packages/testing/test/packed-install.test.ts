@@ -70,6 +70,26 @@ test.each(PACKAGES)('@catwalk/%s names an exact, packed version of each Catwalk 
   }
 });
 
+test('every workspace package names the exact version of each Catwalk package it depends on', () => {
+  // npm pack copies package.json as it is, so this is what each packed manifest says.
+  const manifests = fs
+    .readdirSync(path.join(root, 'packages'))
+    .map((dir) => path.join(root, 'packages', dir, 'package.json'))
+    .filter((file) => fs.existsSync(file))
+    .map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
+  const versions = new Map(manifests.map((m) => [m.name, m.version]));
+  const wrong: string[] = [];
+  for (const m of manifests) {
+    for (const field of ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies']) {
+      for (const [name, range] of Object.entries<string>(m[field] ?? {})) {
+        if (name.startsWith('@catwalk/') && range !== versions.get(name))
+          wrong.push(`${m.name} ${field}: ${name} "${range}", not "${versions.get(name)}"`);
+      }
+    }
+  }
+  expect(wrong).toEqual([]);
+});
+
 test.each(PACKAGES)('@catwalk/%s ships every file its source maps point at', async (short) => {
   const p = packed.get(`@catwalk/${short}`)!;
   const unpacked = path.join(work, `unpacked-${short}`);
