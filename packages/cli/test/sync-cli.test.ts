@@ -56,6 +56,34 @@ describe('catwalk sync usage errors', () => {
     }
   });
 
+  it.each([
+    [404, 'NoSuchBucket', "S3: bucket 'models' does not exist at"],
+    [403, 'AccessDenied', "S3: access to bucket 'models' denied"],
+  ])(
+    'sync --once against an S3 answering %i %s names the bucket and the fix',
+    async (status, code, message) => {
+      // A stand-in for S3 that refuses every request the way S3 does: no S3 server can be made to deny access here.
+      const s3 = http.createServer((req, res) => {
+        req.resume();
+        res.writeHead(status, { 'content-type': 'application/xml' });
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>refused</Message></Error>`,
+        );
+      });
+      await new Promise<void>((resolve) => s3.listen(0, '127.0.0.1', resolve));
+      const endpoint = `http://127.0.0.1:${(s3.address() as AddressInfo).port}`;
+      try {
+        const result = await sync('--once', '--endpoint', endpoint, '--interval', '100ms');
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(message);
+        noStack(result.stderr);
+      } finally {
+        s3.closeAllConnections();
+        s3.close();
+      }
+    },
+  );
+
   it('documents the sidecar endpoints and flags in --help', async () => {
     const help = await catwalk(['sync', '--help']);
     for (const flag of ['--serving-url', '--serving-poll-seconds', '--poll-deadline', '--stale-after']) {

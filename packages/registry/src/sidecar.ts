@@ -52,6 +52,8 @@ export interface SidecarOptions extends SyncOptions {
   readonly servingPollMs?: number;
   /** TF Serving's REST model-status URL (http://127.0.0.1:8501/v1/models/<name>), for /ready/serving. */
   readonly servingUrl?: string;
+  /** A failed poll's error as one sentence naming the bucket and the fix, when the caller knows one (the CLI's). */
+  readonly describeFailure?: (error: unknown) => string | undefined;
 }
 
 /** Extra time on top of TF Serving's poll before a dropped version's folder goes. */
@@ -337,7 +339,7 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
           lastError = isLocalFileError(error)
             ? `cannot write ${(error as { path: string }).path} (${describeError(error)}): ` +
               'check that --dest and --config-out are writable folders on this pod'
-            : describeError(error);
+            : (options.describeFailure?.(error) ?? describeError(error));
           log.error(
             { err: lastError, kind: kindOf(error) },
             'sync failed; the versions already present keep serving',

@@ -9,7 +9,13 @@ import {
   type Track,
 } from '@catwalk/registry';
 import { exitCodes, type Io, UserError } from '../io';
-import { resolveTarget, type S3Flags, withRegistryErrors, withSignals } from '../registry-target';
+import {
+  resolveTarget,
+  type S3Flags,
+  toUserError,
+  withRegistryErrors,
+  withSignals,
+} from '../registry-target';
 
 export interface SyncFlags extends S3Flags {
   source: string;
@@ -130,6 +136,13 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
           staleAfterMs,
           logger,
           signal,
+          describeFailure: (error) => {
+            const explained = toUserError(error, {
+              location: target.location,
+              ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+            });
+            return explained instanceof UserError ? explained.message : undefined;
+          },
           ...(servingUrl ? { servingUrl } : {}),
           ...(servingPollMs !== undefined ? { servingPollMs } : {}),
           ...(config ? { config } : {}),
