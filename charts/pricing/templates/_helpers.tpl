@@ -281,6 +281,9 @@ Every problem is gathered first, then the install fails once, listing all.
 {{- if and $v.ingress.enabled $v.ingress.grpc.enabled (not $v.ingress.grpc.host) -}}
 {{- $problems = append $problems "ingress.grpc.host is required when ingress.grpc.enabled is true (gRPC routes by host name)" -}}
 {{- end -}}
+{{- if and $v.ingress.enabled $v.loadBalancer.tls.enabled (not $v.ingress.host) (not $v.ingress.certificateArns) -}}
+{{- $problems = append $problems "loadBalancer.tls.enabled needs ingress.certificateArns or ingress.host (the controller finds the ACM certificate by host name)" -}}
+{{- end -}}
 {{- if and $v.ingress.enabled $v.ingress.grpc.enabled (not $v.loadBalancer.tls.enabled) -}}
 {{- $problems = append $problems "ingress.grpc.enabled needs loadBalancer.tls.enabled: an ALB serves gRPC only on an HTTPS listener" -}}
 {{- end -}}

@@ -36,6 +36,10 @@ describe('values.schema.json and the chart refuse', () => {
     [{ service: { httpPort: 8500 } }, 'service.httpPort and service.grpcPort are both 8500'],
     [{ model: { name: 'other' } }, 'model.name (other) must stay pricing'],
     [
+      { ingress: { host: '', grpc: { enabled: false } } },
+      'loadBalancer.tls.enabled needs ingress.certificateArns or ingress.host',
+    ],
+    [
       { termination: { drainSeconds: 90, gracePeriodSeconds: 60 } },
       'termination.drainSeconds (90) must be less than termination.gracePeriodSeconds (60)',
     ],
