@@ -175,27 +175,27 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
     }
   });
 
-  describe('through a link that delays every request by 300 ms', () => {
+  describe('through a link that delays every request by 600 ms', () => {
     let proxy: DelayProxy;
     beforeAll(async () => {
       const upstream = transport === 'rest' ? fake.restUrl.replace('http://', '') : fake.grpcAddress;
-      proxy = await startDelayProxy(upstream, { delayMs: 300 });
+      proxy = await startDelayProxy(upstream, { delayMs: 600 });
     });
     afterAll(() => proxy.close());
 
     test('timeoutMs bounds the whole call, signature fetch included', async () => {
       const target =
         transport === 'rest' ? { baseUrl: `http://${proxy.address}` } : { grpcAddress: proxy.address };
-      const model = connect({ timeoutMs: 450 }, target).model(`steady-${transport}`);
+      const model = connect({ timeoutMs: 900 }, target).model(`steady-${transport}`);
       const started = performance.now();
       // Fetching the signature and then predicting takes two delayed requests
-      // (600 ms at least): more than the call's 450 ms.
+      // (1200 ms at least): more than the call's 900 ms.
       const error = await model.predict({ x: [[1]] }).catch((e) => e);
       const elapsed = performance.now() - started;
       expect(error).toBeInstanceOf(DeadlineExceededError);
-      expect(elapsed).toBeGreaterThanOrEqual(440);
+      expect(elapsed).toBeGreaterThanOrEqual(890);
       // Less than one more delayed request past the deadline.
-      expect(elapsed).toBeLessThan(750);
+      expect(elapsed).toBeLessThan(1500);
     });
   });
 });
