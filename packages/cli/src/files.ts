@@ -1,5 +1,9 @@
-// Turning the paths a user typed into spec sources: folders are searched for
-// *.yaml, *.yml and *.json, in a stable order.
+// Turning the paths a user typed into spec sources. A file named on the
+// command line is always read; folders are searched, in a stable order, for
+// spec files only: *.yaml, *.yml or *.json whose top level says
+// `apiVersion: catwalk/...` or `kind: Model`. Everything else found there
+// (generated charts, an embedded S3's data folder, values files) is skipped
+// without a word, so a chart folder below the specs never breaks a rerun.
 
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -10,7 +14,12 @@ const SPEC_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 const SKIPPED_DIRS = new Set(['node_modules', '.git', 'dist', 'out']);
 
 /** Reads every spec file named by `inputs` (files or folders), relative to `cwd`. */
-export async function readSpecSources(inputs: readonly string[], cwd: string): Promise<SpecSource[]> {
+export async function readSpecSources(
+  inputs: readonly string[],
+  cwd: string,
+  options: { readonly exclude?: readonly string[] } = {},
+): Promise<SpecSource[]> {
+  const exclude = new Set((options.exclude ?? []).map((dir) => path.resolve(cwd, dir)));
   const files: string[] = [];
   for (const input of inputs) {
     const absolute = path.resolve(cwd, input);
@@ -18,9 +27,12 @@ export async function readSpecSources(inputs: readonly string[], cwd: string): P
       throw new UserError(`cannot read '${input}': ${describeFsError(error)}`, exitCodes.usage);
     });
     if (stat.isDirectory()) {
-      const found = await specFilesIn(absolute);
+      const found = await specFilesIn(absolute, exclude);
       if (found.length === 0) {
-        throw new UserError(`no spec files (*.yaml, *.yml, *.json) in '${input}'`, exitCodes.usage);
+        throw new UserError(
+          `no spec files in '${input}': a spec is a .yaml, .yml or .json file starting with 'apiVersion: catwalk/v1' and 'kind: Model' (catwalk init <name> writes one)`,
+          exitCodes.usage,
+        );
       }
       files.push(...found);
     } else {
@@ -39,19 +51,39 @@ export async function readSpecSources(inputs: readonly string[], cwd: string): P
   );
 }
 
-async function specFilesIn(dir: string): Promise<string[]> {
+async function specFilesIn(dir: string, exclude: ReadonlySet<string>): Promise<string[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true });
   const out: string[] = [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (!entry.name.startsWith('.') && !SKIPPED_DIRS.has(entry.name))
-        out.push(...(await specFilesIn(full)));
-    } else if (SPEC_EXTENSIONS.has(path.extname(entry.name)) && !entry.name.endsWith('.schema.json')) {
+      if (!entry.name.startsWith('.') && !SKIPPED_DIRS.has(entry.name) && !exclude.has(full))
+        out.push(...(await specFilesIn(full, exclude)));
+    } else if (entry.isFile() && SPEC_EXTENSIONS.has(path.extname(entry.name)) && (await isSpecFile(full))) {
       out.push(full);
     }
   }
   return out;
+}
+
+/** Specs are small; anything larger is some other file and not worth reading. */
+const MAX_SPEC_BYTES = 1024 * 1024;
+
+// Top-level keys only (no indentation), so a chart's nested `kind:` never matches. A
+// spec with a wrong apiVersion or broken YAML still matches and gets its diagnostics.
+const YAML_SPEC_MARKER = /^(?:apiVersion:\s*["']?catwalk\/|kind:\s*["']?Model["']?\s*(?:#.*)?$)/m;
+const JSON_SPEC_MARKER = /"apiVersion"\s*:\s*"catwalk\/|"kind"\s*:\s*"Model"/;
+
+/** Whether a file found in a folder is a Catwalk spec (by its content, not its name). */
+export async function isSpecFile(file: string): Promise<boolean> {
+  try {
+    const stat = await fs.stat(file);
+    if (stat.size > MAX_SPEC_BYTES) return false;
+    const text = await fs.readFile(file, 'utf8');
+    return (path.extname(file) === '.json' ? JSON_SPEC_MARKER : YAML_SPEC_MARKER).test(text);
+  } catch {
+    return false; // unreadable files in a searched folder are not ours to report
+  }
 }
 
 /** Paths below the working directory are shown relative to it, others as given. */

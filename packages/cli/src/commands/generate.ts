@@ -155,9 +155,9 @@ export async function generateCommand(
   io: Io,
 ): Promise<number> {
   const resolved = resolveOptions(options);
-  const loaded = await loadModels(paths, io);
-  const models = loaded.map((l) => l.model);
   const out = path.resolve(io.cwd, options.out);
+  const loaded = await loadModels(paths, io, { exclude: [out] }); // never read our own output
+  const models = loaded.map((l) => l.model);
   const shownOut = displayPath(out, io.cwd) || '.';
   const c = colors(io.color);
 

@@ -8,9 +8,16 @@ export interface LoadedModel {
   readonly model: ResolvedModel;
 }
 
-/** Reads and validates specs; prints warnings, and refuses to go on when any spec has errors. */
-export async function loadModels(paths: readonly string[], io: Io): Promise<LoadedModel[]> {
-  const report = validateSpecs(await readSpecSources(paths, io.cwd));
+/**
+ * Reads and validates specs; prints warnings, and refuses to go on when any spec has errors.
+ * `exclude` names folders never searched (a command's own output folder).
+ */
+export async function loadModels(
+  paths: readonly string[],
+  io: Io,
+  options: { readonly exclude?: readonly string[] } = {},
+): Promise<LoadedModel[]> {
+  const report = validateSpecs(await readSpecSources(paths, io.cwd, options));
   if (report.diagnostics.length) io.stderr.write(formatDiagnostics(report.diagnostics, colors(io.color)));
   if (!report.valid) {
     const invalid = report.results.filter((r) => !r.model).length;
