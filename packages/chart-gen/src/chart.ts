@@ -148,7 +148,7 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
       autoscaling: { minReplicas: Math.max(3, model.scaling.minReplicas) },
       podDisruptionBudget: { maxUnavailable: '10%' },
       podAnnotations: { 'example.com/owner': model.team },
-      metrics: { serviceMonitor: { labels: { release: 'kube-prometheus-stack' } } },
+      metrics: { serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } } },
     },
     'node-credentials': { credentials: { mode: 'node', roleArn: '' } },
     'pod-identity': { credentials: { mode: 'podIdentity', roleArn: '' } },

@@ -225,7 +225,9 @@ export const ValuesSchema = Type.Object(
         path: Type.String({ pattern: '^/[^\\s]*$' }),
         serviceMonitor: Type.Object(
           {
-            enabled: Type.Boolean(),
+            enabled: Type.Union([Type.Boolean(), Type.Literal('auto')], {
+              description: 'true, false or auto.',
+            }),
             interval: Type.String({ pattern: '^[0-9]+(ms|s|m|h)$' }),
             labels: StringMap('ServiceMonitor labels.'),
           },

@@ -410,7 +410,11 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
     networkPolicy: { enabled: true, egressPorts: egressPorts(model.source.endpoint) },
     metrics: {
       path: model.monitoring.path,
-      serviceMonitor: { enabled: model.monitoring.prometheus, interval: '30s', labels: {} },
+      serviceMonitor: {
+        enabled: (model.monitoring.prometheus ? 'auto' : false) as boolean | 'auto',
+        interval: '30s',
+        labels: {},
+      },
       datadog: {
         enabled: model.monitoring.datadog,
         metrics: DATADOG_TF_SERVING_METRICS,

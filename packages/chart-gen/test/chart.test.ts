@@ -325,8 +325,11 @@ describe('rendered objects (pricing: labels, A/B test, gRPC, IRSA)', () => {
     expect(config!.data['models.config']).toContain('version_labels');
   });
 
-  it('renders the ServiceMonitor when enabled, whatever helm knows of the cluster, scraping TF Serving and the sidecar', () => {
-    const [monitor] = byKind(objects, 'ServiceMonitor');
+  it('renders the ServiceMonitor when enabled=true, whatever helm knows of the cluster, scraping TF Serving and the sidecar', () => {
+    const [monitor] = byKind(
+      render(dirOf('pricing'), ['--set', 'metrics.serviceMonitor.enabled=true']),
+      'ServiceMonitor',
+    );
     expect(monitor!.spec.endpoints).toEqual([
       { port: 'http', path: '/monitoring/prometheus/metrics', interval: '30s' },
       { port: 'sync-metrics', path: '/metrics', interval: '30s' },

@@ -7,9 +7,9 @@ import { container, experimentAt, named, ofKind, renderWith } from './support/va
 const pricing = chartDir(exampleModel('pricing'));
 
 describe('Prometheus Operator', () => {
-  it('renders under plain `helm template` (no --api-versions), with the labels its Prometheus selects', () => {
+  it('enabled=true renders it under plain `helm template` (no --api-versions), with the labels its Prometheus selects', () => {
     const objects = renderWith(pricing, {
-      metrics: { serviceMonitor: { labels: { release: 'kube-prometheus-stack' } } },
+      metrics: { serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } } },
     });
     const [monitor] = ofKind(objects, 'ServiceMonitor');
     expect(monitor!.metadata.labels.release).toBe('kube-prometheus-stack');
@@ -17,6 +17,15 @@ describe('Prometheus Operator', () => {
       ['http', '/monitoring/prometheus/metrics'],
       ['sync-metrics', '/metrics'],
     ]);
+  });
+
+  it('auto (the default) renders it only where helm sees the Prometheus Operator API; false never', () => {
+    expect(ofKind(renderWith(pricing, {}), 'ServiceMonitor')).toEqual([]);
+    const api = ['--api-versions', 'monitoring.coreos.com/v1'];
+    expect(ofKind(renderWith(pricing, {}, api), 'ServiceMonitor')).toHaveLength(1);
+    expect(
+      ofKind(renderWith(pricing, { metrics: { serviceMonitor: { enabled: false } } }, api), 'ServiceMonitor'),
+    ).toEqual([]);
   });
 
   it('the explicit switch turns it off', () => {
