@@ -1,0 +1,18 @@
+// @catwalk/savedmodel: a SavedModel's interface without TensorFlow.
+
+export {
+  type ServingSignatureDefJson,
+  type ServingTensorInfoJson,
+  signaturesFromServingJson,
+  toServingSignatureDefJson,
+} from './serving-json.js';
+export {
+  dtypeName,
+  type ModelSignatures,
+  type ReadSignaturesOptions,
+  readSignatures,
+  readSignaturesFromText,
+  SavedModelError,
+  type SignatureSpec,
+  type TensorSpec,
+} from './signatures.js';
