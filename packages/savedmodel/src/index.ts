@@ -1,6 +1,16 @@
 // @catwalk/savedmodel: a SavedModel's interface without TensorFlow.
 
 export {
+  baseDtype,
+  type ChangeKind,
+  type CompareOptions,
+  type CompatibilityReport,
+  compareSignatures,
+  formatShape,
+  type SignatureChange,
+  shapeCovers,
+} from './compat.js';
+export {
   type ServingSignatureDefJson,
   type ServingTensorInfoJson,
   signaturesFromServingJson,
