@@ -2,6 +2,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { deployCommand } from './commands/deploy';
+import { devS3Command } from './commands/dev';
 import { explainCommand } from './commands/explain';
 import { generateCommand } from './commands/generate';
 import { initCommand } from './commands/init';
@@ -64,6 +65,7 @@ Examples:
   catwalk explain examples/models/pricing.yaml
   catwalk render examples/models --out out
   catwalk generate examples/models --out charts
+  catwalk dev s3
   catwalk deploy examples/models/pricing.yaml --namespace models
   catwalk status pricing --namespace models`,
     );
@@ -321,6 +323,27 @@ Examples:
       ),
     )
     .action(async (options) => setExit(await syncCommand(options, io)));
+
+  // Local stand-ins for trying Catwalk on one machine.
+  const dev = cli.command('dev').description('local stand-ins for trying Catwalk on one machine');
+  dev
+    .command('s3')
+    .description(
+      'run a local S3 (the embedded s3rver, with conditional writes) until Ctrl-C, and print the variables to export',
+    )
+    .option('--dir <dir>', 'folder holding the buckets and objects; kept between runs', '.catwalk/s3')
+    .option('--port <port>', 'port on 127.0.0.1 (0: any free port)', '4568')
+    .option(
+      '--bucket <name>',
+      'bucket to create if missing (repeatable; default catwalk-models, the bucket catwalk init uses)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .addHelpText(
+      'after',
+      examples('catwalk dev s3', 'catwalk dev s3 --dir /tmp/s3 --port 9000 --bucket ml-models'),
+    )
+    .action(async (options) => setExit(await devS3Command(options, io)));
 
   // Kubernetes: the first deployment without a platform engineer, and what is running.
   cli
