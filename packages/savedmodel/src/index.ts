@@ -26,3 +26,9 @@ export {
   type SignatureSpec,
   type TensorSpec,
 } from './signatures.js';
+export {
+  generateTypeScriptModule,
+  sdkDtype,
+  signatureFingerprint,
+  type TypeScriptModuleInput,
+} from './typescript.js';
