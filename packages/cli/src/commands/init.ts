@@ -39,11 +39,12 @@ spec:
     cpu: "${defaults.cpu}"
     memory: ${defaults.memory}
     # modelSizeBytes: 500Mi   # memory must hold two versions while a new one loads
-  # Replica counts follow from traffic; measure replicaRps with a load test.
+  # Replica counts are derived from traffic: maxReplicas carries expectedPeakRps at
+  # ${defaults.targetCPUUtilization}% CPU, minReplicas keeps a quarter of that warm (at least ${defaults.minReplicas}).
+  # Without traffic: ${defaults.minReplicas} to ${defaults.maxReplicasWithoutTraffic} replicas. Measure replicaRps (what one pod sustains) with a load test.
   # traffic: { expectedPeakRps: 100, replicaRps: 50 }
-  scaling:
-    minReplicas: ${defaults.minReplicas}
-    maxReplicas: ${defaults.maxReplicasWithoutTraffic}
+  # Explicit counts win over the derived ones; catwalk explain shows what is in use.
+  # scaling: { minReplicas: ${defaults.minReplicas}, maxReplicas: ${defaults.maxReplicasWithoutTraffic} }
   endpoint:
     # host: models.example.com
     grpc: false
