@@ -305,6 +305,26 @@ export const DATADOG_TF_SERVING_METRICS = [
   ':tensorflow:cc:saved_model:load_latency',
 ];
 
+/** Thread-pool flags the chart derives from the CPU: a spec that sets one sets the matching value instead. */
+const THREAD_FLAGS = {
+  tensorflow_intra_op_parallelism: 'intraOp',
+  tensorflow_inter_op_parallelism: 'interOp',
+  rest_api_num_threads: 'restApi',
+} as const;
+
+/** The spec's extra flags, with the thread-pool ones moved to tfServing.threads. */
+function splitExtraArgs(extraArgs: readonly string[]) {
+  const threads = { intraOp: 0, interOp: 0, restApi: 0 };
+  const rest: string[] = [];
+  for (const arg of extraArgs) {
+    const match = /^--([a-z_]+)=([0-9]+)$/.exec(arg);
+    const key = match ? THREAD_FLAGS[match[1] as keyof typeof THREAD_FLAGS] : undefined;
+    if (key) threads[key] = Number(match![2]);
+    else rest.push(arg);
+  }
+  return { threads, rest };
+}
+
 /** Everything values.yaml holds; VALUE_DOCS documents each key. */
 export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
   const version = options.catwalkVersion ?? CATWALK_VERSION;
@@ -317,6 +337,7 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
   const volumeGi = Math.max(1, Math.ceil(((sizeBytes ?? 0) * 3) / 2 ** 30));
   const experiment = model.experiment;
   const labels = model.serving.versionLabels;
+  const extra = splitExtraArgs(model.serving.extraArgs);
   const values = {
     global: { imageRegistry: '' },
     nameOverride: '',
@@ -333,8 +354,8 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
     tfServing: {
       image: { ...image, pullPolicy: 'IfNotPresent' },
       command: ['/usr/bin/tensorflow_model_server'],
-      extraArgs: [...model.serving.extraArgs],
-      threads: { intraOp: 0, interOp: 0, restApi: 0 },
+      extraArgs: extra.rest,
+      threads: extra.threads,
       config: files,
       resources: {
         requests: { cpu: model.resources.requests.cpu, memory: model.resources.requests.memory },

@@ -114,6 +114,22 @@ describe('thread pools follow the CPU of the container', () => {
     });
   });
 
+  it("a spec's extraArgs that size a pool become the matching value (the chart owns those flags)", () => {
+    const model = exampleModel('pricing');
+    const spec = {
+      ...model,
+      serving: {
+        ...model.serving,
+        extraArgs: ['--rest_api_num_threads=12', '--rest_api_timeout_in_ms=5000'],
+      },
+    };
+    const args = container(ofKind(renderWith(chartDir(spec), {}), 'Deployment')[0]!, 'tfserving').args;
+    expect(args.filter((a: string) => a.startsWith('--rest_api_num_threads'))).toEqual([
+      '--rest_api_num_threads=12',
+    ]);
+    expect(args).toContain('--rest_api_timeout_in_ms=5000');
+  });
+
   it('overridable one by one', () => {
     expect(flags({ tfServing: { threads: { intraOp: 3, interOp: 1, restApi: 10 } } })).toEqual({
       tensorflow_intra_op_parallelism: '3',
