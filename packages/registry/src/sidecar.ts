@@ -386,11 +386,15 @@ async function pollWithDeadline(
   onBytes: (n: number) => void,
   onOverrun: () => void,
 ): Promise<SyncReport> {
+  // The poll stops when the sidecar stops or when its deadline passes. (Forwarded by hand rather than
+  // with AbortSignal.any, which keeps a reference per poll on the sidecar's long-lived signal.)
   const controller = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+  const stop = () => controller.abort();
+  if (options.signal?.aborted) stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
   // Every download in flight (and each retry) listens on it: more than Node's default of 10.
-  setMaxListeners(256, controller.signal, signal);
-  const poll = syncOnce({ ...options, signal }, onBytes);
+  setMaxListeners(256, controller.signal);
+  const poll = syncOnce({ ...options, signal: controller.signal }, onBytes);
   let timer: NodeJS.Timeout | undefined;
   const overran = new Promise<'overran'>((resolve) => {
     timer = setTimeout(() => resolve('overran'), deadlineMs);
@@ -398,13 +402,14 @@ async function pollWithDeadline(
   try {
     const first = await Promise.race([poll, overran]);
     if (first !== 'overran') return first;
+    controller.abort();
+    onOverrun();
+    await poll.catch(() => undefined);
+    throw new PollDeadlineError(`the poll ran past its ${deadlineMs / 1000} s deadline and was abandoned`);
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', stop);
   }
-  controller.abort();
-  onOverrun();
-  await poll.catch(() => undefined);
-  throw new PollDeadlineError(`the poll ran past its ${deadlineMs / 1000} s deadline and was abandoned`);
 }
 
 export interface ServingReadiness {
