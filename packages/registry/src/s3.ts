@@ -21,10 +21,9 @@ export interface S3InputConfig {
   /** Path-style URLs (bucket in the path), needed by most S3-compatible servers. @default true when endpoint is set */
   readonly forcePathStyle?: boolean;
   /**
-   * Attempts per request, including the first; the SDK backs off between them
-   * and its retry quota (a token bucket shared by every request of the client)
-   * stops retrying when most requests fail. This is the registry's one retry
-   * layer for requests: push adds none on top. @default 8
+   * Attempts per request, including the first, with backoff between them and
+   * one retry budget per client (see BoundedRetries). This is the registry's
+   * one retry layer for requests: push adds none on top. @default 8
    */
   readonly maxAttempts?: number;
   /** Static credentials; otherwise the SDK's default chain (env, IRSA, instance profile). */
@@ -43,13 +42,60 @@ export interface S3InputConfig {
 /** Enough for a 200 MiB push to finish when half of all requests fail (503s and resets), as a flaky link does. */
 export const DEFAULT_ATTEMPTS = 8;
 
+/** Retries a client may owe at once: each retry takes one, each success gives one back. */
+export const RETRY_BUDGET = 200;
+
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+const retryToken = (count: number, delay: number): RetryToken => ({
+  getRetryCount: () => count,
+  getRetryDelay: () => delay,
+});
+
+/**
+ * The registry's one retry layer for S3 requests, in the SDK's retry-strategy
+ * shape: up to `maxAttempts` sends per request with exponential backoff and
+ * full jitter (longer for throttling), and one budget per client: a retry
+ * spends a token and a success returns one, so a network that fails nearly
+ * everything stops being retried instead of multiplying its load. The SDK's
+ * own standard quota charges 14 tokens per retry of 500 and refunds only the
+ * last, so a long push on a flaky link ran dry halfway.
+ */
+class BoundedRetries {
+  readonly mode = 'standard';
+  private tokens = RETRY_BUDGET;
+  constructor(private readonly maxAttempts: number) {}
+
+  async acquireInitialRetryToken(): Promise<RetryToken> {
+    return retryToken(0, 0);
+  }
+
+  async refreshRetryTokenForRetry(token: RetryToken, error: { errorType: string }): Promise<RetryToken> {
+    const count = token.getRetryCount() + 1;
+    const retryable = ['TRANSIENT', 'THROTTLING', 'SERVER_ERROR'].includes(error.errorType);
+    if (!retryable || count >= this.maxAttempts || this.tokens <= 0) {
+      throw new Error('no retry left'); // the SDK then throws the request's own error
+    }
+    this.tokens--;
+    const base = error.errorType === 'THROTTLING' ? 500 : 100;
+    return retryToken(count, Math.random() * Math.min(20_000, base * 2 ** (count - 1)));
+  }
+
+  recordSuccess(): void {
+    this.tokens = Math.min(RETRY_BUDGET, this.tokens + 1);
+  }
+}
+
 export function createS3Client(config: S3InputConfig = {}): S3Client {
   return new S3Client({
     region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
     maxAttempts: config.maxAttempts ?? DEFAULT_ATTEMPTS,
-    retryMode: 'standard',
+    retryStrategy: new BoundedRetries(config.maxAttempts ?? DEFAULT_ATTEMPTS),
     ...(config.credentials ? { credentials: config.credentials } : {}),
     requestHandler: {
       connectionTimeout: config.connectionTimeoutMs ?? 5000,
