@@ -1,6 +1,7 @@
 // `catwalk`: argument parsing and dispatch only; the work is in the packages.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { codegenCommand } from './commands/codegen';
 import { deployCommand } from './commands/deploy';
 import { devS3Command } from './commands/dev';
 import { explainCommand } from './commands/explain';
@@ -397,6 +398,28 @@ Examples:
       ),
     )
     .action(async (models, options) => setExit(await statusCommand(models, options, io)));
+
+  cli
+    .command('codegen')
+    .description("write a TypeScript module of typed handles for a model's signatures (@catwalk/client)")
+    .argument(
+      '<source>',
+      'SavedModel export folder (or its model folder), or TF Serving: http(s)://host:8501/v1/models/<name>',
+    )
+    .option('--out <file>', 'write the module here (default: standard output)')
+    .option('--check', 'exit 1 with a diff when --out is not what codegen would write (for CI)')
+    .option('--model <name>', 'model name on the server (default: from the URL or the folder name)')
+    .option('--version <n>', 'version to read (default: the newest folder, or what the server serves)')
+    .option('--label <label>', 'version label to read from TF Serving')
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk codegen exports/pricing --out src/models/pricing.ts',
+        'catwalk codegen exports/pricing/3 --model pricing --out src/models/pricing.ts --check',
+        'catwalk codegen http://localhost:8501/v1/models/pricing/labels/stable --out src/models/pricing.ts',
+      ),
+    )
+    .action(async (source, options) => setExit(await codegenCommand(source, options, io)));
 
   // `push --version N` names a model version, so program options (--version, --no-color) are read before
   // the subcommand only; every subcommand takes --no-color itself, so it still works anywhere.
