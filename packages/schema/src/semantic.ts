@@ -176,13 +176,14 @@ function checkServing(ctx: Ctx): void {
     findings.push({ code: 'image-not-pinned', path: ['spec', 'serving', 'image'], ...imageIssue });
   } else {
     const tag = parseImageReference(image).tag ?? '';
-    if (gpu > 0 && tag && !tag.includes('gpu')) {
+    // An error, not a warning: the pod would hold a GPU node and never use the GPU.
+    if (gpu > 0 && tag && !tag.includes('gpu') && serving.allowCustomGpuImage !== true) {
       findings.push({
-        severity: 'warning',
+        severity: 'error',
         code: 'gpu-image',
         path: ['spec', 'serving', 'image'],
         message: `resources.gpu is ${gpu} but the image tag '${tag}' is the CPU build, which never uses the GPU`,
-        fix: `use the -gpu build, e.g. tensorflow/serving:${tag}-gpu`,
+        fix: `use the -gpu build, e.g. tensorflow/serving:${tag}-gpu; or, for a custom image built with CUDA whose tag lacks -gpu, set spec.serving.allowCustomGpuImage: true`,
       });
     } else if (gpu === 0 && tag.includes('gpu')) {
       findings.push({

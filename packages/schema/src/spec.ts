@@ -163,6 +163,12 @@ export const Serving = Type.Object(
           'TF Serving image with a pinned tag or digest, e.g. tensorflow/serving:2.19.0 (default) or tensorflow/serving:2.19.0-gpu.',
       }),
     ),
+    allowCustomGpuImage: Type.Optional(
+      Type.Boolean({
+        description:
+          'The image is a CUDA build of TF Serving although its tag has no -gpu (a custom image): lets resources.gpu go with it. Default false.',
+      }),
+    ),
     versionPolicy: Type.Optional(VersionPolicy),
     versionLabels: Type.Optional(
       Type.Record(Type.String(), Version('The version this label points to.'), {

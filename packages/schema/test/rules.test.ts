@@ -114,11 +114,11 @@ describe('image', () => {
     expect(findings(['spec.serving.image', image]).map((f) => f.code)).toEqual(codes);
   });
 
-  it('warns about GPU builds and GPU counts that do not match', () => {
+  it('refuses a GPU request with a CPU build and warns about a GPU build without a GPU request', () => {
     expect(findings(['spec.resources.gpu', 1])).toEqual([
       expect.objectContaining({
         code: 'gpu-image',
-        severity: 'warning',
+        severity: 'error',
         message: expect.stringContaining("image tag '2.19.0' is the CPU build"),
       }),
     ]);
