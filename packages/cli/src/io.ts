@@ -7,6 +7,8 @@ export interface Io {
   readonly cwd: string;
   /** Colour output; off for pipes, NO_COLOR and --no-color. */
   readonly color: boolean;
+  /** Standard input, for commands that read `-`; absent where there is none. */
+  readonly stdin?: AsyncIterable<string | Uint8Array>;
 }
 
 /** Exit codes: 0 all good, 1 invalid input (specs, files), 2 usage errors. */

@@ -7,6 +7,7 @@ import { devS3Command } from './commands/dev';
 import { explainCommand } from './commands/explain';
 import { generateCommand } from './commands/generate';
 import { initCommand } from './commands/init';
+import { predictCommand } from './commands/predict';
 import { pruneCommand } from './commands/prune';
 import { pushCommand } from './commands/push';
 import { releaseCommand } from './commands/release';
@@ -421,6 +422,35 @@ Examples:
     )
     .action(async (source, options) => setExit(await codegenCommand(source, options, io)));
 
+  cli
+    .command('predict')
+    .description(
+      'call a model through the SDK and print its outputs (a table, or --json) with the time taken',
+    )
+    .argument(
+      '<model>',
+      'spec file (its endpoint.host) or TF Serving URL: http(s)://host:8501/v1/models/<name>',
+    )
+    .argument('[stdin]', '- to read the inputs from standard input')
+    .option('--input <json>', 'inputs by name as JSON, e.g. \'{"x": [[1.0], [2.0]]}\'')
+    .option('--input-file <file>', 'a JSON file of inputs by name (- for standard input)')
+    .option('--version <n>', 'call this version')
+    .option('--label <label>', 'call the version with this label, e.g. canary')
+    .option('--signature <name>', 'signature to call', 'serving_default')
+    .option('--transport <rest|grpc>', 'REST (port 8501) or gRPC', 'rest')
+    .option('--grpc-address <host:port>', "TF Serving's gRPC address (default: the URL's host, port 8500)")
+    .option('--timeout <ms>', 'deadline for the whole call, retries included', '30000')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      examples(
+        `catwalk predict http://localhost:8501/v1/models/pricing --input '{"x": [[1.0], [2.0]]}'`,
+        'catwalk predict examples/models/pricing.yaml --label canary --input-file request.json --json',
+        'cat request.json | catwalk predict http://localhost:8501/v1/models/pricing --transport grpc -',
+      ),
+    )
+    .action(async (model, stdin, options) => setExit(await predictCommand(model, stdin, options, io)));
+
   // `push --version N` names a model version, so program options (--version, --no-color) are read before
   // the subcommand only; every subcommand takes --no-color itself, so it still works anywhere.
   cli.enablePositionalOptions();
@@ -480,6 +510,7 @@ export function runFromProcess(): void {
     stderr: process.stderr,
     cwd: process.cwd(),
     color: color || 'FORCE_COLOR' in process.env,
+    stdin: process.stdin,
   };
   run(process.argv.slice(2), io).then(
     (code) => {
