@@ -462,6 +462,20 @@ Examples:
   return cli;
 }
 
+/** The --help that answers a usage error: the deepest (sub)command `argv` names. */
+function helpCommandFor(cli: Command, argv: readonly string[]): string {
+  const names = ['catwalk'];
+  let command: Command = cli;
+  for (const arg of argv) {
+    if (arg.startsWith('-')) continue;
+    const sub = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!sub) break;
+    names.push(sub.name());
+    command = sub as Command;
+  }
+  return `${names.join(' ')} --help`;
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never throws for user errors. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   let exitCode: number = exitCodes.ok;
@@ -484,7 +498,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         return exitCodes.ok;
       }
       if (error.code === 'commander.executeSubCommandAsync') return exitCodes.ok;
-      io.stderr.write(`run 'catwalk --help' for usage\n`);
+      io.stderr.write(`run '${helpCommandFor(cli, argv)}' for usage\n`);
       return exitCodes.usage;
     }
     if (error instanceof UserError) {
