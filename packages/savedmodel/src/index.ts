@@ -32,3 +32,17 @@ export {
   signatureFingerprint,
   type TypeScriptModuleInput,
 } from './typescript.js';
+export {
+  buildPredictionLogs,
+  buildWarmupFile,
+  crc32c,
+  frameRecord,
+  MAX_WARMUP_RECORDS,
+  maskCrc,
+  readTfRecords,
+  readWarmupFile,
+  WARMUP_FILE,
+  WarmupError,
+  type WarmupInput,
+  writeTfRecords,
+} from './warmup.js';

@@ -53,7 +53,11 @@ export function signatureFingerprint(signatures: Readonly<Record<string, Signatu
       const side = (tensors: Readonly<Record<string, TensorSpec>>) =>
         Object.keys(tensors)
           .sort()
-          .map((alias) => [alias, (tensors[alias] as TensorSpec).dtype, (tensors[alias] as TensorSpec).shape]);
+          .map((alias) => [
+            alias,
+            (tensors[alias] as TensorSpec).dtype,
+            (tensors[alias] as TensorSpec).shape,
+          ]);
       return [name, sig.methodName, side(sig.inputs), side(sig.outputs)];
     });
   return `sha256:${createHash('sha256').update(JSON.stringify(canonical)).digest('hex')}`;
@@ -77,7 +81,9 @@ export function generateTypeScriptModule(input: TypeScriptModuleInput): string {
     }
     const untypable = Object.entries(sig.inputs).filter(([, spec]) => sdkDtype(spec.dtype) === undefined);
     if (untypable.length > 0) {
-      skipped.push(`${name} (input ${untypable.map(([a, s]) => `${a} is ${s.dtype}`).join(', ')}, which the SDK cannot send)`);
+      skipped.push(
+        `${name} (input ${untypable.map(([a, s]) => `${a} is ${s.dtype}`).join(', ')}, which the SDK cannot send)`,
+      );
       continue;
     }
     const typeName = `${base}${pascalCase(name)}`;
@@ -117,12 +123,16 @@ export function generateTypeScriptModule(input: TypeScriptModuleInput): string {
   lines.push('');
   lines.push(...body);
 
-  const defaultSignature = typed.some((t) => t.name === 'serving_default') ? 'serving_default' : typed[0]?.name;
+  const defaultSignature = typed.some((t) => t.name === 'serving_default')
+    ? 'serving_default'
+    : typed[0]?.name;
   lines.push(`/** Where these types came from. */`);
   lines.push(`export const ${factory}Source = {`);
   lines.push(`  model: ${JSON.stringify(input.model)},`);
   if (input.version !== undefined) {
-    lines.push(`  version: ${typeof input.version === 'number' ? input.version : JSON.stringify(input.version)},`);
+    lines.push(
+      `  version: ${typeof input.version === 'number' ? input.version : JSON.stringify(input.version)},`,
+    );
   }
   lines.push(`  fingerprint: ${JSON.stringify(fingerprint)},`);
   lines.push('} as const;');
@@ -136,13 +146,17 @@ export function generateTypeScriptModule(input: TypeScriptModuleInput): string {
   for (const t of typed) lines.push(`  ${propertyName(t.name)}: ${t.typeName};`);
   lines.push('}');
   lines.push('');
-  lines.push(`export type ${base}Options<K extends keyof ${base}Signatures> = Omit<ModelOptions, 'signature'> & {`);
+  lines.push(
+    `export type ${base}Options<K extends keyof ${base}Signatures> = Omit<ModelOptions, 'signature'> & {`,
+  );
   lines.push(`  /** @default ${JSON.stringify(defaultSignature)} */`);
   lines.push('  readonly signature?: K;');
   lines.push('};');
   lines.push('');
   lines.push(`/** A typed handle on ${input.model}: \`${factory}(client).predict({...})\`. */`);
-  lines.push(`export function ${factory}<K extends keyof ${base}Signatures = ${JSON.stringify(defaultSignature)}>(`);
+  lines.push(
+    `export function ${factory}<K extends keyof ${base}Signatures = ${JSON.stringify(defaultSignature)}>(`,
+  );
   lines.push('  client: CatwalkClient,');
   lines.push(`  options: ${base}Options<K> = {},`);
   lines.push(`): Model<${base}Signatures[K]> {`);
