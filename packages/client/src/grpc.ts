@@ -246,6 +246,11 @@ export class GrpcTransport implements Transport {
       const metadata = new Metadata();
       for (const [key, value] of Object.entries(ctx.headers)) metadata.set(key.toLowerCase(), value);
       metadata.set('x-request-id', ctx.requestId);
+      // The label or version travels inside the message, where a load balancer
+      // cannot see it; during an A/B test the ALB routes these to the track
+      // that serves them (the generated chart's gRPC rules).
+      if (target.label !== undefined) metadata.set('x-catwalk-label', target.label);
+      else if (target.version !== undefined) metadata.set('x-catwalk-version', String(target.version));
       const call = this.client.makeUnaryRequest(
         method.path,
         method.requestSerialize,
