@@ -69,10 +69,12 @@ async function specFilesIn(dir: string, exclude: ReadonlySet<string>): Promise<s
 /** Specs are small; anything larger is some other file and not worth reading. */
 const MAX_SPEC_BYTES = 1024 * 1024;
 
-// Top-level keys only (no indentation), so a chart's nested `kind:` never matches. A
-// spec with a wrong apiVersion or broken YAML still matches and gets its diagnostics.
-const YAML_SPEC_MARKER = /^(?:apiVersion:\s*["']?catwalk\/|kind:\s*["']?Model["']?\s*(?:#.*)?$)/m;
-const JSON_SPEC_MARKER = /"apiVersion"\s*:\s*"catwalk\/|"kind"\s*:\s*"Model"/;
+// A top-level key: at the start of a line (block style) or after '{' or ',' (flow
+// style and JSON, which is YAML too), quoted or not. Indented keys, such as a
+// chart's nested objects, never match. A spec with a wrong apiVersion or broken
+// YAML still matches and gets its diagnostics.
+const SPEC_MARKER =
+  /(?:^|[{,]\s*)["']?(?:apiVersion["']?\s*:\s*["']?catwalk\/|kind["']?\s*:\s*["']?Model\b)/m;
 
 /** Whether a file found in a folder is a Catwalk spec (by its content, not its name). */
 export async function isSpecFile(file: string): Promise<boolean> {
@@ -80,7 +82,7 @@ export async function isSpecFile(file: string): Promise<boolean> {
     const stat = await fs.stat(file);
     if (stat.size > MAX_SPEC_BYTES) return false;
     const text = await fs.readFile(file, 'utf8');
-    return (path.extname(file) === '.json' ? JSON_SPEC_MARKER : YAML_SPEC_MARKER).test(text);
+    return SPEC_MARKER.test(text);
   } catch {
     return false; // unreadable files in a searched folder are not ours to report
   }

@@ -56,6 +56,29 @@ describe('spec discovery in folders', () => {
     expect(r.stdout).toContain(`0 of ${files.length + 2} spec files valid`);
   });
 
+  it('finds specs written in flow style or as JSON, whatever the extension', async () => {
+    const dir = tempDir();
+    const spec = { apiVersion: 'catwalk/v1', kind: 'Model', metadata: { name: 'a', team: 't' } };
+    fs.writeFileSync(
+      path.join(dir, 'a.yaml'),
+      JSON.stringify({ ...spec, spec: { source: { uri: 's3://b-1/t/a' } } }),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'b.json'),
+      JSON.stringify(
+        { ...spec, metadata: { name: 'b', team: 't' }, spec: { source: { uri: 's3://b-1/t/b' } } },
+        null,
+        2,
+      ),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'c.yml'),
+      '{kind: Model, apiVersion: catwalk/v1, metadata: {name: c, team: t}, spec: {source: {uri: "s3://b-1/t/c"}}}\n',
+    );
+    const r = await catwalk(['validate', '.'], { cwd: dir });
+    expect(r.stdout).toContain('3 of 3 spec files valid');
+  });
+
   it('names a file given explicitly even when it is not a spec', async () => {
     const dir = project();
     fs.writeFileSync(path.join(dir, 'values.yaml'), 'replicaCount: 2\n');
