@@ -5,7 +5,9 @@
 // a cache outside the repository: $XDG_CACHE_HOME/catwalk/node/<version>
 // (~/.cache/... by default), fetched once.
 //
-//   node tools/node-versions/run-suites.cjs [--versions 22.23.5,24.22.3] packages/client packages/testing
+//   node tools/node-versions/run-suites.cjs [--versions 22.23.5,24.22.3] [--report-dir DIR] packages/client packages/testing
+//
+// --report-dir writes each run's jest JSON report to DIR/<package>-node<version>.json.
 //
 // Exits non-zero when a suite fails under any version.
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -18,7 +20,7 @@ const root = path.resolve(__dirname, '../..');
 function usage(message) {
   console.error(`run-suites: ${message}`);
   console.error(
-    'usage: node tools/node-versions/run-suites.cjs [--versions 22.23.5,24.22.3] <package dir>...',
+    'usage: node tools/node-versions/run-suites.cjs [--versions 22.23.5,24.22.3] [--report-dir DIR] <package dir>...',
   );
   process.exit(2);
 }
@@ -26,11 +28,16 @@ function usage(message) {
 function parseArgs(argv) {
   let versions = require('./versions.json').versions;
   const packages = [];
+  let reportDir;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--versions') {
       const list = argv[++i];
       if (!list) usage('--versions needs a comma-separated list, e.g. --versions 22.23.5,24.22.3');
       versions = list.split(',').map((v) => v.trim().replace(/^v/, ''));
+    } else if (argv[i] === '--report-dir') {
+      reportDir = argv[++i];
+      if (!reportDir) usage('--report-dir needs a folder, e.g. --report-dir reports/node-versions');
+      reportDir = path.resolve(reportDir);
     } else if (argv[i].startsWith('-')) {
       usage(`unknown option ${argv[i]}`);
     } else {
@@ -44,7 +51,7 @@ function parseArgs(argv) {
   for (const p of packages) {
     if (!fs.existsSync(path.join(root, p, 'jest.config.cjs'))) usage(`${p} has no jest.config.cjs`);
   }
-  return { versions, packages };
+  return { versions, packages, reportDir };
 }
 
 function cacheDir(version) {
@@ -93,22 +100,25 @@ function ensureNode(version) {
   }
 }
 
-function runSuite(node, pkg) {
+function runSuite(node, pkg, report) {
   const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
   // The chosen node first on PATH, so child processes the tests start (node, npm) use it too.
   const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH}` };
-  const result = spawnSync(node, [jest, '--ci'], { cwd: path.join(root, pkg), env, stdio: 'inherit' });
+  const args = [jest, '--ci', ...(report ? ['--json', `--outputFile=${report}`] : [])];
+  const result = spawnSync(node, args, { cwd: path.join(root, pkg), env, stdio: 'inherit' });
   return result.status === 0;
 }
 
 function main() {
-  const { versions, packages } = parseArgs(process.argv.slice(2));
+  const { versions, packages, reportDir } = parseArgs(process.argv.slice(2));
+  if (reportDir) fs.mkdirSync(reportDir, { recursive: true });
   const results = [];
   for (const version of versions) {
     const node = ensureNode(version);
     for (const pkg of packages) {
       console.log(`\nrun-suites: ${pkg} under Node ${version}`);
-      results.push({ version, pkg, ok: runSuite(node, pkg) });
+      const report = reportDir && path.join(reportDir, `${path.basename(pkg)}-node${version}.json`);
+      results.push({ version, pkg, ok: runSuite(node, pkg, report) });
     }
   }
   console.log('\n| Node | suite | result |\n|---|---|---|');
