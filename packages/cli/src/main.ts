@@ -82,10 +82,13 @@ Examples:
     .option('--source <uri>', 'S3 folder of the model (default s3://catwalk-models/<team>/<name>)')
     .option('--dir <dir>', 'folder to write the spec into', '.')
     .option('--force', 'replace an existing file')
+    .option('--peak-rps <n>', 'expected peak requests per second (with --replica-rps: replica counts follow)')
+    .option('--replica-rps <n>', 'requests per second one pod sustains, from a load test')
     .addHelpText(
       'after',
       examples(
         'catwalk init pricing --team marketplace',
+        'catwalk init pricing --team marketplace --peak-rps 800 --replica-rps 100',
         'catwalk init fraud-check --team payments --source s3://models/payments/fraud-check --dir specs',
       ),
     )
@@ -405,17 +408,21 @@ Examples:
     .description("write a TypeScript module of typed handles for a model's signatures (@catwalk/client)")
     .argument(
       '<source>',
-      'SavedModel export folder (or its model folder), or TF Serving: http(s)://host:8501/v1/models/<name>',
+      'spec file, s3:// model or version folder, SavedModel export folder, or TF Serving: http(s)://host:8501/v1/models/<name>',
     )
     .option('--out <file>', 'write the module here (default: standard output)')
     .option('--check', 'exit 1 with a diff when --out is not what codegen would write (for CI)')
     .option('--model <name>', 'model name on the server (default: from the URL or the folder name)')
     .option('--version <n>', 'version to read (default: the newest folder, or what the server serves)')
-    .option('--label <label>', 'version label to read from TF Serving')
+    .option('--label <label>', 'version label to read (TF Serving or the registry)')
+    .addOption(endpointOption())
+    .addOption(regionOption())
     .addHelpText(
       'after',
       examples(
         'catwalk codegen exports/pricing --out src/models/pricing.ts',
+        'catwalk codegen s3://catwalk-models/marketplace/pricing/3 --out src/models/pricing.ts',
+        'catwalk codegen examples/models/pricing.yaml --label stable --out src/models/pricing.ts --check',
         'catwalk codegen exports/pricing/3 --model pricing --out src/models/pricing.ts --check',
         'catwalk codegen http://localhost:8501/v1/models/pricing/labels/stable --out src/models/pricing.ts',
       ),

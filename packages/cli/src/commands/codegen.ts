@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { CatwalkError, createClient, type ModelMetadata } from '@catwalk/client';
+import { listVersions, readRelease } from '@catwalk/registry';
 import {
   generateTypeScriptModule,
   type ModelSignatures,
@@ -13,8 +16,9 @@ import { createTwoFilesPatch } from 'diff';
 import { writeFileAtomic } from '../files';
 import { colors } from '../format';
 import { exitCodes, type Io, UserError } from '../io';
+import { resolveTarget, type S3Flags, withRegistryErrors } from '../registry-target';
 
-export interface CodegenFlags {
+export interface CodegenFlags extends S3Flags {
   readonly out?: string;
   readonly check?: boolean;
   /** Model name (default: from the URL or the export's folder name). */
@@ -90,18 +94,7 @@ export async function readSignatureSource(
   io: Io,
 ): Promise<SignatureSource> {
   if (/^https?:\/\//i.test(target)) return readFromServer(target, flags);
-  if (/^s3:\/\//i.test(target)) {
-    throw new UserError(
-      `${target}: reading signatures from the registry is not supported yet; point codegen at the export folder or at TF Serving (http://host:8501/v1/models/<name>)`,
-      exitCodes.usage,
-    );
-  }
-  if (/\.ya?ml$/i.test(target)) {
-    throw new UserError(
-      `${target}: a spec names the model's S3 folder, which codegen cannot read yet; point it at the export folder or at TF Serving (http://host:8501/v1/models/<name>)`,
-      exitCodes.usage,
-    );
-  }
+  if (/^s3:\/\//i.test(target) || /\.(ya?ml|json)$/i.test(target)) return readFromRegistry(target, flags, io);
   return readFromExport(path.resolve(io.cwd, target), target, flags);
 }
 
@@ -175,6 +168,98 @@ export async function readExportSignatures(dir: string, shown: string): Promise<
     if (error instanceof SavedModelError) throw new UserError(error.message);
     throw new UserError(`${shown}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * A pushed version's signatures, read from its saved_model.pb in the registry
+ * (read-only) and checked against the manifest's sha256. The version is
+ * --version, else --label's, else the one labelled stable, else the newest
+ * served one, else the newest complete one.
+ */
+async function readFromRegistry(target: string, flags: CodegenFlags, io: Io): Promise<SignatureSource> {
+  // s3://bucket/models/pricing/3 names a version; s3://bucket/models/pricing the model.
+  const pinned = /^(s3:\/\/.+?)\/(\d+)\/?$/i.exec(target);
+  const modelRef = pinned ? (pinned[1] as string) : target;
+  const version = pinned ? (pinned[2] as string) : flags.version;
+  if (version !== undefined && flags.label !== undefined) {
+    throw new UserError('name a version or a label, not both', exitCodes.usage);
+  }
+  if (version !== undefined && !/^\d+$/.test(version)) {
+    throw new UserError(`--version '${version}' is not a version number`, exitCodes.usage);
+  }
+  const t = await resolveTarget(modelRef, flags, io);
+  const { location } = t;
+  return withRegistryErrors(async () => {
+    const versions = await listVersions(t.client, location);
+    const complete = versions.filter((v) => v.state === 'complete' && v.manifest);
+    const current = await readRelease(t.client, location, t.initial, versions);
+    let wanted: number | undefined;
+    if (version !== undefined) wanted = Number(version);
+    else if (flags.label !== undefined) {
+      wanted = current.state.labels[flags.label];
+      if (wanted === undefined) {
+        const labels = Object.keys(current.state.labels).sort();
+        throw new UserError(
+          `${t.display}: no label ${flags.label}; labels are ${labels.join(', ') || '(none)'}; move one with 'catwalk release'`,
+        );
+      }
+    } else {
+      wanted =
+        current.state.labels.stable ??
+        current.state.serve.at(-1) ??
+        complete
+          .map((v) => v.version)
+          .sort((a, b) => a - b)
+          .at(-1);
+    }
+    const found = complete.find((v) => v.version === wanted);
+    const other = versions.find((v) => v.version === wanted && v.state !== 'complete');
+    if (other !== undefined) {
+      throw new UserError(
+        `${t.display}: version ${wanted} is ${other.state}${other.problem ? ` (${other.problem})` : ''}; pick another with --version or --label`,
+      );
+    }
+    if (wanted === undefined || found?.manifest === undefined) {
+      throw new UserError(
+        wanted === undefined
+          ? `${t.display}: no complete version yet; push one with 'catwalk push <export> --model ${target}'`
+          : `${t.display}: version ${wanted} is not a complete version (complete: ${complete.map((v) => v.version).join(', ') || 'none'})`,
+      );
+    }
+    const file =
+      found.manifest.files.find((f) => f.path === 'saved_model.pb') ??
+      found.manifest.files.find((f) => f.path === 'saved_model.pbtxt');
+    if (file === undefined) {
+      throw new UserError(`${t.display}: version ${wanted} holds no saved_model.pb or saved_model.pbtxt`);
+    }
+    // The registry's layout: <model folder>/<version>/<path in the export>.
+    const key = [location.prefix, String(wanted), file.path].filter((p) => p !== '').join('/');
+    const uri = `s3://${location.bucket}/${key}`;
+    const answer = await t.client.send(new GetObjectCommand({ Bucket: location.bucket, Key: key }));
+    const bytes = await answer.Body!.transformToByteArray();
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== file.sha256) {
+      throw new UserError(
+        `${uri}: its sha256 is ${sha256}, not the manifest's ${file.sha256}; the stored file is damaged`,
+      );
+    }
+    let read: ModelSignatures;
+    try {
+      read =
+        file.path === 'saved_model.pb'
+          ? readSignatures(bytes, { source: uri })
+          : readSignaturesFromText(new TextDecoder().decode(bytes), { source: uri });
+    } catch (error) {
+      if (error instanceof SavedModelError) throw new UserError(error.message);
+      throw error;
+    }
+    return {
+      model: flags.model ?? location.name,
+      version: wanted,
+      source: `s3://${location.bucket}/${[location.prefix, String(wanted)].filter((p) => p !== '').join('/')}`,
+      signatures: read.signatures,
+    };
+  }, t);
 }
 
 /** A TF Serving URL: http(s)://host:port[/prefix]/v1/models/<name>[/versions/<n>|/labels/<l>]. */
