@@ -87,7 +87,9 @@ describe('catwalk codegen from the registry', () => {
     expect(body(fromS3)).toEqual(body(fromExport));
     // A spec names the same folder.
     const specDir = tempDir();
-    expect((await catwalk(['init', 'half', '--team', 'team', '--source', uri], { cwd: specDir })).code).toBe(0);
+    expect((await catwalk(['init', 'half', '--team', 'team', '--source', uri], { cwd: specDir })).code).toBe(
+      0,
+    );
     const fromSpec = await catwalk(['codegen', 'half.yaml', '--endpoint', endpoint], { cwd: specDir });
     expect(fromSpec).toMatchObject({ code: 0, stderr: '' });
     expect(fromSpec.stdout.split('\n').filter((l) => !l.startsWith('// Source:'))).toEqual(body(fromS3));
