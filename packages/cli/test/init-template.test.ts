@@ -57,4 +57,26 @@ describe('catwalk init template', () => {
       });
     }
   });
+
+  it('writes traffic from --peak-rps and --replica-rps, and the replica counts follow from it', async () => {
+    const dir = tempDir();
+    const r = await catwalk(['init', 'pricing', '--peak-rps', '800', '--replica-rps', '100'], { cwd: dir });
+    expect(r.code).toBe(0);
+    const text = fs.readFileSync(path.join(dir, 'pricing.yaml'), 'utf8');
+    expect(text).toMatch(/^ {2}traffic: \{ expectedPeakRps: 800, replicaRps: 100 \}/m);
+    const result = validateSpecText({ file: 'pricing.yaml', text });
+    expect(result.diagnostics).toEqual([]);
+    expect(result.model?.scaling).toMatchObject({ minReplicas: 3, maxReplicas: 12 });
+  });
+
+  it('refuses one of --peak-rps and --replica-rps without the other, or a non-number', async () => {
+    const dir = tempDir();
+    const half = await catwalk(['init', 'pricing', '--peak-rps', '800'], { cwd: dir });
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain('--replica-rps');
+    const nan = await catwalk(['init', 'pricing', '--peak-rps', 'lots', '--replica-rps', '10'], { cwd: dir });
+    expect(nan.code).toBe(2);
+    expect(nan.stderr).toContain("--peak-rps 'lots'");
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
 });

@@ -9,10 +9,21 @@ export interface InitOptions {
   readonly source?: string;
   readonly dir?: string;
   readonly force?: boolean;
+  /** Expected peak requests per second, and what one pod sustains: both or neither. */
+  readonly peakRps?: string;
+  readonly replicaRps?: string;
+}
+
+export interface InitialTraffic {
+  readonly expectedPeakRps: number;
+  readonly replicaRps: number;
 }
 
 /** A starting spec: every section present, optional ones commented out with their defaults. */
-export function initialSpec(name: string, team: string, source: string): string {
+export function initialSpec(name: string, team: string, source: string, traffic?: InitialTraffic): string {
+  const trafficLine = traffic
+    ? `  traffic: { expectedPeakRps: ${traffic.expectedPeakRps}, replicaRps: ${traffic.replicaRps} }`
+    : '  # traffic: { expectedPeakRps: 100, replicaRps: 50 }';
   return `# Catwalk model spec. Check it with: catwalk validate ${name}.yaml
 # Editor completion: catwalk schema --out model.schema.json, then keep the next line.
 # yaml-language-server: $schema=model.schema.json
@@ -42,7 +53,7 @@ spec:
   # Replica counts are derived from traffic: maxReplicas carries expectedPeakRps at
   # ${defaults.targetCPUUtilization}% CPU, minReplicas keeps a quarter of that warm (at least ${defaults.minReplicas}).
   # Without traffic: ${defaults.minReplicas} to ${defaults.maxReplicasWithoutTraffic} replicas. Measure replicaRps (what one pod sustains) with a load test.
-  # traffic: { expectedPeakRps: 100, replicaRps: 50 }
+${trafficLine}
   # Explicit counts win over the derived ones; catwalk explain shows what is in use.
   # scaling: { minReplicas: ${defaults.minReplicas}, maxReplicas: ${defaults.maxReplicasWithoutTraffic} }
   endpoint:
@@ -59,7 +70,7 @@ export async function initCommand(name: string, options: InitOptions, io: Io): P
   const source = options.source ?? `s3://catwalk-models/${team}/${name}`;
   const file = path.resolve(io.cwd, options.dir ?? '.', `${name}.yaml`);
   const shown = displayPath(file, io.cwd);
-  const text = initialSpec(name, team, source);
+  const text = initialSpec(name, team, source, trafficFrom(options));
   // Never write a spec that would not validate: report the offending argument instead.
   const check = validateSpecText({ file: shown, text });
   const errors = check.diagnostics.filter((d) => d.severity === 'error');
@@ -82,4 +93,31 @@ export async function initCommand(name: string, options: InitOptions, io: Io): P
   }
   io.stdout.write(`created ${shown}\nnext: edit it, then run: catwalk validate ${shown}\n`);
   return exitCodes.ok;
+}
+
+function positiveNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(value > 0)) {
+    throw new UserError(
+      `${flag} '${text}' is not a positive number of requests per second (see catwalk init --help)`,
+      exitCodes.usage,
+    );
+  }
+  return value;
+}
+
+/** Traffic from --peak-rps and --replica-rps; replica counts are then derived from it. */
+function trafficFrom(options: InitOptions): InitialTraffic | undefined {
+  const { peakRps, replicaRps } = options;
+  if (peakRps === undefined && replicaRps === undefined) return undefined;
+  if (peakRps === undefined || replicaRps === undefined) {
+    throw new UserError(
+      `${peakRps === undefined ? '--replica-rps needs --peak-rps' : '--peak-rps needs --replica-rps'} too: the replica counts follow from both (see catwalk init --help)`,
+      exitCodes.usage,
+    );
+  }
+  return {
+    expectedPeakRps: positiveNumber('--peak-rps', peakRps),
+    replicaRps: positiveNumber('--replica-rps', replicaRps),
+  };
 }
