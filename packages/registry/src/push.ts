@@ -38,7 +38,15 @@ import {
   parseClaim,
   parseManifest,
 } from './records';
-import { copyObject, deleteKeys, getText, headObject, putJson, requireConditionalWrites } from './s3';
+import {
+  copyObject,
+  deleteKeys,
+  getText,
+  headObject,
+  isNotFound,
+  putJson,
+  requireConditionalWrites,
+} from './s3';
 import { checkExport, type ExportFile } from './savedmodel';
 import { abortUploads, ByteBudget, uploadFile } from './upload';
 
@@ -451,7 +459,15 @@ export async function push(options: PushOptions): Promise<PushResult> {
       if (!head || head.size !== file.size || !head.metadata.sha256) return undefined;
       const sha256 = await sha256File(file.absolute);
       if (head.metadata.sha256 !== sha256) return undefined;
-      await copyObject(client, location.bucket, from, keyOf(file.path));
+      // A prune may clean the abandoned folder meanwhile: then the file is simply uploaded.
+      const copiedOk = await copyObject(client, location.bucket, from, keyOf(file.path)).then(
+        () => true,
+        (error) => {
+          if (isNotFound(error)) return false;
+          throw error;
+        },
+      );
+      if (!copiedOk) return undefined;
       // The abandoned folder may still receive a late upload: trust only what the copy holds.
       const copied = await headObject(client, location.bucket, keyOf(file.path));
       return copied?.size === file.size && copied.metadata.sha256 === sha256 ? sha256 : undefined;

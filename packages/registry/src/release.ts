@@ -511,7 +511,14 @@ export async function prune(
     kept,
     freedBytes: gone.reduce((n, v) => n + v.storedBytes, 0),
   };
-  if (options.dryRun || gone.length === 0) return result;
+  if (options.dryRun) return result;
+  // Files in abandoned folders (uploads of a dead push that landed after its claim was retired):
+  // never served, never listed as versions, so they go without the release.json lock.
+  const strays = versions
+    .filter((v) => v.state === 'abandoned')
+    .flatMap((v) => v.keys.filter((k) => k !== claimKey(location, v.version)));
+  if (strays.length > 0) await deleteKeys(client, location.bucket, strays);
+  if (gone.length === 0) return result;
   await requireConditionalWrites(client, location.bucket, location.prefix);
   const updatedBy = options.updatedBy ?? whoAmI();
 

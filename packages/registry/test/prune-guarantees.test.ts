@@ -3,10 +3,11 @@
 // The races are forced with two fault proxies (one per command) that hold a
 // request until the other command has moved on, in a bounded loop.
 
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { listVersions, prune, push, readRelease, release, rollback, UsageError } from '../src';
 import { defaultInitialRelease } from '../src/release';
 import { gate, startProxy } from './fault-proxy';
-import { client, type S3Server, startS3 } from './helpers';
+import { BUCKET, client, type S3Server, startS3 } from './helpers';
 import { freshModel, lookalikeExport } from './push-support';
 
 let s3: S3Server;
@@ -166,5 +167,36 @@ describe('version numbers after prune', () => {
       [2, 'pruned'],
       [3, 'complete'],
     ]);
+  });
+});
+
+describe('abandoned folders', () => {
+  it('prune deletes what a late upload left in an abandoned folder, keeping its retired claim', async () => {
+    const loc = freshModel('abandoned');
+    const c = client(s3.endpoint);
+    const dir = lookalikeExport(120);
+    const stop = new AbortController();
+    await push({
+      client: c,
+      location: loc,
+      dir,
+      concurrency: 1,
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.filesDone === 1) stop.abort();
+      },
+    }).catch(() => undefined);
+    const resumed = await push({ client: c, location: loc, dir });
+    expect(resumed.resumedFrom).toBe(1);
+    await release({ client: c, location: loc, request: { serve: [resumed.version] } });
+    // An upload of the interrupted push that was still on its way lands now.
+    await c.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: `${loc.prefix}/1/saved_model.pb`, Body: 'late' }),
+    );
+    expect((await listVersions(c, loc))[0]).toMatchObject({ version: 1, state: 'abandoned' });
+    await prune({ client: c, location: loc, keep: 1 });
+    const [v1] = await listVersions(c, loc);
+    expect(v1).toMatchObject({ version: 1, state: 'abandoned' });
+    expect(v1!.keys).toEqual([`${loc.prefix}/1/catwalk-claim.json`]);
   });
 });
