@@ -1,7 +1,7 @@
 // Rollback walks back through release history, never forward; release by
 // URI with no release.json refuses to guess what is served.
 
-import { NotFoundError, push, release, rollback, UsageError } from '../src';
+import { checkLabelName, NotFoundError, push, release, rollback, UsageError } from '../src';
 import { HISTORY_LIMIT } from '../src/records';
 import { client, halfPlusTwo, type S3Server, startS3 } from './helpers';
 import { freshModel, lookalikeExport } from './push-support';
@@ -61,5 +61,17 @@ describe('release by URI before any release.json', () => {
       request: { serve: [1, 2], labels: { stable: 2 } },
     });
     expect(told.release).toMatchObject({ generation: 1, serve: [1, 2], labels: { stable: 2 } });
+  });
+});
+
+describe('label names', () => {
+  it('are lowercase TF Serving label names; a near miss of a known label is refused with the known one', () => {
+    expect(() => checkLabelName('Stable', ['stable'])).toThrow(
+      /label 'Stable' is not a label name.*did you mean 'stable'\?/,
+    );
+    expect(() => checkLabelName('stabe', ['stable', 'canary'])).toThrow(/one letter away from 'stable'/);
+    expect(() => checkLabelName('9lives')).toThrow(/starting with a letter/);
+    for (const ok of ['stable', 'canary', 'shadow-2', 'ab_test'])
+      expect(() => checkLabelName(ok, ['stable'])).not.toThrow();
   });
 });
