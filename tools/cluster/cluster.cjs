@@ -17,14 +17,16 @@ const os = require('node:os');
 const path = require('node:path');
 
 /**
- * The simulated nodes: three zones, two general nodes in each, and one GPU node
- * (tainted and labelled the way the NVIDIA device plugin and GPU operator do).
+ * The simulated nodes: three zones, two general nodes in each, and two GPU
+ * nodes with eight GPUs each (tainted and labelled the way the NVIDIA device
+ * plugin and GPU operator do), room for a GPU model's canary and surge pods.
  */
 const DEFAULT_NODES = [
   ...['a', 'b', 'c'].flatMap((zone) =>
     [1, 2].map((n) => ({ name: `node-${zone}${n}`, zone: `zone-${zone}`, cpu: '64', memory: '256Gi' })),
   ),
-  { name: 'gpu-a1', zone: 'zone-a', cpu: '96', memory: '512Gi', gpus: 4 },
+  { name: 'gpu-a1', zone: 'zone-a', cpu: '96', memory: '512Gi', gpus: 8 },
+  { name: 'gpu-b1', zone: 'zone-b', cpu: '96', memory: '512Gi', gpus: 8 },
 ];
 
 class ClusterStartError extends Error {

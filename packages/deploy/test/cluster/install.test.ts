@@ -4,7 +4,9 @@
 // become Ready without containers running.
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { apiGet } from '../../src/kube';
 import {
   assertManifestObjectsExist,
   expectNothingLeft,
@@ -25,7 +27,7 @@ import {
 } from './support';
 
 const ZONES = 3;
-const GPU_NODE = 'gpu-a1';
+const GPU_NODES = new Set(['gpu-a1', 'gpu-b1']);
 
 const corpus = [
   { why: 'CPU, defaults', spec: specOf({ name: 'plain' }) },
@@ -95,7 +97,7 @@ describe('helm install on the local control plane', () => {
         ]),
       );
       for (const state of Object.values(tracks)) {
-        const onGpu = state.nodes.every((n) => n === GPU_NODE);
+        const onGpu = state.nodes.every((n) => GPU_NODES.has(n));
         if (onGpu) continue; // a GPU model has one GPU node to go to
         expectZoneSpread(state, ZONES);
       }
@@ -116,11 +118,11 @@ describe('helm install on the local control plane', () => {
     expect(Object.keys(tracks).sort()).toEqual(model.experiment ? ['canary', 'main'] : ['main']);
     expect(tracks.main!.desired).toBe(model.scaling.minReplicas);
     if (model.resources.gpu) {
-      // Only the GPU node has nvidia.com/gpu; the pods tolerate its taint and select it.
-      expect(new Set(tracks.main!.nodes)).toEqual(new Set([GPU_NODE]));
+      // Only the GPU nodes have nvidia.com/gpu; the pods tolerate their taint and select them.
+      expect(tracks.main!.nodes.every((n) => GPU_NODES.has(n))).toBe(true);
     } else {
       expectZoneSpread(tracks.main!, ZONES);
-      expect(tracks.main!.nodes).not.toContain(GPU_NODE);
+      expect(tracks.main!.nodes.some((n) => GPU_NODES.has(n))).toBe(false);
     }
     expect(pdbs.length).toBe(Object.keys(tracks).length);
     const conn = await cluster(namespace);
@@ -149,17 +151,20 @@ describe('helm install on the local control plane', () => {
     const extensions = conn.kc.makeApiClient(k.ApiextensionsV1Api);
     await extensions.deleteCustomResourceDefinition({ name: serviceMonitorCrd.metadata.name });
     try {
+      // Gone once the API server no longer serves the resource (it lags the CRD's deletion a little).
       await waitFor('ServiceMonitor API gone', async () =>
-        (await extensions.listCustomResourceDefinition()).items.some(
-          (c) => c.metadata?.name === serviceMonitorCrd.metadata.name,
-        )
-          ? undefined
-          : true,
+        (await apiGet(conn.kc, '/apis/monitoring.coreos.com/v1/servicemonitors')).status === 404
+          ? true
+          : undefined,
       );
       const without = await freshNamespace('no-crd');
+      // A fresh discovery cache: helm's (client-go's) would still list the group for a while.
       const refused = await helm(
         ['install', 'monitored', chart, '--wait=watcher', '--timeout', '60s'],
         without,
+        {
+          KUBECACHEDIR: fs.mkdtempSync(path.join(os.tmpdir(), 'catwalk-kube-cache-')),
+        },
       );
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toMatch(

@@ -16,10 +16,15 @@ import * as path from 'node:path';
 import { push, release, runSidecar } from '@catwalk/registry';
 import { halfPlusTwo as fakeHalfPlusTwo, startFakeServing } from '@catwalk/testing';
 import pino from 'pino';
-import { run } from '../../../cli/src/main';
 import { BUCKET, client, halfPlusTwo, type S3Server, startS3 } from '../../../registry/test/helpers';
 import { k8s } from '../../src/kube';
 import { cluster, freshNamespace, specOf, waitFor } from './support';
+
+// The CLI as a user runs it, loaded untyped: its sources belong to another
+// package, whose own checks type them.
+const { run } = require('../../../cli/src/main') as {
+  run: (argv: readonly string[], io: unknown) => Promise<number>;
+};
 
 async function catwalk(argv: string[]) {
   let stdout = '';

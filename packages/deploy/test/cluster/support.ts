@@ -19,7 +19,7 @@ export interface Run {
   readonly stderr: string;
 }
 
-export function helm(args: readonly string[], namespace: string): Promise<Run> {
+export function helm(args: readonly string[], namespace: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       helmBin,
@@ -30,6 +30,7 @@ export function helm(args: readonly string[], namespace: string): Promise<Run> {
           HELM_CACHE_HOME: path.join(os.tmpdir(), 'catwalk-helm-cache'),
           HELM_CONFIG_HOME: path.join(os.tmpdir(), 'catwalk-helm-config'),
           HELM_DATA_HOME: path.join(os.tmpdir(), 'catwalk-helm-data'),
+          ...env,
         },
         maxBuffer: 64 * 1024 * 1024,
       },

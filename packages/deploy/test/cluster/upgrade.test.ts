@@ -10,7 +10,18 @@ import { chartDir, freshNamespace, helm, helmOk, resolveSpec, type SpecInput, sp
 async function upgradeTo(release: string, input: SpecInput, namespace: string): Promise<void> {
   const model = resolveSpec(specOf(input));
   const run = await helm(
-    ['upgrade', '--install', release, chartDir(model), '--wait=watcher', '--timeout', '150s'],
+    // --history-max 0: keep every revision, so the test can roll back to the first.
+    [
+      'upgrade',
+      '--install',
+      release,
+      chartDir(model),
+      '--wait=watcher',
+      '--timeout',
+      '150s',
+      '--history-max',
+      '0',
+    ],
     namespace,
   );
   if (run.code !== 0) throw new Error(`upgrade to ${JSON.stringify(input)} failed:\n${run.stderr}`);
@@ -50,21 +61,32 @@ describe('helm upgrade between specs', () => {
 
     const history = await helmOk(['history', 'pricing', '-o', 'json'], namespace);
     expect(JSON.parse(history)).toHaveLength(steps.length);
-    await helmOk(['rollback', 'pricing', '1', '--wait=watcher', '--timeout', '150s'], namespace);
-    const tracks = await waitForTracks('pricing', namespace);
-    expect(Object.keys(tracks)).toEqual(['main']);
-    // Rolled back from an experiment-free revision to another: and from one with a canary back to none.
-    await helmOk(
-      ['rollback', 'pricing', String(steps.indexOf(steps[7]!) + 1), '--wait=watcher', '--timeout', '150s'],
-      namespace,
-    );
+    // A rollback is a revision too: keep them all, so revision 1 stays reachable.
+    const rollback = (revision: number) =>
+      helmOk(
+        [
+          'rollback',
+          'pricing',
+          String(revision),
+          '--wait=watcher',
+          '--timeout',
+          '150s',
+          '--history-max',
+          '0',
+        ],
+        namespace,
+      );
+    await rollback(1);
+    expect(Object.keys(await waitForTracks('pricing', namespace))).toEqual(['main']);
+    // To the revision with a 50% canary (step 8), and from it back to the first, which has none.
+    await rollback(8);
     expect(Object.keys(await waitForTracks('pricing', namespace)).sort()).toEqual(['canary', 'main']);
-    await helmOk(['rollback', 'pricing', '1', '--wait=watcher', '--timeout', '150s'], namespace);
+    await rollback(1);
     expect(Object.keys(await waitForTracks('pricing', namespace))).toEqual(['main']);
 
     await helmOk(['uninstall', 'pricing', '--wait'], namespace);
     await expectNothingLeft('pricing', namespace);
-  });
+  }, 900_000);
 
   const specArb: fc.Arbitrary<SpecInput> = fc
     .record({
@@ -97,7 +119,8 @@ describe('helm upgrade between specs', () => {
         batching: r.batching ? batching : null,
         gpu: r.gpu,
         cpu: r.cpu,
-        grpc: r.grpc,
+        // gRPC through the shared load balancer needs a host name (the spec says so).
+        grpc: r.grpc && r.host,
         host: r.host ? 'models.example.com' : null,
         scaling: { minReplicas: r.minReplicas, maxReplicas: 6 },
         prometheus: r.prometheus,
@@ -105,7 +128,7 @@ describe('helm upgrade between specs', () => {
     );
 
   it('upgrades between random pairs of valid specs without an immutable-field error', async () => {
-    const runs = Number(process.env.CATWALK_UPGRADE_RUNS ?? 6);
+    const runs = Number(process.env.CATWALK_UPGRADE_RUNS ?? 4);
     let index = 0;
     await fc.assert(
       fc.asyncProperty(specArb, specArb, async (from, to) => {
@@ -117,5 +140,5 @@ describe('helm upgrade between specs', () => {
       }),
       { numRuns: runs, endOnFailure: true },
     );
-  });
+  }, 900_000);
 });
