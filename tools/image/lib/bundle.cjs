@@ -8,17 +8,34 @@ const { isBuiltin } = require('node:module');
 const path = require('node:path');
 const esbuild = require('esbuild');
 
-/** `@catwalk/<x>` → packages/<x>/src/index.ts, so the bundle never depends on a stale dist/. */
-function workspaceAliases(root) {
-  const aliases = {};
+/**
+ * `@catwalk/<x>` → packages/<x>/src/index.ts, so the bundle never depends on a
+ * stale dist/; a subpath (`@catwalk/registry/tools/embedded-s3.cjs`) → that
+ * file of the package. esbuild's `alias` cannot do both: it appends the
+ * subpath to the aliased file.
+ */
+function workspaceSources(root) {
+  const folders = {};
   for (const dir of fs.readdirSync(path.join(root, 'packages')).sort()) {
     const manifest = path.join(root, 'packages', dir, 'package.json');
-    const index = path.join(root, 'packages', dir, 'src', 'index.ts');
-    if (fs.existsSync(manifest) && fs.existsSync(index)) {
-      aliases[JSON.parse(fs.readFileSync(manifest, 'utf8')).name] = `./packages/${dir}/src/index.ts`;
+    if (fs.existsSync(manifest) && fs.existsSync(path.join(root, 'packages', dir, 'src', 'index.ts'))) {
+      folders[JSON.parse(fs.readFileSync(manifest, 'utf8')).name] = path.join(root, 'packages', dir);
     }
   }
-  return aliases;
+  return {
+    name: 'workspace-sources',
+    setup(build) {
+      build.onResolve({ filter: /^@catwalk\/[^/]+(\/.*)?$/ }, (args) => {
+        const [, name, subpath] = /^(@catwalk\/[^/]+)(\/.*)?$/.exec(args.path);
+        const folder = folders[name];
+        if (!folder) return undefined;
+        if (!subpath) return { path: path.join(folder, 'src', 'index.ts') };
+        const file = path.join(folder, subpath);
+        // Exported subpaths such as @catwalk/client/wire name a source module.
+        return { path: fs.existsSync(file) ? file : path.join(folder, 'src', `${subpath.slice(1)}.ts`) };
+      });
+    },
+  };
 }
 
 /** The package folder (…/node_modules/<name> or …/node_modules/@scope/<name>) a bundled input came from. */
@@ -70,7 +87,7 @@ async function bundleCli(root, nodeMajor) {
       sourcefile: 'image-entry.cjs',
       loader: 'js',
     },
-    alias: workspaceAliases(root),
+    plugins: [workspaceSources(root)],
     bundle: true,
     platform: 'node',
     target: `node${nodeMajor}`,
