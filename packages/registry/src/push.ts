@@ -126,8 +126,8 @@ interface Chosen {
   readonly preferredVersionTaken?: VersionState | 'claimed';
   /** An abandoned folder of a dead push of the same files, to copy verified files from. */
   readonly resumeFrom?: number;
-  /** Multipart uploads the dead push had open: aborted, since it cannot. */
-  readonly abandonedUploads?: Claim['uploads'];
+  /** Multipart uploads that dead pushes had open: aborted, since they cannot. */
+  readonly abandonedUploads: ReadonlyArray<{ readonly key: string; readonly uploadId: string }>;
 }
 
 /** Whether process `pid` on this host is gone (a pid we may not signal still exists). */
@@ -190,7 +190,7 @@ async function claimVersion(
     const v = versions.find((x) => x.version === asked);
     if (v) throw new VersionExistsError(versionTakenMessage(location, v));
     try {
-      return { version: asked, etag: await create(asked) };
+      return { version: asked, etag: await create(asked), abandonedUploads: [] };
     } catch (error) {
       if (error instanceof ConflictError) {
         throw new VersionExistsError(
@@ -202,14 +202,18 @@ async function claimVersion(
     }
   }
 
-  // A dead push of exactly these files: retire its claim (only if still unsealed: If-Match on what we read).
+  // Dead pushes (any export): retire their claims (only while unsealed: If-Match on what we read), so
+  // they can never complete, and collect the multipart uploads they left open for the caller to abort.
+  // The files of a dead push of exactly these files are then copied instead of uploaded again.
   let resumeFrom: number | undefined;
-  let abandonedUploads: Claim['uploads'];
+  const abandonedUploads: Array<{ key: string; uploadId: string }> = [];
   const now = Date.now();
   for (const v of versions) {
     const c = v.claim;
-    if (v.state !== 'incomplete' || !c || c.exportId !== claim.exportId) continue;
+    if (v.state !== 'incomplete' || !c) continue;
     if (c.sealed || c.retiredBy || c.pruned || !isStale(c, leaseMs, now)) continue;
+    const same = c.exportId === claim.exportId;
+    if (!same && !c.uploads?.length) continue; // nothing to clean up; leave it to its own rerun
     try {
       await putJson(
         client,
@@ -218,13 +222,19 @@ async function claimVersion(
         { ...withoutEtag(c), retiredBy: claim.pushId },
         { ifMatch: c.etag },
       );
-      resumeFrom = v.version;
-      abandonedUploads = c.uploads;
-      break;
+      abandonedUploads.push(...(c.uploads ?? []));
+      if (same && resumeFrom === undefined) resumeFrom = v.version;
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error; // it sealed, beat, or someone else retired it
     }
   }
+  // A folder of these files that another push already retired can still be copied from.
+  resumeFrom ??= versions.find(
+    (v) =>
+      v.state === 'abandoned' &&
+      v.claim?.exportId === claim.exportId &&
+      v.keys.some((k) => k !== claimKey(location, v.version)),
+  )?.version;
 
   let preferredVersionTaken: VersionState | 'claimed' | undefined;
   if (options.preferredVersion !== undefined) {
@@ -238,7 +248,8 @@ async function claimVersion(
         return {
           version: preferred,
           etag,
-          ...(resumeFrom !== undefined ? { resumeFrom, abandonedUploads } : {}),
+          abandonedUploads,
+          ...(resumeFrom !== undefined ? { resumeFrom } : {}),
         };
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
@@ -254,7 +265,8 @@ async function claimVersion(
       return {
         version: next,
         etag,
-        ...(resumeFrom !== undefined ? { resumeFrom, abandonedUploads } : {}),
+        abandonedUploads,
+        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
         ...(preferredVersionTaken ? { preferredVersionTaken } : {}),
       };
     } catch (error) {
@@ -373,12 +385,12 @@ export async function push(options: PushOptions): Promise<PushResult> {
   }
   const chosen = await claimVersion(options, versions, claimFor(), leaseMs);
   version = chosen.version;
-  if (chosen.abandonedUploads?.length) {
+  if (chosen.abandonedUploads.length > 0) {
     // Parts of a killed push's uploads are stored (and billed) until someone aborts them.
     const failed = await abortUploads(client, location.bucket, chosen.abandonedUploads);
     if (failed.length > 0) {
       options.onWarning?.(
-        `could not abort ${failed.length} unfinished upload${failed.length === 1 ? '' : 's'} of the interrupted push ` +
+        `could not abort ${failed.length} unfinished upload${failed.length === 1 ? '' : 's'} of a push that died ` +
           `(${failed[0]}); the bucket's lifecycle rule removes them (see the registry README)`,
       );
     }

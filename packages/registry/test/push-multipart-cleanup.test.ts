@@ -19,11 +19,8 @@ afterAll(() => s3?.stop());
 
 const MiB = 1024 * 1024;
 
-it('the push after a kill -9 aborts the multipart uploads the dead push left open', async () => {
-  const loc = freshModel('killed');
-  const dir = tempDir('catwalk-export-');
-  fs.cpSync(halfPlusTwo, dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'assets', 'big.bin'), randomBytes(12 * MiB));
+/** Starts a push of `dir` in a child process, waits until its claim lists an open multipart upload, kills it with -9. */
+async function killMidUpload(loc: ReturnType<typeof freshModel>, dir: string) {
   const proxy = await startProxy(s3.endpoint);
   const never = gate();
   const isPart = (r: ProxiedRequest) => r.method === 'PUT' && /partNumber=2\b/.test(r.url);
@@ -46,7 +43,6 @@ it('the push after a kill -9 aborts the multipart uploads the dead push left ope
   const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore', env: process.env });
   try {
     await proxy.arrival(isPart, true);
-    // Wait until the claim names the open upload (a heartbeat is sent as soon as one opens).
     let uploads: ReadonlyArray<{ key: string; uploadId: string }> = [];
     await waitFor(async () => {
       uploads = (await listVersions(client(s3.endpoint), loc))[0]?.claim?.uploads ?? [];
@@ -55,24 +51,69 @@ it('the push after a kill -9 aborts the multipart uploads the dead push left ope
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
-
-    const warnings: string[] = [];
-    const resumed = await push({
-      client: client(proxy.endpoint),
-      location: loc,
-      dir,
-      partSize: 5 * MiB,
-      onWarning: (m) => warnings.push(m),
-    });
-    expect(resumed).toMatchObject({ resumed: true, resumedFrom: 1, version: 2 });
-    const aborts = proxy.seen.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='));
-    expect(aborts.map((r) => new URLSearchParams(r.url.split('?')[1]).get('uploadId'))).toEqual(
-      uploads.map((u) => u.uploadId),
-    );
+    return uploads;
   } finally {
     never.open();
     if (child.exitCode === null) child.kill('SIGKILL');
     await proxy.close();
+  }
+}
+
+function exportWithBigFile(seed: number): string {
+  const dir = tempDir('catwalk-export-');
+  fs.cpSync(halfPlusTwo, dir, { recursive: true });
+  const big = randomBytes(12 * MiB);
+  big[0] = seed;
+  fs.writeFileSync(path.join(dir, 'assets', 'big.bin'), big);
+  return dir;
+}
+
+const abortsSeen = (proxy: { seen: ReadonlyArray<ProxiedRequest> }) =>
+  proxy.seen
+    .filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='))
+    .map((r) => new URLSearchParams(r.url.split('?')[1]).get('uploadId'));
+
+it('the rerun after a kill -9 aborts the uploads the dead push left open and copies what it had uploaded', async () => {
+  const loc = freshModel('killed');
+  const dir = exportWithBigFile(1);
+  const uploads = await killMidUpload(loc, dir);
+  const proxy = await startProxy(s3.endpoint);
+  try {
+    const resumed = await push({ client: client(proxy.endpoint), location: loc, dir, partSize: 5 * MiB });
+    expect(resumed).toMatchObject({ resumed: true, resumedFrom: 1, version: 2 });
+    expect(abortsSeen(proxy)).toEqual(uploads.map((u) => u.uploadId));
+  } finally {
+    await proxy.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+it('a later push of another export aborts them too, and the dead export can still be pushed again', async () => {
+  const loc = freshModel('killed-other');
+  const dir = exportWithBigFile(2);
+  const other = exportWithBigFile(3);
+  const uploads = await killMidUpload(loc, dir);
+  const proxy = await startProxy(s3.endpoint);
+  try {
+    const later = await push({
+      client: client(proxy.endpoint),
+      location: loc,
+      dir: other,
+      partSize: 5 * MiB,
+    });
+    expect(later).toMatchObject({ version: 2, resumed: false });
+    expect(abortsSeen(proxy)).toEqual(uploads.map((u) => u.uploadId));
+    const rerun = await push({ client: client(proxy.endpoint), location: loc, dir, partSize: 5 * MiB });
+    // The dead push had only opened its multipart upload (largest file first): nothing to copy.
+    expect(rerun).toMatchObject({ version: 3, resumed: false });
+    expect((await listVersions(client(s3.endpoint), loc)).map((v) => [v.version, v.state])).toEqual([
+      [1, 'abandoned'],
+      [2, 'complete'],
+      [3, 'complete'],
+    ]);
+  } finally {
+    await proxy.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(other, { recursive: true, force: true });
   }
 }, 60_000);
