@@ -131,18 +131,25 @@ async function viaPodProxy<T>(
   return JSON.parse(res.body) as T;
 }
 
-function weightsOf(ingress: K8s.V1Ingress): Record<string, number> | null {
-  for (const [k, v] of Object.entries(ingress.metadata?.annotations ?? {})) {
-    if (!k.startsWith('alb.ingress.kubernetes.io/actions.')) continue;
-    try {
-      const action = JSON.parse(v) as {
-        forwardConfig?: { targetGroups?: { serviceName?: string; weight?: number }[] };
-      };
-      const groups = action.forwardConfig?.targetGroups ?? [];
-      if (groups.length) return Object.fromEntries(groups.map((g) => [g.serviceName ?? '?', g.weight ?? 0]));
-    } catch {}
+/**
+ * The A/B split of a model's Ingress: the weights of the action that carries
+ * unaddressed requests (the chart's `actions.unaddressed`). The other actions
+ * route requests that name a track; a single target group is no split.
+ */
+export function experimentWeights(ingress: K8s.V1Ingress): Record<string, number> | null {
+  const text = ingress.metadata?.annotations?.['alb.ingress.kubernetes.io/actions.unaddressed'];
+  if (!text) return null;
+  try {
+    const action = JSON.parse(text) as {
+      forwardConfig?: { targetGroups?: { serviceName?: string; weight?: number }[] };
+    };
+    const groups = action.forwardConfig?.targetGroups ?? [];
+    return groups.length > 1
+      ? Object.fromEntries(groups.map((g) => [g.serviceName ?? '?', g.weight ?? 0]))
+      : null;
+  } catch {
+    return null;
   }
-  return null;
 }
 
 interface TfModelStatus {
@@ -309,7 +316,7 @@ export async function modelStatus(
                   `${tls.has(r.host ?? '') || i.metadata?.annotations?.['alb.ingress.kubernetes.io/certificate-arn'] ? 'https' : 'http'}://${r.host ?? '*'}${p.path ?? '/'}`,
               ),
             ),
-            weights: weightsOf(i),
+            weights: experimentWeights(i),
           };
         }),
         release,
