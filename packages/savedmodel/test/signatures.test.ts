@@ -223,3 +223,77 @@ meta_graphs { meta_info_def { tags: "train" } }
     );
   });
 });
+
+describe('hostile nesting and text', () => {
+  const varint = (value: number): number[] => {
+    const out: number[] = [];
+    let n = value;
+    do {
+      out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+      n = Math.floor(n / 128);
+    } while (n > 0);
+    return out;
+  };
+  /** A length-delimited field: tag, varint length, payload. */
+  const field = (no: number, payload: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(1 + varint(payload.length).length + payload.length);
+    out.set([(no << 3) | 2, ...varint(payload.length)]);
+    out.set(payload, out.length - payload.length);
+    return out;
+  };
+
+  test('composite tensors nested 50,000 deep give a SavedModelError, not a stack overflow', () => {
+    // TensorInfo.composite_tensor (5) -> components (2) -> TensorInfo -> ..., 50,000 levels deep. Every
+    // level holds only the next one, so the bytes are all the headers, outermost first.
+    const headers: Uint8Array[] = [];
+    let inner = 0;
+    for (let i = 0; i < 50_000; i++) {
+      const componentsLength = varint(inner); // CompositeTensor.components holds the inner TensorInfo
+      const compositeLength = 1 + componentsLength.length + inner;
+      const compositeHeader = varint(compositeLength);
+      headers.push(Uint8Array.from([(5 << 3) | 2, ...compositeHeader, (2 << 3) | 2, ...componentsLength]));
+      inner = 1 + compositeHeader.length + compositeLength;
+    }
+    const info = new Uint8Array(inner);
+    let at = 0;
+    for (let i = headers.length - 1; i >= 0; i--) {
+      info.set(headers[i] as Uint8Array, at);
+      at += (headers[i] as Uint8Array).length;
+    }
+    const entry = Uint8Array.from([...field(1, new TextEncoder().encode('x')), ...field(2, info)]);
+    const signature = field(1, entry); // SignatureDef.inputs
+    const sigEntry = Uint8Array.from([
+      ...field(1, new TextEncoder().encode('serving_default')),
+      ...field(2, signature),
+    ]);
+    const metaGraph = Uint8Array.from([
+      ...field(1, field(4, new TextEncoder().encode('serve'))),
+      ...field(5, sigEntry),
+    ]);
+    expect(() => readSignatures(field(2, metaGraph))).toThrow(
+      /^saved_model\.pb: not a SavedModel: the protobuf is truncated or corrupt \(.*maximum recursion depth of 100 reached\)/,
+    );
+  });
+
+  test('random text is a SavedModelError or a reading, never another error', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.constantFrom(
+            'meta_graphs {',
+            'meta_graphs { meta_info_def { tags: "serve" } signature_def { key: 1 } }',
+          ),
+        ),
+        (text) => {
+          try {
+            readSignaturesFromText(text);
+          } catch (error) {
+            expect(error).toBeInstanceOf(SavedModelError);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
