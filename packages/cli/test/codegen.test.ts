@@ -59,20 +59,67 @@ describe('catwalk codegen from an export folder', () => {
       expect(r).toMatchObject({ code: 0, stderr: '' });
     }
     expect(fs.readFileSync(path.join(dir, 'two_versions.ts'), 'utf8')).toContain('// Version: 124');
+    // An export in text format with names that are not identifiers, a reserved word for a model name,
+    // and dtypes the SDK cannot carry.
+    const odd = path.join(dir, 'odd-export', '7');
+    fs.mkdirSync(odd, { recursive: true });
+    fs.writeFileSync(
+      path.join(odd, 'saved_model.pbtxt'),
+      `meta_graphs {
+  meta_info_def { tags: "serve" }
+  signature_def {
+    key: "serving_default"
+    value {
+      inputs { key: "my-input" value { name: "a:0" dtype: DT_INT64 tensor_shape { dim { size: -1 } } } }
+      inputs { key: "class" value { name: "b:0" dtype: DT_STRING tensor_shape { dim { size: -1 } } } }
+      outputs { key: "scores" value { name: "c:0" dtype: DT_FLOAT tensor_shape { dim { size: -1 } dim { size: 3 } } } }
+      outputs { key: "state" value { name: "d:0" dtype: DT_VARIANT tensor_shape { unknown_rank: true } } }
+      method_name: "tensorflow/serving/predict"
+    }
+  }
+  signature_def {
+    key: "lookup"
+    value {
+      inputs { key: "table" value { name: "t:0" dtype: DT_RESOURCE } }
+      outputs { key: "v" value { name: "v:0" dtype: DT_FLOAT } }
+      method_name: "tensorflow/serving/predict"
+    }
+  }
+}
+`,
+    );
+    const oddRun = await catwalk([
+      'codegen',
+      path.dirname(odd),
+      '--model',
+      'default',
+      '--out',
+      path.join(dir, 'odd.ts'),
+    ]);
+    expect(oddRun).toMatchObject({ code: 0, stderr: '' });
+    expect(oddRun.stdout).toContain(
+      'default version 7, 1 typed signature (1 left out, listed in its header)',
+    );
+    const oddText = fs.readFileSync(path.join(dir, 'odd.ts'), 'utf8');
+    expect(oddText).toContain('//   lookup (input table is DT_RESOURCE, which the SDK cannot send)');
+    expect(oddText).toContain('// state: DT_VARIANT has no SDK dtype and is left out.');
     fs.writeFileSync(
       path.join(dir, 'good.ts'),
       `import { createClient, type Tensor } from '@catwalk/client';
 import { halfPlusTwo } from './half_plus_two';
 import { counter } from './counter';
 import { matrix } from './matrix';
+import { defaultModel } from './odd';
 export async function main(): Promise<number> {
   const client = createClient({ baseUrl: 'http://127.0.0.1:8501' });
   const out = await halfPlusTwo(client, { label: 'stable' }).predict({ x: [[1], [2]] });
   const y: Tensor<'float32'> = out.y;
   const m = await matrix(client).predict({ x: [[[1, 2, 3], [4, 5, 6], [7, 8, 9]]] });
   const byDelta = await counter(client, { signature: 'incr_counter_by' }).predict({ delta: 2 });
+  const odd = await defaultModel(client).predict({ 'my-input': [1n, 2], class: ['a', new Uint8Array([1])] });
+  const scores: Tensor<'float32'> = odd.scores;
   const now = await counter(client).predict({});
-  return y.data[0]! + m.y.data[0]! + byDelta.output.data[0]! + now.output.data[0]!;
+  return y.data[0]! + m.y.data[0]! + byDelta.output.data[0]! + now.output.data[0]! + scores.data[0]!;
 }
 `,
     );
@@ -97,12 +144,27 @@ import { counter } from './counter';
 export const call = async () => (await counter(createClient({ baseUrl: 'http://h' }), { signature: 'incr_counter_by' }).predict({ delta: 1 })).result;
 `,
     );
-    const files = [...Object.keys(models), 'good', 'wrong_name', 'wrong_dtype', 'wrong_output'].map((f) =>
-      path.join(dir, `${f}.ts`),
+    fs.writeFileSync(
+      path.join(dir, 'wrong_left_out.ts'),
+      `import { createClient } from '@catwalk/client';
+import { defaultModel } from './odd';
+export const call = async () => (await defaultModel(createClient({ baseUrl: 'http://h' })).predict({ 'my-input': [1], class: ['a'] })).state;
+`,
     );
+    const names = [
+      ...Object.keys(models),
+      'odd',
+      'good',
+      'wrong_name',
+      'wrong_dtype',
+      'wrong_output',
+      'wrong_left_out',
+    ];
+    const files = names.map((f) => path.join(dir, `${f}.ts`));
     const errors = typeCheck(files);
-    for (const f of [...Object.keys(models), 'good'])
+    for (const f of [...Object.keys(models), 'odd', 'good'])
       expect([f, errors.get(`${f}.ts`) ?? []]).toEqual([f, []]);
+    expect(errors.get('wrong_left_out.ts')?.join('\n')).toContain("Property 'state' does not exist on type");
     expect(errors.get('wrong_name.ts')?.join('\n')).toContain(
       "TS2353 Object literal may only specify known properties, and 'features' does not exist in type",
     );
