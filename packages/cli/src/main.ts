@@ -240,6 +240,7 @@ Examples:
       [] as string[],
     )
     .option('--if-generation <n>', 'fail unless release.json is still at this generation')
+    .option('--no-verify', 'do not read back and check the sha256 of versions it starts serving')
     .option('--json', 'print the new release.json')
     .addOption(endpointOption())
     .addOption(regionOption())
@@ -258,6 +259,7 @@ Examples:
     .argument('<model>', 'spec file or s3:// model folder')
     .option('--to <version>', 'the version stable goes back to')
     .option('--if-generation <n>', 'fail unless release.json is still at this generation')
+    .option('--no-verify', 'do not read back and check the sha256 of versions it starts serving')
     .option('--json', 'print the new release.json')
     .addOption(endpointOption())
     .addOption(regionOption())

@@ -137,6 +137,13 @@ describe('registry command edges', () => {
     const v = JSON.parse(verified.stdout).versions[0];
     expect(v.state).toBe('corrupt');
     expect(v.problem).toMatch(/saved_model\.pb holds \d+ bytes with sha256/);
+    // A newer version is what the default policy serves; releasing 123 starts serving it.
+    expect((await catwalk(['push', tf2, '--model', model, ...s3])).code).toBe(0);
+    const refused = await catwalk(['release', model, '--serve', '123', ...s3]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('version 123 does not match its manifest in S3');
+    const unchecked = await catwalk(['release', model, '--serve', '123', '--no-verify', ...s3]);
+    expect(unchecked.code).toBe(0);
   });
 
   it('a version number beyond 2^53 - 1 is refused with the limit, not rounded', async () => {

@@ -12,6 +12,8 @@ export interface ReleaseFlags extends S3Flags {
   serve?: string;
   label?: string[];
   ifGeneration?: string;
+  /** --no-verify sets it false. */
+  verify?: boolean;
   json?: boolean;
 }
 
@@ -52,6 +54,7 @@ export async function releaseCommand(model: string, flags: ReleaseFlags, io: Io)
         ...(flags.ifGeneration !== undefined
           ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
           : {}),
+        ...(flags.verify === false ? { verify: false } : {}),
       }),
     target,
   );
@@ -61,7 +64,7 @@ export async function releaseCommand(model: string, flags: ReleaseFlags, io: Io)
 
 export async function rollbackCommand(
   model: string,
-  flags: S3Flags & { to?: string; ifGeneration?: string; json?: boolean },
+  flags: S3Flags & { to?: string; ifGeneration?: string; verify?: boolean; json?: boolean },
   io: Io,
 ): Promise<number> {
   const to = flags.to !== undefined ? parseVersion(flags.to, '--to') : undefined;
@@ -76,6 +79,7 @@ export async function rollbackCommand(
         ...(flags.ifGeneration !== undefined
           ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
           : {}),
+        ...(flags.verify === false ? { verify: false } : {}),
       }),
     target,
   );
