@@ -146,6 +146,20 @@ describe('registry command edges', () => {
     expect(unchecked.code).toBe(0);
   });
 
+  it('versions lists pruned numbers in one line instead of rows', async () => {
+    const model = uri();
+    const s3 = ['--endpoint', endpoint];
+    expect((await catwalk(['push', halfPlusTwo, '--model', model, ...s3])).code).toBe(0);
+    expect((await catwalk(['push', tf2, '--model', model, ...s3])).code).toBe(0);
+    expect((await catwalk(['release', model, '--serve', '124', ...s3])).code).toBe(0);
+    const pruned = await catwalk(['prune', model, '--keep', '0', ...s3]);
+    expect(pruned.stdout).toMatch(/^deleted version 123 /);
+    const table = await catwalk(['versions', model, ...s3]);
+    expect(table.stdout).not.toMatch(/│ 123 /);
+    expect(table.stdout).toMatch(/│ 124 +│ complete │/);
+    expect(table.stdout).toContain('numbers never used again: pruned 123');
+  });
+
   it('a version number beyond 2^53 - 1 is refused with the limit, not rounded', async () => {
     for (const version of ['99999999999999999999', '9007199254740993']) {
       const r = await catwalk([

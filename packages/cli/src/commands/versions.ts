@@ -66,7 +66,9 @@ export async function versionsCommand(
   });
   const state = (v: VersionInfo) =>
     v.state === 'complete' ? c.green(v.state) : v.state === 'corrupt' ? c.red(v.state) : c.yellow(v.state);
-  for (const v of versions) {
+  // Numbers kept only so they are never used again hold nothing to serve: one line, not rows.
+  const retired = (v: VersionInfo) => v.state === 'pruned' || v.state === 'abandoned';
+  for (const v of versions.filter((x) => !retired(x))) {
     table.push([
       String(v.version),
       state(v),
@@ -82,6 +84,13 @@ export async function versionsCommand(
     ? `release generation ${current.generation}, by ${current.release.updatedBy} at ${current.release.updatedAt}`
     : 'no release.json yet: the spec (or latest 1) decides what is served';
   io.stdout.write(`${release}\n`);
+  const numbers = (state: VersionInfo['state']) =>
+    versions.filter((v) => v.state === state).map((v) => v.version);
+  const kept = [
+    ...(numbers('pruned').length ? [`pruned ${numbers('pruned').join(', ')}`] : []),
+    ...(numbers('abandoned').length ? [`abandoned by dead pushes ${numbers('abandoned').join(', ')}`] : []),
+  ];
+  if (kept.length) io.stdout.write(`numbers never used again: ${kept.join('; ')}\n`);
   for (const v of versions.filter((x) => x.problem))
     io.stdout.write(`${c.red(`version ${v.version}`)}: ${v.problem}\n`);
   return damaged ? exitCodes.invalid : exitCodes.ok;
