@@ -99,6 +99,28 @@ describe('concurrent pushes never change a complete version', () => {
     }
   });
 
+  it('different exports all pushed with --version 1 at once: one wins, the others are refused, nothing is overwritten', async () => {
+    const exports = [201, 202, 203, 204].map((seed) => lookalikeExport(seed));
+    for (let trial = 0; trial < 4; trial++) {
+      const loc = freshModel('version-1');
+      const outcomes = await Promise.allSettled(
+        exports.map((dir) =>
+          push({ client: client(s3.endpoint), location: loc, dir, version: 1, leaseMs: 1 }),
+        ),
+      );
+      const won = outcomes.filter((o) => o.status === 'fulfilled');
+      expect(await mismatchedFiles(client(s3.endpoint), loc)).toEqual([]);
+      expect(won).toHaveLength(1);
+      for (const o of outcomes) {
+        if (o.status === 'rejected') expect((o.reason as Error).name).toBe('VersionExistsError');
+      }
+      const [v1] = await listVersions(client(s3.endpoint), loc);
+      expect(v1!.manifest!.pushId).toBe(
+        (won[0] as PromiseFulfilledResult<{ manifest: { pushId: string } }>).value.manifest.pushId,
+      );
+    }
+  });
+
   it('lookalike exports pushed three times each in parallel, every claim looking stale to the others', async () => {
     const a = lookalikeExport(5, halfPlusTwo);
     const b = lookalikeExport(6, a);
