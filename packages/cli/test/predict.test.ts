@@ -2,7 +2,9 @@
 // itself cannot run here), over real REST and gRPC on loopback.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { validateSpecText } from '@catwalk/schema';
 import { type FakeServing, halfPlusTwo, startFakeServing } from '@catwalk/testing';
+import { specEndpoint } from '../src/commands/predict';
 import { run } from '../src/main';
 import { catwalk, repoRoot, tempDir } from './run';
 
@@ -124,5 +126,31 @@ describe('catwalk predict', () => {
     );
     const spec = await catwalk(['predict', 'pricing.yaml', '--input', '{"x": [[1]]}'], { cwd: dir });
     expect([spec.code, spec.stderr]).toEqual([2, expect.stringContaining('the spec sets no endpoint.host')]);
+  });
+
+  test("a spec's endpoint: the host over HTTPS, gRPC on <name>.grpc.<host>:443, as the chart routes them", async () => {
+    const text = fs.readFileSync(path.join(repoRoot, 'examples/models/pricing.yaml'), 'utf8');
+    const model = (t: string) => validateSpecText({ file: 'pricing.yaml', text: t }).model!;
+    expect(specEndpoint(model(text))).toEqual({
+      url: 'https://models.example.com/v1/models/pricing',
+      grpc: { address: 'pricing.grpc.models.example.com:443', tls: true },
+      spec: true,
+    });
+    expect(
+      specEndpoint(model(text.replace('host: models.example.com', 'host: "*.models.example.com"'))),
+    ).toEqual({
+      url: 'https://pricing.models.example.com/v1/models/pricing',
+      grpc: { address: 'pricing.grpc.models.example.com:443', tls: true },
+      spec: true,
+    });
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'pricing.yaml'), text.replace('grpc: true', 'grpc: false'));
+    const r = await catwalk(['predict', 'pricing.yaml', '--transport', 'grpc', '--input', '{"x": [[1]]}'], {
+      cwd: dir,
+    });
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      expect.stringContaining('the spec does not expose gRPC (spec.endpoint.grpc is false)'),
+    ]);
   });
 });

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { grpcHost } from '@catwalk/chart-gen';
 import { type CatwalkClient, createClient, type Tensor, toNested } from '@catwalk/client';
+import type { ResolvedModel } from '@catwalk/schema';
+import { credentials } from '@grpc/grpc-js';
 import Table from 'cli-table3';
 import { colors } from '../format';
 import { exitCodes, type Io, UserError } from '../io';
@@ -32,7 +35,14 @@ export async function predictCommand(
     throw new UserError(`--transport '${transport}' is not rest or grpc`, exitCodes.usage);
   }
   const inputs = await readInputs(stdinFlag, flags, io);
-  const where = parseServingUrl(await servingUrl(target, io), { version: flags.version, label: flags.label });
+  const endpoint = await endpointOf(target, io);
+  const where = parseServingUrl(endpoint.url, { version: flags.version, label: flags.label });
+  if (transport === 'grpc' && !flags.grpcAddress && endpoint.spec && !endpoint.grpc) {
+    throw new UserError(
+      `${target}: the spec does not expose gRPC (spec.endpoint.grpc is false); call it over REST or give --grpc-address`,
+      exitCodes.usage,
+    );
+  }
   const timeoutMs = flags.timeout === undefined ? 30_000 : Number(flags.timeout);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new UserError(`--timeout '${flags.timeout}' is not a number of milliseconds`, exitCodes.usage);
@@ -42,7 +52,14 @@ export async function predictCommand(
       ? createClient({
           transport: 'grpc',
           timeoutMs,
-          ...(flags.grpcAddress ? { grpcAddress: flags.grpcAddress } : { baseUrl: where.baseUrl }),
+          ...(flags.grpcAddress
+            ? { grpcAddress: flags.grpcAddress }
+            : endpoint.grpc
+              ? {
+                  grpcAddress: endpoint.grpc.address,
+                  ...(endpoint.grpc.tls ? { grpc: { credentials: credentials.createSsl() } } : {}),
+                }
+              : { baseUrl: where.baseUrl }),
         })
       : createClient({ baseUrl: where.baseUrl, timeoutMs });
   const signature = flags.signature ?? 'serving_default';
@@ -98,9 +115,17 @@ export async function predictCommand(
   }
 }
 
+export interface ModelEndpoint {
+  /** TF Serving's REST URL of the model. */
+  readonly url: string;
+  /** Where gRPC answers, when a spec exposes it (its own host name, on 443 behind the load balancer). */
+  readonly grpc?: { readonly address: string; readonly tls: boolean };
+  readonly spec: boolean;
+}
+
 /** A URL as given, or the endpoint a spec describes (its host, over HTTPS when TLS is on). */
-async function servingUrl(target: string, io: Io): Promise<string> {
-  if (/^https?:\/\//i.test(target)) return target;
+async function endpointOf(target: string, io: Io): Promise<ModelEndpoint> {
+  if (/^https?:\/\//i.test(target)) return { url: target, spec: false };
   if (!/\.ya?ml$/i.test(target)) {
     throw new UserError(
       `${target}: expected a spec file (.yaml) or TF Serving's URL, e.g. http://127.0.0.1:8501/v1/models/<name>`,
@@ -108,14 +133,29 @@ async function servingUrl(target: string, io: Io): Promise<string> {
     );
   }
   const [loaded] = await loadModels([target], io);
-  const model = loaded!.model;
-  if (!model.endpoint.host) {
+  const endpoint = specEndpoint(loaded!.model);
+  if (endpoint === undefined) {
+    const name = loaded!.model.name;
     throw new UserError(
-      `${target}: the spec sets no endpoint.host, so the model has no address outside the cluster; pass its URL instead, e.g. after 'kubectl port-forward svc/${model.name} 8501': http://127.0.0.1:8501/v1/models/${model.name}`,
+      `${target}: the spec sets no endpoint.host, so the model has no address outside the cluster; pass its URL instead, e.g. after 'kubectl port-forward svc/${name} 8501': http://127.0.0.1:8501/v1/models/${name}`,
       exitCodes.usage,
     );
   }
-  return `${model.endpoint.tls.enabled ? 'https' : 'http'}://${model.endpoint.host}${model.endpoint.path}`;
+  return endpoint;
+}
+
+/** The addresses the generated chart's ingress gives a model, as the chart's NOTES name them. */
+export function specEndpoint(model: ResolvedModel): ModelEndpoint | undefined {
+  const host = model.endpoint.host;
+  if (!host) return undefined;
+  const tls = model.endpoint.tls.enabled;
+  // A wildcard host serves each model on its own name under the domain.
+  const httpHost = host.startsWith('*.') ? `${model.name}.${host.slice(2)}` : host;
+  return {
+    url: `${tls ? 'https' : 'http'}://${httpHost}${model.endpoint.path}`,
+    ...(model.endpoint.grpc ? { grpc: { address: `${grpcHost(model.name, host)}:443`, tls } } : {}),
+    spec: true,
+  };
 }
 
 async function readInputs(stdinFlag: string | undefined, flags: PredictFlags, io: Io): Promise<object> {
