@@ -339,7 +339,12 @@ Examples:
       'run a local S3 (the embedded s3rver, with conditional writes) until Ctrl-C, and print the variables to export',
     )
     .option('--dir <dir>', 'folder holding the buckets and objects; kept between runs', '.catwalk/s3')
-    .option('--port <port>', 'port on 127.0.0.1 (0: any free port)', '4568')
+    .option('--port <port>', 'port on 127.0.0.1 (0: any free port; a taken default gives a free one)', '4568')
+    .option(
+      '--env-file <file>',
+      'also write the export lines here, to source; removed on stop',
+      '.catwalk/s3.env',
+    )
     .option(
       '--bucket <name>',
       'bucket to create if missing (repeatable; default catwalk-models, the bucket catwalk init uses)',
@@ -350,7 +355,14 @@ Examples:
       'after',
       examples('catwalk dev s3', 'catwalk dev s3 --dir /tmp/s3 --port 9000 --bucket ml-models'),
     )
-    .action(async (options) => setExit(await devS3Command(options, io)));
+    .action(async (options, command) =>
+      setExit(
+        await devS3Command(
+          { ...options, portIsDefault: command.getOptionValueSource('port') === 'default' },
+          io,
+        ),
+      ),
+    );
 
   // Kubernetes: the first deployment without a platform engineer, and what is running.
   cli

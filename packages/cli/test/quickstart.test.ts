@@ -3,7 +3,7 @@
 // in bash, in an empty folder, with `catwalk` on PATH (this repository's bin)
 // and nothing from this test's environment but PATH and HOME.
 //
-// Real: the CLI, the local S3 of `catwalk dev s3` (on the README's port 4568),
+// Real: the CLI, the local S3 of `catwalk dev s3` (port 4568, or a free one),
 // push, release, sync and rollback against it, TF Serving's SavedModels from
 // its own test data as the exports. Simulated: TF Serving itself, which cannot
 // run here. The block that starts it in Docker is replaced by @catwalk/testing's
@@ -112,10 +112,8 @@ afterAll(async () => {
 });
 
 test('the README quick start runs as written', async () => {
-  for (const port of [4568, 8501]) {
-    // The README names these ports; the test cannot pick others without changing the commands.
-    expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
-  }
+  // The README's predict commands name TF Serving's port; the test cannot pick another.
+  expect({ port: 8501, free: await portFree(8501) }).toEqual({ port: 8501, free: true });
   const blocks = readmeBlocks();
   expect(blocks.length).toBeGreaterThanOrEqual(5);
 
@@ -130,12 +128,14 @@ test('the README quick start runs as written', async () => {
   );
   const bin = tempDir();
   fs.symlinkSync(path.join(repoRoot, 'packages', 'cli', 'bin', 'catwalk.js'), path.join(bin, 'catwalk'));
-  let env: NodeJS.ProcessEnv = {
+  const env: NodeJS.ProcessEnv = {
     PATH: [bin, path.dirname(process.execPath), process.env.PATH].join(path.delimiter),
     HOME: process.env.HOME,
   };
 
   const ran: Ran[] = [];
+  // `source` lines of the README apply to every later command, as in one terminal.
+  const sourced: string[] = [];
   let printedExports: string[] = [];
   const reloadServing = async () => {
     const { versions, labels } = servedFrom(dir);
@@ -158,15 +158,21 @@ test('the README quick start runs as written', async () => {
       s3 = server.child;
       const out = await server.started;
       printedExports = [...out.matchAll(/^\s*(export \S+=\S+)$/gm)].map((m) => m[1]!);
+      expect(printedExports).toHaveLength(4);
+      // The README shows those lines (in a text block) as printed on the default port.
+      const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+      for (const line of printedExports) {
+        expect(readme).toContain(line.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:4568'));
+      }
       continue;
     }
-    if (block.every((line) => line.startsWith('export '))) {
-      // The README shows what dev s3 prints: it must be exactly that.
-      expect(block).toEqual(printedExports);
-      const vars = Object.fromEntries(
-        block.map((l) => l.slice('export '.length).split('=') as [string, string]),
-      );
-      env = { ...env, ...vars };
+    if (block.every((line) => line.startsWith('source '))) {
+      for (const line of block) {
+        const file = path.join(dir, line.slice('source '.length));
+        // What dev s3 wrote is what it printed.
+        expect(fs.readFileSync(file, 'utf8').trim().split('\n')).toEqual(printedExports);
+      }
+      sourced.push(...block);
       continue;
     }
     if (block[0]!.startsWith('docker run')) {
@@ -178,7 +184,8 @@ test('the README quick start runs as written', async () => {
       continue;
     }
     for (const command of block) {
-      const r = await bash(command, dir, env);
+      const r = await bash([...sourced, command].join('\n'), dir, env);
+      r.command = command;
       ran.push(r);
       expect({ command, code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({
         command,

@@ -3,6 +3,7 @@
 // runs in this process until Ctrl-C or SIGTERM and says exactly what to export
 // in another shell.
 import * as fs from 'node:fs/promises';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { displayPath } from '../files';
 import { exitCodes, type Io, UserError } from '../io';
@@ -11,6 +12,10 @@ export interface DevS3Options {
   readonly dir: string;
   readonly port: string;
   readonly bucket: readonly string[];
+  /** Where the export lines are written for `source`; removed on stop. */
+  readonly envFile: string;
+  /** The port was not asked for: when it is taken, any free one will do. */
+  readonly portIsDefault?: boolean;
 }
 
 /** The bucket `catwalk init` puts new models in unless told otherwise. */
@@ -77,37 +82,70 @@ export async function devS3Command(
   const { startEmbeddedS3 } = require('@catwalk/registry/tools/embedded-s3.cjs') as {
     startEmbeddedS3: StartEmbeddedS3;
   };
-  let s3: EmbeddedS3;
-  try {
-    s3 = await startEmbeddedS3({ dir, port, buckets });
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') {
+  // s3rver reports a taken port as an uncaught error, not a rejection: look first.
+  let listenOn = port;
+  let note = '';
+  if (port !== 0 && !(await portAvailable(port))) {
+    if (!options.portIsDefault) {
       throw new UserError(
         `port ${port} on 127.0.0.1 is in use (another dev s3?); stop that one or pick another with --port`,
         exitCodes.invalid,
       );
     }
-    throw new UserError(`the local S3 did not start: ${e.message}`, exitCodes.invalid);
+    listenOn = 0;
+  }
+  let s3: EmbeddedS3;
+  try {
+    s3 = await startEmbeddedS3({ dir, port: listenOn, buckets });
+  } catch (error) {
+    throw new UserError(`the local S3 did not start: ${(error as Error).message}`, exitCodes.invalid);
+  }
+  if (listenOn !== port) {
+    note = `port ${port} is in use, so this one listens on port ${s3.port}: use the lines below\n`;
   }
 
   const shown = displayPath(dir, io.cwd) || '.';
+  const envFile = path.resolve(io.cwd, options.envFile);
+  const shownEnvFile = displayPath(envFile, io.cwd);
+  const exportLines = devS3Environment(s3.endpoint);
+  try {
+    await fs.mkdir(path.dirname(envFile), { recursive: true });
+    await fs.writeFile(envFile, `${exportLines.join('\n')}\n`);
+  } catch (error) {
+    await s3.close();
+    throw new UserError(
+      `cannot write --env-file '${options.envFile}': ${(error as Error).message}`,
+      exitCodes.invalid,
+    );
+  }
   io.stdout.write(
     [
-      `local S3 at ${s3.endpoint}, data in ${shown}, bucket${buckets.length === 1 ? '' : 's'} ${buckets.join(', ')}`,
+      `${note}local S3 at ${s3.endpoint}, data in ${shown}, bucket${buckets.length === 1 ? '' : 's'} ${buckets.join(', ')}`,
       '',
-      'In another shell, point catwalk (and any AWS SDK or CLI) at it:',
+      `In another shell, point catwalk (and any AWS SDK or CLI) at it: source ${shownEnvFile}, or`,
       '',
-      ...devS3Environment(s3.endpoint).map((line) => `  ${line}`),
+      ...exportLines.map((line) => `  ${line}`),
       '',
       'Stop it with Ctrl-C; the data stays in the folder for the next start.',
       '',
     ].join('\n'),
   );
   await waitForStop();
+  await fs.rm(envFile, { force: true }); // its endpoint is gone: never leave it to mislead
   await s3.close();
   io.stdout.write('local S3 stopped\n');
   return exitCodes.ok;
+}
+
+/** Whether nothing listens on 127.0.0.1:`port` (checked by listening on it for a moment). */
+function portAvailable(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 /** Resolves on the first Ctrl-C or SIGTERM; the handlers go away with it. */
