@@ -5,7 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { listVersions, type ModelLocation, push, syncOnce } from '../src';
 import { listAll } from '../src/s3';
 import {
@@ -55,6 +62,32 @@ describe('the embedded S3', () => {
     expect(report).toMatchObject({ present: [1], complete: true });
     expect(filesIn(path.join(dest, '1')).filter((f) => f !== 'catwalk-manifest.json')).toEqual(filesIn(dir));
   }, 300_000);
+
+  it('lists open multipart uploads by prefix and aborts them, removing their parts', async () => {
+    const c = client(s3.endpoint, 1);
+    const key = `multipart/${randomUUID()}/big.bin`;
+    const { UploadId } = await c.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    await c.send(
+      new UploadPartCommand({
+        Bucket: BUCKET,
+        Key: key,
+        UploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(1024, 7),
+      }),
+    );
+    const list = async (prefix: string) =>
+      ((await c.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? []).map(
+        (u) => [u.Key, u.UploadId],
+      );
+    expect(await list(path.posix.dirname(key))).toEqual([[key, UploadId]]);
+    expect(await list('elsewhere/')).toEqual([]);
+    await c.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId }));
+    expect(await list(path.posix.dirname(key))).toEqual([]);
+    await expect(
+      c.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId })),
+    ).rejects.toMatchObject({ name: 'NoSuchUpload' });
+  });
 
   it("refuses keys with '.' or '..' segments: nothing is written outside its data folder", async () => {
     const c = client(s3.endpoint, 1);

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { listVersions, push } from '../src';
 import { gate, type ProxiedRequest, startProxy } from './fault-proxy';
 import { client, halfPlusTwo, type S3Server, startS3, tempDir, waitFor } from './helpers';
@@ -68,6 +69,14 @@ function exportWithBigFile(seed: number): string {
   return dir;
 }
 
+/** Multipart uploads still open under the model's folder, as S3 lists them. */
+async function openUploads(loc: ReturnType<typeof freshModel>) {
+  const listed = await client(s3.endpoint).send(
+    new ListMultipartUploadsCommand({ Bucket: loc.bucket, Prefix: `${loc.prefix}/` }),
+  );
+  return (listed.Uploads ?? []).map((u) => u.UploadId);
+}
+
 const abortsSeen = (proxy: { seen: ReadonlyArray<ProxiedRequest> }) =>
   proxy.seen
     .filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='))
@@ -79,9 +88,12 @@ it('the rerun after a kill -9 aborts the uploads the dead push left open and cop
   const uploads = await killMidUpload(loc, dir);
   const proxy = await startProxy(s3.endpoint);
   try {
+    expect(await openUploads(loc)).toEqual(uploads.map((u) => u.uploadId));
     const resumed = await push({ client: client(proxy.endpoint), location: loc, dir, partSize: 5 * MiB });
     expect(resumed).toMatchObject({ resumed: true, resumedFrom: 1, version: 2 });
     expect(abortsSeen(proxy)).toEqual(uploads.map((u) => u.uploadId));
+    // The aborts took effect: no part of the dead push is left stored.
+    expect(await openUploads(loc)).toEqual([]);
   } finally {
     await proxy.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -12,7 +12,10 @@
 //   and such a key would be written outside the data folder;
 // - atomic object writes: each object is written to a temp file and renamed
 //   into place, and readers of a key wait for a rename in progress, so a
-//   reader sees the old object or the new one, never part of one.
+//   reader sees the old object or the new one, never part of one;
+// - AbortMultipartUpload and ListMultipartUploads, which s3rver answers with
+//   405 / NotImplemented: a push cleans up the parts of a killed push with
+//   them, and a test can see that no part is left stored.
 //
 // As a script: node embedded-s3.cjs --dir DIR [--port 0] [--bucket NAME]...
 // prints one JSON line {"endpoint": "http://127.0.0.1:PORT"} once listening,
@@ -248,6 +251,74 @@ function atomicObjects(store, lock) {
   };
 }
 
+/** The open multipart uploads of a bucket, from s3rver's upload folders: [{ uploadId, key, initiated }]. */
+async function openUploads(store, bucket) {
+  const root = store.getResourcePath(bucket, undefined, 'uploads');
+  const ids = await fs.promises.readdir(root).catch((error) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  const uploads = await Promise.all(
+    ids.map(async (uploadId) => {
+      const file = path.join(root, uploadId, 'key');
+      try {
+        const [key, stat] = await Promise.all([fs.promises.readFile(file, 'utf8'), fs.promises.stat(file)]);
+        return { uploadId, key, initiated: stat.mtime };
+      } catch (error) {
+        if (error.code === 'ENOENT') return undefined; // completed or aborted meanwhile
+        throw error;
+      }
+    }),
+  );
+  return uploads.filter(Boolean);
+}
+
+function multipartUploads(store) {
+  return async (ctx, next) => {
+    const { bucket, key } = target(ctx);
+    if (!bucket) return next();
+    if (ctx.method === 'DELETE' && key && 'uploadId' in ctx.query) {
+      const upload = (await openUploads(store, bucket)).find(
+        (u) => u.uploadId === String(ctx.query.uploadId) && u.key === key,
+      );
+      if (!upload) {
+        return s3Error(ctx, 404, 'NoSuchUpload', 'The specified multipart upload does not exist.');
+      }
+      const folder = path.join(store.getResourcePath(bucket, undefined, 'uploads'), upload.uploadId);
+      await fs.promises.rm(folder, { recursive: true, force: true });
+      ctx.status = 204;
+      return;
+    }
+    if (ctx.method === 'GET' && !key && 'uploads' in ctx.query) {
+      if (!(await store.getBucket(bucket))) {
+        return s3Error(ctx, 404, 'NoSuchBucket', 'The specified bucket does not exist');
+      }
+      const prefix = String(ctx.query.prefix ?? '');
+      // Few uploads are ever open here: one page, in key order as S3 lists them.
+      const uploads = (await openUploads(store, bucket))
+        .filter((u) => u.key.startsWith(prefix))
+        .sort((a, b) => (a.key === b.key ? a.uploadId.localeCompare(b.uploadId) : a.key < b.key ? -1 : 1));
+      ctx.type = 'application/xml';
+      ctx.body = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+        `<Bucket>${escapeXml(bucket)}</Bucket>`,
+        `<Prefix>${escapeXml(prefix)}</Prefix>`,
+        '<MaxUploads>1000</MaxUploads>',
+        '<IsTruncated>false</IsTruncated>',
+        ...uploads.map(
+          (u) =>
+            `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${escapeXml(u.uploadId)}</UploadId>` +
+            `<Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+        ),
+        '</ListMultipartUploadsResult>',
+      ].join('');
+      return;
+    }
+    return next();
+  };
+}
+
 function conditionalWrites() {
   const lock = keyedLock();
   return async (ctx, next) => {
@@ -296,6 +367,7 @@ async function startEmbeddedS3(options = {}) {
   server.middleware.unshift(
     refuseEscapingKeys(),
     listObjectsV2(),
+    multipartUploads(server.store),
     conditionalWrites(),
     atomicObjects(server.store, keyedLock()),
   );
