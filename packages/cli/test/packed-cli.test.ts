@@ -98,16 +98,23 @@ test('the installed catwalk writes, validates and explains a spec in the callerâ
   expect(explain.stdout).toContain('name: pricing');
 });
 
-test('registry commands print no AWS SDK notice about the Node version', async () => {
-  // Port 9 (discard) on loopback: nothing listens, so the command fails fast after creating its S3 client.
-  const r = await catwalk(['versions', 'pricing.yaml', '--endpoint', 'http://127.0.0.1:9'], {
-    AWS_ACCESS_KEY_ID: 'x',
-    AWS_SECRET_ACCESS_KEY: 'x',
-  });
-  expect(r.code).not.toBe(0);
-  expect(r.stderr).toContain('127.0.0.1:9');
-  expect(r.stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
-});
+test('registry commands print no AWS SDK notice about the Node version, and name a missing bucket', async () => {
+  // The real embedded S3, without the spec's bucket: the command fails fast after creating its S3 client.
+  const { startEmbeddedS3 } = require(path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'));
+  const s3 = await startEmbeddedS3({ dir: path.join(work, 'empty-s3') });
+  try {
+    expect((await catwalk(['init', 'ranking', '--team', 'search'])).code).toBe(0);
+    const r = await catwalk(['versions', 'ranking.yaml', '--endpoint', s3.endpoint], {
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bucket 'catwalk-models' does not exist.*create it or fix/);
+    expect(r.stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
+  } finally {
+    await s3.close();
+  }
+}, 60_000);
 
 test('the installed catwalk starts a local S3 with dev s3 and stops on SIGTERM', async () => {
   const child = spawn(bin, ['dev', 's3', '--port', '0', '--dir', 's3-data'], { cwd, stdio: 'pipe' });
