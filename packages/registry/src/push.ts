@@ -93,7 +93,7 @@ export interface PushOptions {
   readonly tool?: string;
   /**
    * @deprecated Ignored. A push has one retry layer, the S3 client's: set
-   * `maxAttempts` on createS3Client (@default 5 attempts per request).
+   * `maxAttempts` on createS3Client (@default DEFAULT_ATTEMPTS per request).
    */
   readonly attempts?: number;
   readonly signal?: AbortSignal;

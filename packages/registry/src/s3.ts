@@ -23,7 +23,7 @@ export interface S3InputConfig {
   /**
    * Attempts per request, including the first, with backoff between them and
    * one retry budget per client (see BoundedRetries). This is the registry's
-   * one retry layer for requests: push adds none on top. @default 8
+   * one retry layer for requests: push adds none on top. @default 20
    */
   readonly maxAttempts?: number;
   /** Static credentials; otherwise the SDK's default chain (env, IRSA, instance profile). */
@@ -39,8 +39,26 @@ export interface S3InputConfig {
   readonly socketTimeoutMs?: number;
 }
 
-/** Enough for a 200 MiB push to finish when half of all requests fail (503s and resets), as a flaky link does. */
-export const DEFAULT_ATTEMPTS = 8;
+/**
+ * Enough for a 200 MiB push (some 40 requests, eight at a time) to finish when
+ * 60% of all requests fail (503s, resets, cut-off bodies): with requests
+ * interleaved, one request's attempts fail about independently, 0.6^20 (4 in
+ * 100,000) per request, so about 1 push in 700 at worst. Backoff is capped
+ * (BACKOFF_CAP_MS), so a server that is down for good is given up on in about
+ * half a minute.
+ */
+export const DEFAULT_ATTEMPTS = 20;
+
+/** The longest wait between two attempts (before jitter). */
+const BACKOFF_CAP_MS = 4_000;
+
+/**
+ * Attempts when nothing answers at all: a refused connection or a name that
+ * does not resolve is a wrong endpoint or a stopped server far more often than
+ * a blip, and a user should hear so in a second, not after every retry.
+ */
+const UNREACHABLE_ATTEMPTS = 3;
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Retries a client may owe at once: each retry takes one, each success gives one back. */
 export const RETRY_BUDGET = 200;
@@ -73,15 +91,20 @@ class BoundedRetries {
     return retryToken(0, 0);
   }
 
-  async refreshRetryTokenForRetry(token: RetryToken, error: { errorType: string }): Promise<RetryToken> {
+  async refreshRetryTokenForRetry(
+    token: RetryToken,
+    error: { errorType: string; error?: unknown },
+  ): Promise<RetryToken> {
     const count = token.getRetryCount() + 1;
     const retryable = ['TRANSIENT', 'THROTTLING', 'SERVER_ERROR'].includes(error.errorType);
-    if (!retryable || count >= this.maxAttempts || this.tokens <= 0) {
+    const unreachable = UNREACHABLE_CODES.has(String((error.error as { code?: unknown } | undefined)?.code));
+    const limit = unreachable ? Math.min(this.maxAttempts, UNREACHABLE_ATTEMPTS) : this.maxAttempts;
+    if (!retryable || count >= limit || this.tokens <= 0) {
       throw new Error('no retry left'); // the SDK then throws the request's own error
     }
     this.tokens--;
     const base = error.errorType === 'THROTTLING' ? 500 : 100;
-    return retryToken(count, Math.random() * Math.min(20_000, base * 2 ** (count - 1)));
+    return retryToken(count, Math.random() * Math.min(BACKOFF_CAP_MS, base * 2 ** (count - 1)));
   }
 
   recordSuccess(): void {

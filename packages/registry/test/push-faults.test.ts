@@ -69,6 +69,18 @@ describe('push under faults', () => {
 });
 
 describe('one retry layer', () => {
+  it('gives up on an endpoint where nothing listens after a few attempts, not after every retry', async () => {
+    const loc = freshModel('nobody');
+    const nobody = await startProxy(s3.endpoint);
+    const endpoint = nobody.endpoint;
+    await nobody.close(); // the port is free again: connections are refused
+    const started = Date.now();
+    const error = await listVersions(createS3Client({ endpoint }), loc).catch((e: unknown) => e);
+    expect(String((error as Error).message ?? error)).toMatch(/ECONNREFUSED|connect/);
+    // 20 attempts with backoff would take half a minute; three take about a second.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('a request that keeps failing is sent exactly maxAttempts times, not maxAttempts times another layer', async () => {
     const loc = freshModel('stacked');
     const proxy = await startProxy(s3.endpoint);
