@@ -69,7 +69,16 @@ export async function planChanges(
   const objects = lib.KubernetesObjectApi.makeApiClient(conn.kc);
   const changes: ObjectChange[] = [];
   for (const object of desired) {
-    object.metadata = { ...object.metadata, namespace: object.metadata?.namespace ?? conn.namespace };
+    object.metadata = {
+      ...object.metadata,
+      namespace: object.metadata?.namespace ?? conn.namespace,
+      // What helm adds to every object it applies; without them the dry run would "remove" them.
+      annotations: {
+        ...object.metadata?.annotations,
+        'meta.helm.sh/release-name': release,
+        'meta.helm.sh/release-namespace': object.metadata?.namespace ?? conn.namespace,
+      },
+    };
     let live: K8s.KubernetesObject | undefined;
     try {
       live = await objects.read({

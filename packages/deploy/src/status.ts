@@ -152,6 +152,16 @@ export function experimentWeights(ingress: K8s.V1Ingress): Record<string, number
   }
 }
 
+/** Whether clients reach the host over HTTPS: a TLS section, or an ALB listening on HTTPS. */
+function secure(ingress: K8s.V1Ingress, host: string | undefined): boolean {
+  if ((ingress.spec?.tls ?? []).some((t) => (t.hosts ?? []).includes(host ?? ''))) return true;
+  const annotations = ingress.metadata?.annotations ?? {};
+  return (
+    !!annotations['alb.ingress.kubernetes.io/certificate-arn'] ||
+    /HTTPS/.test(annotations['alb.ingress.kubernetes.io/listen-ports'] ?? '')
+  );
+}
+
 interface TfModelStatus {
   readonly model_version_status?: readonly { readonly version: string | number; readonly state: string }[];
 }
@@ -276,7 +286,7 @@ export async function modelStatus(
       return {
         model,
         namespace,
-        found: deployments.items.length > 0,
+        found: deployments.items.length > 0 || livePods.length > 0,
         tracks: tracks.sort((a, b) => (a.track === 'main' ? -1 : b.track === 'main' ? 1 : 0)),
         hpas: hpas.items.map((h) => {
           const target =
@@ -312,8 +322,7 @@ export async function modelStatus(
               .filter(Boolean),
             urls: (i.spec?.rules ?? []).flatMap((r) =>
               (r.http?.paths ?? []).map(
-                (p) =>
-                  `${tls.has(r.host ?? '') || i.metadata?.annotations?.['alb.ingress.kubernetes.io/certificate-arn'] ? 'https' : 'http'}://${r.host ?? '*'}${p.path ?? '/'}`,
+                (p) => `${secure(i, r.host) ? 'https' : 'http'}://${r.host ?? '*'}${p.path ?? '/'}`,
               ),
             ),
             weights: experimentWeights(i),
@@ -333,7 +342,7 @@ export function formatStatus(status: ModelStatus): string {
   const lines: string[] = [];
   lines.push(`${status.model} (namespace ${status.namespace})`);
   if (!status.found) {
-    lines.push('  not deployed here: no Deployment carries catwalk.dev/model=' + status.model);
+    lines.push(`  not deployed here: no Deployment or pod carries catwalk.dev/model=${status.model}`);
     return `${lines.join('\n')}\n`;
   }
   for (const t of status.tracks) {

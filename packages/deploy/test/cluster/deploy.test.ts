@@ -185,7 +185,8 @@ describe('catwalk deploy', () => {
     expect(changed.stdout).toMatch(
       /~ Deployment\/ranker update: .*spec\.template\.spec\.containers\[\d\]\.resources\.(limits|requests)\.cpu/,
     );
-    expect(changed.stdout).toContain('  Service/ranker unchanged');
+    // The chart version (and with it the helm.sh/chart label) carries the spec's hash: every object relabels.
+    expect(changed.stdout).toContain('~ Service/ranker update: metadata.labels.helm.sh/chart\n');
     const after = await apps.readNamespacedDeployment({ name: 'ranker', namespace });
     expect(after.metadata?.generation).toBe(before.metadata?.generation);
     expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);

@@ -133,9 +133,13 @@ describe('helm upgrade between specs', () => {
     await fc.assert(
       fc.asyncProperty(specArb, specArb, async (from, to) => {
         const namespace = await freshNamespace(`pairs-${index++}`);
-        await upgradeTo('model', from, namespace);
-        await upgradeTo('model', to, namespace);
-        await helmOk(['uninstall', 'model', '--wait'], namespace);
+        try {
+          await upgradeTo('model', from, namespace);
+          await upgradeTo('model', to, namespace);
+        } finally {
+          // Also after a failure: its pods would hold the nodes' capacity for the tests after it.
+          await helm(['uninstall', 'model', '--wait'], namespace);
+        }
         await expectNothingLeft('model', namespace);
       }),
       { numRuns: runs, endOnFailure: true },
