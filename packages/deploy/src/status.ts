@@ -314,7 +314,6 @@ export async function modelStatus(
           disruptionsAllowed: p.status?.disruptionsAllowed ?? 0,
         })),
         ingresses: ingresses.items.map((i) => {
-          const tls = new Set((i.spec?.tls ?? []).flatMap((t) => t.hosts ?? []));
           return {
             name: i.metadata?.name ?? '?',
             addresses: (i.status?.loadBalancer?.ingress ?? [])

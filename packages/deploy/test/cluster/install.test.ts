@@ -4,11 +4,7 @@
 // become Ready without containers running.
 
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-
-// biome-ignore lint/suspicious/noExplicitAny: plain CommonJS script without types
-const { startCluster } = require('../../../../tools/cluster/cluster.cjs') as any;
 
 import {
   assertManifestObjectsExist,
@@ -17,17 +13,12 @@ import {
   waitForPdbStatus,
   waitForTracks,
 } from './assertions';
-import {
-  chartDir,
-  cluster,
-  freshNamespace,
-  helm,
-  helmOk,
-  repoRoot,
-  resolveSpec,
-  specOf,
-  waitFor,
-} from './support';
+import { chartDir, cluster, freshNamespace, helm, helmOk, repoRoot, resolveSpec, specOf } from './support';
+
+// The control-plane scripts are plain CommonJS without types.
+const { startCluster } = require('../../../../tools/cluster/cluster.cjs') as {
+  startCluster: (options: object) => Promise<{ kubeconfig: string; stop(): Promise<void> }>;
+};
 
 const ZONES = 3;
 const GPU_NODES = new Set(['gpu-a1', 'gpu-b1']);

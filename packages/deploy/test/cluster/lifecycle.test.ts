@@ -7,7 +7,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from './support';
 
-// biome-ignore lint/suspicious/noExplicitAny: plain CommonJS script without types
 const { startCluster } = require(path.join(repoRoot, 'tools', 'cluster', 'cluster.cjs')) as any;
 
 const binDir = () => {
