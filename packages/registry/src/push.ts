@@ -83,7 +83,7 @@ export interface PushOptions {
   readonly concurrency?: number;
   /** Files above this size go up in parts of this size. @default 8 MiB */
   readonly partSize?: number;
-  /** Bytes read from disk but not yet sent, across all uploads of the push. @default 64 MiB */
+  /** Bytes read from disk but not yet sent, across all uploads of the push. @default 32 MiB */
   readonly memoryBudget?: number;
   /** A claim not refreshed for this long belongs to a push that died. @default 30000 */
   readonly leaseMs?: number;

@@ -110,17 +110,23 @@ const TMP = '.catwalk-tmp-';
 const TRASH = '.catwalk-trash-';
 const STAGE = '.catwalk-stage-';
 
-/** Version folders in `dest` (TF Serving's rule: the whole name is a number). */
+/**
+ * Version folders in `dest` that this sidecar writes: the number in its
+ * canonical spelling. TF Serving also reads `00000123` as 123, but the sidecar
+ * never writes such a name and every path it builds is `String(version)`, so a
+ * padded folder someone else left is not one of ours and is left alone.
+ */
 export async function localVersions(dest: string): Promise<number[]> {
   const entries = await fs.readdir(dest, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [];
     throw error;
   });
-  return entries
-    .filter((e) => e.isDirectory())
-    .map((e) => parseVersionFolder(e.name))
-    .filter((v): v is number => v !== undefined)
-    .sort((a, b) => a - b);
+  const versions: number[] = [];
+  for (const entry of entries) {
+    const version = entry.isDirectory() ? parseVersionFolder(entry.name) : undefined;
+    if (version !== undefined && String(version) === entry.name) versions.push(version);
+  }
+  return versions.sort((a, b) => a - b);
 }
 
 /** Removes temp and trash folders a killed sidecar left behind. */

@@ -165,6 +165,24 @@ describe('version identity', () => {
   });
 });
 
+describe('folders the sidecar did not write', () => {
+  it('a zero-padded version folder in dest (TF Serving accepts 00000001) is left alone and never fails a poll', async () => {
+    const loc = model();
+    const c = client(s3.endpoint);
+    await writeVersion(c, loc, 1, halfPlusTwo, 'push-a');
+    await writeVersion(c, loc, 2, halfPlusTwoTf2, 'push-b');
+    await release({ client: c, location: loc, request: { serve: [2] } });
+    const dest = tempDir();
+    fs.cpSync(halfPlusTwo, path.join(dest, '00000001'), { recursive: true });
+    const options = { client: c, location: loc, dest, manifestCache: new Map(), state: newSyncState() };
+    for (let poll = 0; poll < 3; poll++) {
+      expect(await syncOnce(options)).toMatchObject({ present: [2], complete: true });
+    }
+    holds(path.join(dest, '2'), halfPlusTwoTf2);
+    expect(fs.existsSync(path.join(dest, '00000001', 'saved_model.pb'))).toBe(true);
+  });
+});
+
 describe('a corrupt released version', () => {
   it('does not block the rest of the release: what verifies is served, the bad one is reported, a rollback applies within one poll', async () => {
     const loc = model();
