@@ -6,6 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { InvalidExportError } from './errors';
 import { parseVersionFolder, RESERVED_FILES } from './location';
+import { unsafePathProblem } from './records';
 
 export interface ExportFile {
   /** Relative path with '/' separators: the key below the version folder. */
@@ -35,6 +36,12 @@ async function walk(dir: string, problems: string[]): Promise<ExportFile[]> {
       } else if (entry.isDirectory()) {
         await visit(relPath);
       } else if (entry.isFile()) {
+        // A path the manifest cannot hold would make a version every reader calls corrupt.
+        const unsafe = unsafePathProblem(relPath);
+        if (unsafe) {
+          problems.push(`${relPath} has ${unsafe}; rename it`);
+          continue;
+        }
         const stat = await fs.stat(absolute);
         out.push({ path: relPath, absolute, size: stat.size, mtimeMs: stat.mtimeMs });
       } else {

@@ -2,9 +2,11 @@
 // version numbers must survive every hop (JSON, JavaScript, TF Serving's
 // int64) exactly, or be refused up front.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { listVersions, parseManifest, push, UsageError } from '../src';
-import { BUCKET, client, halfPlusTwo, type S3Server, startS3 } from './helpers';
+import { InvalidExportError, listVersions, parseManifest, push, UsageError } from '../src';
+import { BUCKET, client, halfPlusTwo, type S3Server, startS3, tempDir } from './helpers';
 import { freshModel } from './push-support';
 
 let s3: S3Server;
@@ -42,6 +44,27 @@ describe('a manifest describes a SavedModel', () => {
     const [v] = await listVersions(c, loc);
     expect(v!.state).toBe('corrupt');
     expect(v!.problem).toMatch(/saved_model\.pb or saved_model\.pbtxt/);
+  });
+
+  it('a file name no manifest can hold (a backslash, a path over 700 bytes) is refused before anything is written', async () => {
+    const c = client(s3.endpoint);
+    for (const name of [
+      'a\\b.txt',
+      `${'d'.repeat(200)}/${'e'.repeat(200)}/${'f'.repeat(200)}/${'g'.repeat(120)}`,
+    ]) {
+      const loc = freshModel('unsafe-name');
+      const dir = tempDir();
+      fs.cpSync(halfPlusTwo, dir, { recursive: true });
+      const file = path.join(dir, 'assets', name);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, 'vocabulary');
+      const error = await push({ client: c, location: loc, dir }).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(InvalidExportError);
+      expect((error as Error).message).toContain(`assets/${name}`);
+      // Without the check the push succeeded and left a version every reader calls corrupt.
+      expect(await listVersions(c, loc)).toEqual([]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('accepts saved_model.pbtxt as well as saved_model.pb', () => {
