@@ -123,7 +123,8 @@ async function describeVersion(
   }
 }
 
-async function readClaim(
+/** A version's claim with its ETag, or undefined when there is none or it cannot be read. */
+export async function readClaim(
   client: S3Client,
   location: ModelLocation,
   version: number,

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { listVersions, type VersionInfo, type VersionState } from './catalog';
+import { listVersions, readClaim, type VersionInfo, type VersionState } from './catalog';
 import { ConflictError, IdenticalExportError, VersionExistsError } from './errors';
 import { mapLimit, sha256File, sha256Text } from './hash';
 import { whoAmI } from './identity';
@@ -35,7 +35,6 @@ import {
   MANIFEST_FORMAT,
   type Manifest,
   type ManifestFile,
-  parseClaim,
   parseManifest,
 } from './records';
 import {
@@ -148,18 +147,6 @@ const isStale = (claim: Claim, leaseMs: number, now: number) =>
     claim.pid !== undefined &&
     claim.pid !== process.pid &&
     processGone(claim.pid));
-
-async function readClaim(
-  client: S3Client,
-  location: ModelLocation,
-  version: number,
-): Promise<(Claim & { etag: string }) | undefined> {
-  const key = claimKey(location, version);
-  const fetched = await getText(client, location.bucket, key);
-  return fetched
-    ? { ...parseClaim(fetched.text, `s3://${location.bucket}/${key}`), etag: fetched.etag }
-    : undefined;
-}
 
 /**
  * Claims a version folder of our own: the number asked for if it was never

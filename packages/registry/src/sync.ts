@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { listVersions, type ManifestCache } from './catalog';
+import { completeManifests, listVersions, type ManifestCache } from './catalog';
 import { ChecksumMismatchError, InvalidRecordError } from './errors';
 import { mapLimit } from './hash';
 import { MANIFEST_FILE, type ModelLocation, modelKey, parseVersionFolder, RESERVED_FILES } from './location';
@@ -441,9 +441,7 @@ export async function syncOnce(
     options.manifestCache ? { manifestCache: options.manifestCache } : {},
   );
   const current = await readRelease(client, location, initial, versions);
-  const available = new Map(
-    versions.filter((v) => v.state === 'complete').map((v) => [v.version, v.manifest!]),
-  );
+  const available = completeManifests(versions);
   const problems = new Map(
     versions.filter((v) => v.state === 'corrupt').map((v) => [v.version, v.problem ?? 'corrupt']),
   );
