@@ -109,6 +109,23 @@ export async function abortUploads(
   return failed;
 }
 
+/**
+ * Hands the signer the body's sha256 we already computed. SigV4 signs the
+ * payload's hex sha256 (the x-amz-content-sha256 header), and the signer
+ * hashes the body itself unless that header is set: a second pass over every
+ * byte, a tenth of a push's CPU. S3 still checks the header against the body.
+ */
+function withPayloadSha256(command: PutObjectCommand, sha256Hex: string): void {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = sha256Hex;
+      return next(args);
+    },
+    { step: 'build', name: 'catwalkPayloadSha256' },
+  );
+}
+
 /** Uploads a file with its sha256 as metadata and returns that sha256: the sha256 of the bytes sent. */
 export async function uploadFile(target: UploadTarget, settings: UploadSettings): Promise<string> {
   const { client, bucket, key } = target;
@@ -119,7 +136,9 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
     const sha256 = await settings.budget.use(target.size, async () => {
       const body = await readRange(target.file, 0, target.size);
       const digest = createHash('sha256').update(body).digest('hex');
-      await client.send(new PutObjectCommand({ ...common, Metadata: { sha256: digest }, Body: body }), send);
+      const put = new PutObjectCommand({ ...common, Metadata: { sha256: digest }, Body: body });
+      withPayloadSha256(put, digest);
+      await client.send(put, send);
       return digest;
     });
     settings.onBytes(target.size);
