@@ -2,6 +2,7 @@
 // calls the registry makes, with S3's error shapes turned into plain answers.
 
 import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
@@ -112,7 +113,26 @@ class BoundedRetries {
   }
 }
 
+/**
+ * A process with no HOME whose uid has no passwd entry (a container's
+ * runAsUser, `docker run --user`) has no home directory: os.homedir() throws,
+ * and the AWS SDK calls it on every shared-config lookup, so every request
+ * failed. Without a home there are no ~/.aws files to read anyway, so HOME
+ * is set to /nonexistent, the conventional home of users who have none
+ * (only root can create it): the SDK finds no files there and takes
+ * credentials from the environment, IRSA or IMDS.
+ */
+function withoutHomeDirectory(): void {
+  if (process.env.HOME || process.env.USERPROFILE || process.env.HOMEPATH) return;
+  try {
+    os.homedir();
+  } catch {
+    process.env.HOME = '/nonexistent';
+  }
+}
+
 export function createS3Client(config: S3InputConfig = {}): S3Client {
+  withoutHomeDirectory();
   return new S3Client({
     region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),

@@ -1,0 +1,86 @@
+// A container often runs as a uid with no passwd entry and no HOME (the
+// chart's runAsUser, `docker run --user`). Node's os.homedir() then throws,
+// and the AWS SDK calls it on every shared-config lookup. The registry
+// commands must still work with credentials from the environment.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot, tempDir } from './run';
+
+const bin = path.join(repoRoot, 'packages/cli/bin/catwalk.js');
+// Switching to a uid the system does not know needs root (setpriv); CI runs as root.
+const asRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+const describeAsRoot = asRoot ? describe : describe.skip;
+
+let server: ChildProcess | undefined;
+let endpoint = '';
+const s3Dir = tempDir();
+
+describeAsRoot('without a home directory', () => {
+  beforeAll(async () => {
+    server = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    endpoint = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server!.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
+      });
+      server!.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
+    });
+  });
+
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((resolve) => server!.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(s3Dir, { recursive: true, force: true });
+  });
+
+  it('catwalk versions works as a uid with no passwd entry and HOME unset', async () => {
+    const { HOME: _home, ...rest } = process.env;
+    const env = {
+      ...rest,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    delete env.AWS_CONFIG_FILE;
+    delete env.AWS_SHARED_CREDENTIALS_FILE;
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(
+        'setpriv',
+        [
+          '--reuid',
+          '54321',
+          '--regid',
+          '54321',
+          '--clear-groups',
+          process.execPath,
+          bin,
+          'versions',
+          's3://models/nohome/m',
+          '--endpoint',
+          endpoint,
+          '--json',
+        ],
+        { cwd: '/', env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c));
+      child.stderr.on('data', (c: Buffer) => (stderr += c));
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(result.stderr).not.toContain('internal error');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.code).toBe(0);
+  });
+});
