@@ -141,3 +141,36 @@ describe('the embedded S3', () => {
     expect(seen).toEqual([]);
   }, 120_000);
 });
+
+describe('starting the embedded S3', () => {
+  it('rejects with EADDRINUSE when its port is taken, instead of crashing the process', async () => {
+    const { startEmbeddedS3 } = require('../tools/embedded-s3.cjs') as {
+      startEmbeddedS3: (o: {
+        port?: number;
+        dir?: string;
+      }) => Promise<{ port: number; close(): Promise<void> }>;
+    };
+    const first = await startEmbeddedS3({ dir: tempDir() });
+    // s3rver emitted the listen error on a server nothing listened to: an uncaught exception.
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    const jestHandlers = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onUncaught);
+    try {
+      await expect(startEmbeddedS3({ dir: tempDir(), port: first.port })).rejects.toThrow(/EADDRINUSE/);
+      // The first server still answers (a bucket it does not have is an S3 error, not a dead socket).
+      const listed = await listVersions(client(`http://127.0.0.1:${first.port}`), {
+        bucket: BUCKET,
+        prefix: 'nothing',
+        name: 'nothing',
+      }).catch((e: { name?: string }) => e.name);
+      expect(uncaught).toEqual([]);
+      expect(listed).toBe('NoSuchBucket');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const h of jestHandlers) process.on('uncaughtException', h);
+      await first.close();
+    }
+  }, 15_000);
+});

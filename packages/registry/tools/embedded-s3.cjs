@@ -371,6 +371,17 @@ async function startEmbeddedS3(options = {}) {
     conditionalWrites(),
     atomicObjects(server.store, keyedLock()),
   );
+  // s3rver listens without an 'error' listener, so a taken port became an
+  // uncaught exception and run() never settled: listen with one, and reject.
+  const listen = server.listen.bind(server);
+  server.listen = (port, address, options) =>
+    new Promise((resolve, reject) => {
+      const http = listen(port, address, options, () => {
+        http.off('error', reject);
+        resolve(http);
+      });
+      http.once('error', reject);
+    });
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   return { endpoint, port: address.port, dir, close: () => server.close() };

@@ -82,7 +82,7 @@ export async function devS3Command(
   const { startEmbeddedS3 } = require('@catwalk/registry/tools/embedded-s3.cjs') as {
     startEmbeddedS3: StartEmbeddedS3;
   };
-  // s3rver reports a taken port as an uncaught error, not a rejection: look first.
+  // Look first: a taken default port falls back to a free one instead of failing.
   let listenOn = port;
   let note = '';
   if (port !== 0 && !(await portAvailable(port))) {
