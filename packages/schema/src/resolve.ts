@@ -26,6 +26,8 @@ export const defaults = {
   // TLS 1.3 and 1.2 with forward secrecy only: the policy AWS recommends for new listeners.
   sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
   metricsPath: '/monitoring/prometheus/metrics',
+  /** Targets of the generated alerts: percent of requests without a server error, and p99 latency. */
+  slo: { availability: 99.9, p99LatencyMs: 500 },
   versionPolicy: { latest: 1 },
 } as const;
 
@@ -124,7 +126,12 @@ export interface ResolvedModel {
     readonly canaryWeight: number;
     readonly stableWeight: number;
   };
-  readonly monitoring: { readonly prometheus: boolean; readonly datadog: boolean; readonly path: string };
+  readonly monitoring: {
+    readonly prometheus: boolean;
+    readonly datadog: boolean;
+    readonly path: string;
+    readonly slo: { readonly availability: number; readonly p99LatencyMs: number };
+  };
   readonly access: { readonly roleArn?: string };
 }
 
@@ -286,6 +293,10 @@ export function resolve(model: ModelSpec): ResolvedModel {
       prometheus: spec.monitoring?.prometheus ?? true,
       datadog: spec.monitoring?.datadog ?? false,
       path: spec.monitoring?.path ?? defaults.metricsPath,
+      slo: {
+        availability: spec.monitoring?.slo?.availability ?? defaults.slo.availability,
+        p99LatencyMs: spec.monitoring?.slo?.p99LatencyMs ?? defaults.slo.p99LatencyMs,
+      },
     },
     access: spec.access?.roleArn ? { roleArn: spec.access.roleArn } : {},
   };

@@ -332,6 +332,31 @@ export const Experiment = Type.Object(
   { ...strict, description: 'An A/B test between the stable version and a canary version.' },
 );
 
+export const Slo = Type.Object(
+  {
+    availability: Type.Optional(
+      Type.Number({
+        minimum: 90,
+        exclusiveMaximum: 100,
+        description:
+          'Percent of requests answered without a server error over 30 days, from 90 to below 100 (default 99.9); 100 would leave no error budget to alert on.',
+      }),
+    ),
+    p99LatencyMs: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 600000,
+        description:
+          'Milliseconds 99% of requests take at most, as TF Serving measures them (default 500); a positive number up to 600000.',
+      }),
+    ),
+  },
+  {
+    ...strict,
+    description: 'Service level objectives the generated alerts measure against (availability, p99LatencyMs).',
+  },
+);
+
 export const Monitoring = Type.Object(
   {
     prometheus: Type.Optional(
@@ -346,6 +371,7 @@ export const Monitoring = Type.Object(
         description: 'Metrics path (default /monitoring/prometheus/metrics).',
       }),
     ),
+    slo: Type.Optional(Slo),
   },
   { ...strict, description: 'Metrics.' },
 );

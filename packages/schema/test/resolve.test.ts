@@ -45,7 +45,12 @@ describe('resolve', () => {
         scheme: 'internal',
         tls: { enabled: false, certificateArns: [], sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06' },
       },
-      monitoring: { prometheus: true, datadog: false, path: '/monitoring/prometheus/metrics' },
+      monitoring: {
+        prometheus: true,
+        datadog: false,
+        path: '/monitoring/prometheus/metrics',
+        slo: { availability: 99.9, p99LatencyMs: 500 },
+      },
       access: {},
     });
   });
