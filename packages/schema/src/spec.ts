@@ -353,7 +353,8 @@ export const Slo = Type.Object(
   },
   {
     ...strict,
-    description: 'Service level objectives the generated alerts measure against (availability, p99LatencyMs).',
+    description:
+      'Service level objectives the generated alerts measure against (availability, p99LatencyMs).',
   },
 );
 
