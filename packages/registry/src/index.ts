@@ -14,6 +14,7 @@ export {
   VersionExistsError,
 } from './errors';
 export { type ExampleExportOptions, writeExampleExport } from './example-export';
+export { whoAmI } from './identity';
 export {
   CLAIM_FILE,
   checkVersionNumber,
@@ -26,13 +27,27 @@ export {
 } from './location';
 export { type ConfigSource, initialFromConfig, renderModelsConfig } from './models-config';
 export { type PushOptions, type PushProgress, type PushResult, push } from './push';
-export type { Claim, Manifest, ManifestFile, Release, ReleaseEntry, ReleaseState } from './records';
+export type {
+  AuditEntry,
+  Claim,
+  ExperimentPhase,
+  ExperimentState,
+  ExperimentVerdict,
+  Manifest,
+  ManifestFile,
+  Release,
+  ReleaseEntry,
+  ReleaseState,
+} from './records';
 export { parseManifest, parseRelease, unsafePathProblem } from './records';
 export {
   type CurrentRelease,
+  changeExperiment,
   checkLabelName,
   defaultInitialRelease,
+  describeExperiment,
   describeState,
+  type ExperimentChange,
   type InitialRelease,
   initialState,
   type PruneResult,

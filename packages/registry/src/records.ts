@@ -89,6 +89,55 @@ export interface ReleaseEntry extends ReleaseState {
   readonly rolledBackTo?: number;
 }
 
+/** Where an A/B test stands; written by `catwalk experiment`, read by it, `status` and `deploy`. */
+export type ExperimentPhase = 'starting' | 'running' | 'promoting' | 'aborting';
+
+/** The last analysis between two steps (the shape the analysis returns; readers ignore unknown fields). */
+export interface ExperimentVerdict {
+  readonly at: string;
+  readonly verdict: 'pass' | 'fail' | 'inconclusive';
+  readonly reason: string;
+  readonly step: number;
+  readonly tracks?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * An A/B test between the version `stable` points to and a canary version.
+ * Everything a rerun of an interrupted command needs is here: the commands
+ * derive their next action from it and from what the cluster reports.
+ */
+export interface ExperimentState {
+  readonly canary: number;
+  readonly stable: number;
+  /** Percent of unaddressed requests the canary gets now (0-100). */
+  readonly weight: number;
+  /** The weights to walk, one step per interval; one step for a fixed weight. */
+  readonly plan: { readonly steps: readonly number[]; readonly intervalSeconds: number };
+  /** Index in plan.steps of the weight in force; -1 while the canary is not yet taking traffic. */
+  readonly step: number;
+  /** When the current step's weight was set: the next step waits intervalSeconds from here. */
+  readonly stepStartedAt?: string;
+  readonly phase: ExperimentPhase;
+  readonly startedAt: string;
+  readonly startedBy: string;
+  /** Promote on its own after the last step passes. */
+  readonly autoPromote?: boolean;
+  /** Prometheus URL the steps are analysed against. */
+  readonly analysisUrl?: string;
+  readonly analysis?: ExperimentVerdict;
+}
+
+/** One line of the audit trail: every change of release.json says who, when, what and from/to. */
+export interface AuditEntry {
+  readonly at: string;
+  readonly by: string;
+  /** release, rollback, prune, experiment-start, experiment-weight, experiment-promote, ... */
+  readonly action: string;
+  readonly from: string;
+  readonly to: string;
+  readonly generation: number;
+}
+
 /** <model>/release.json. Every write is a compare-and-swap on the object's ETag, with generation + 1. */
 export interface Release extends ReleaseEntry {
   readonly format: typeof RELEASE_FORMAT;
@@ -102,9 +151,15 @@ export interface Release extends ReleaseEntry {
    * compare-and-swap.
    */
   readonly pruning?: readonly number[];
+  /** The A/B test in progress, if any. */
+  readonly experiment?: ExperimentState;
+  /** Every change, newest first (at most AUDIT_LIMIT). */
+  readonly audit?: readonly AuditEntry[];
 }
 
 export const HISTORY_LIMIT = 20;
+/** Audit lines kept: an experiment writes one per step, so this is larger than the history. */
+export const AUDIT_LIMIT = 200;
 
 /**
  * Why `p` is not a safe relative path inside a version folder, if it is
@@ -219,7 +274,39 @@ export function parseRelease(text: string, where: string): Release {
     if (!isRecord(h)) throw new InvalidRecordError(`${where}: history[${i}] must be an object`);
     parseState(h, `${where} history[${i}]`);
   });
+  if (r.experiment !== undefined) parseExperiment(r.experiment, `${where}: experiment`);
+  if (r.audit !== undefined && !Array.isArray(r.audit)) {
+    throw new InvalidRecordError(`${where}: 'audit' must be a list`);
+  }
   return r as unknown as Release;
+}
+
+const PHASES: readonly string[] = ['starting', 'running', 'promoting', 'aborting'];
+
+/** Throws InvalidRecordError naming the field when `value` is not an experiment record. */
+export function parseExperiment(value: unknown, where: string): void {
+  const bad = (what: string): never => {
+    throw new InvalidRecordError(`${where}: ${what}`);
+  };
+  if (!isRecord(value)) bad('must be an object');
+  const e = value as Record<string, unknown>;
+  if (!isVersion(e.canary)) bad("'canary' must be a version number");
+  if (!isVersion(e.stable)) bad("'stable' must be a version number");
+  const percent = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 100;
+  if (!percent(e.weight)) bad("'weight' must be a whole percent, 0 to 100");
+  const plan = e.plan as Record<string, unknown> | undefined;
+  if (!isRecord(plan) || !Array.isArray(plan.steps) || !plan.steps.every(percent)) {
+    bad("'plan.steps' must be a list of whole percents");
+  }
+  if (!Number.isFinite(plan!.intervalSeconds) || (plan!.intervalSeconds as number) < 0) {
+    bad("'plan.intervalSeconds' must be a number of seconds");
+  }
+  if (!Number.isInteger(e.step) || (e.step as number) < -1)
+    bad("'step' must be an index of plan.steps, or -1");
+  if (!PHASES.includes(e.phase as string)) bad(`'phase' must be one of ${PHASES.join(', ')}`);
+  if (typeof e.startedBy !== 'string' || typeof e.startedAt !== 'string') {
+    bad("'startedBy' and 'startedAt' must be strings");
+  }
 }
 
 /** The fingerprint of a file list: identifies "the same export" across runs. */

@@ -12,8 +12,12 @@ import { ChecksumMismatchError, ConflictError, NotFoundError, UsageError } from 
 import { whoAmI } from './identity';
 import { claimKey, type ModelLocation, manifestKey, releaseKey } from './location';
 import {
+  AUDIT_LIMIT,
+  type AuditEntry,
   CLAIM_FORMAT,
+  type ExperimentState,
   HISTORY_LIMIT,
+  parseExperiment,
   parseRelease,
   RELEASE_FORMAT,
   type Release,
@@ -279,9 +283,14 @@ export interface ReleaseResult {
 }
 
 const entryOf = (r: Release): ReleaseEntry => {
-  const { format: _f, model: _m, history: _h, pruning: _p, ...entry } = r;
+  const { format: _f, model: _m, history: _h, pruning: _p, experiment: _e, audit: _a, ...entry } = r;
   return entry;
 };
+
+/** One line for the audit trail and conflict messages: "canary 4 vs stable 3 at 10% (running, by ana@host)". */
+export function describeExperiment(e: ExperimentState): string {
+  return `canary ${e.canary} vs stable ${e.stable} at ${e.weight}% (${e.phase}, started by ${e.startedBy} at ${e.startedAt})`;
+}
 
 /**
  * Writes the next generation of release.json with a compare-and-swap on the
@@ -311,7 +320,8 @@ async function writeRelease(
     if (stored?.requestId === next.requestId) return;
     if (!(error instanceof ConflictError)) throw error;
     const who = stored
-      ? ` (now generation ${stored.generation}, by ${stored.updatedBy} at ${stored.updatedAt}: ${describeState(stored)})`
+      ? ` (now generation ${stored.generation}, by ${stored.updatedBy} at ${stored.updatedAt}: ${describeState(stored)}` +
+        `${stored.experiment ? `; experiment ${describeExperiment(stored.experiment)}` : ''})`
       : '';
     throw new ConflictError(
       `release.json of ${location.name} was changed by someone else while this ${what} ran${who}. ` +
@@ -320,30 +330,62 @@ async function writeRelease(
   }
 }
 
+interface NextExtra {
+  rolledBackTo?: number;
+  pruning?: readonly number[];
+  /** The experiment after this write: absent keeps the current one, null ends it. */
+  experiment?: ExperimentState | null;
+  /** What the audit line says changed; default the served versions and labels before and after. */
+  audit?: { from: string; to: string };
+  /**
+   * Whether the release before this one goes into `history` (what rollback
+   * walks back through). Experiment steps that change neither the served
+   * versions nor the labels keep it out, so a long experiment does not push
+   * the releases worth rolling back to out of the bounded history. @default true
+   */
+  keepInHistory?: boolean;
+}
+
 function nextRelease(
   location: ModelLocation,
   current: CurrentRelease,
   state: ReleaseState,
   reason: string,
   updatedBy: string,
-  extra: { rolledBackTo?: number; pruning?: readonly number[] } = {},
+  extra: NextExtra = {},
 ): Release {
   const history = current.release
-    ? [entryOf(current.release), ...current.release.history].slice(0, HISTORY_LIMIT)
+    ? extra.keepInHistory === false
+      ? current.release.history
+      : [entryOf(current.release), ...current.release.history].slice(0, HISTORY_LIMIT)
     : [];
+  const updatedAt = new Date().toISOString();
+  const generation = current.generation + 1;
+  const entry: AuditEntry = {
+    at: updatedAt,
+    by: updatedBy,
+    action: reason,
+    from: extra.audit?.from ?? describeState(current.state),
+    to: extra.audit?.to ?? describeState(state),
+    generation,
+  };
+  const audit = [entry, ...(current.release?.audit ?? [])].slice(0, AUDIT_LIMIT);
+  const experiment = extra.experiment === undefined ? current.release?.experiment : extra.experiment;
   return {
     format: RELEASE_FORMAT,
     model: location.name,
-    generation: current.generation + 1,
+    generation,
     serve: state.serve,
     labels: state.labels,
-    updatedAt: new Date().toISOString(),
+    updatedAt,
     updatedBy,
     reason,
     requestId: randomUUID(),
     ...(extra.rolledBackTo !== undefined ? { rolledBackTo: extra.rolledBackTo } : {}),
     history,
     ...(extra.pruning?.length ? { pruning: extra.pruning } : {}),
+    ...(experiment ? { experiment } : {}),
+    audit,
   };
 }
 
@@ -396,6 +438,81 @@ async function change(
   return { release: next, previous: current.state };
 }
 
+/** What an experiment command decides to write; see changeExperiment. */
+export interface ExperimentChange {
+  /** Served versions and labels after the change; absent keeps them. */
+  readonly state?: ReleaseState;
+  /** The experiment after the change; null ends it. */
+  readonly experiment: ExperimentState | null;
+  /** The audit line's action: experiment-start, experiment-weight, ... */
+  readonly action: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * One experiment transition, written like every release: read release.json
+ * with its ETag, decide (pure, from what is there), write generation + 1 with
+ * If-Match. `decide` returning undefined means the record already says what
+ * the command wants (a rerun after an interruption), and nothing is written.
+ * A second operator who wrote in between makes this one fail with a
+ * ConflictError naming them and their experiment; nothing of this change is
+ * written then.
+ */
+export async function changeExperiment(
+  options: ReleaseOptions,
+  decide: (current: CurrentRelease, complete: ReadonlySet<number>) => ExperimentChange | undefined,
+): Promise<{ readonly release: Release | undefined; readonly written: boolean }> {
+  const { client, location } = options;
+  await requireConditionalWrites(client, location.bucket, location.prefix);
+  const versions = await listVersions(client, location);
+  const current = await readRelease(client, location, options.initial ?? defaultInitialRelease, versions);
+  if (options.expectGeneration !== undefined && options.expectGeneration !== current.generation) {
+    const r = current.release;
+    throw new ConflictError(
+      `release.json of ${location.name} is at generation ${current.generation}, not ${options.expectGeneration}: ` +
+        `changed by ${r?.updatedBy ?? 'someone'} at ${r?.updatedAt ?? '?'} (${r?.reason ?? '?'})` +
+        `${r?.experiment ? `; experiment ${describeExperiment(r.experiment)}` : ''}. Nothing was written.`,
+    );
+  }
+  const pruning = new Set(current.release?.pruning ?? []);
+  const complete = new Set(
+    versions.filter((v) => v.state === 'complete' && !pruning.has(v.version)).map((v) => v.version),
+  );
+  const decided = decide(current, complete);
+  if (!decided) return { release: current.release, written: false };
+  if (decided.experiment) parseExperiment(decided.experiment, `the experiment of ${location.name}`);
+  const state = decided.state ?? current.state;
+  if (decided.state) {
+    refusePruning(current, [...state.serve, ...Object.values(state.labels)]);
+    checkState(state, complete);
+    if (options.verify !== false) {
+      for (const v of state.serve.filter((x) => !current.state.serve.includes(x))) {
+        const manifest = versions.find((x) => x.version === v)?.manifest;
+        const problem = manifest ? await verifyVersion(client, location, manifest) : undefined;
+        if (problem) {
+          throw new ChecksumMismatchError(
+            `version ${v} does not match its manifest in S3 (${problem}); the experiment was not changed. ` +
+              'Push the export again as a new version.',
+          );
+        }
+      }
+    }
+  }
+  const sameState = describeState(state) === describeState(current.state);
+  const next = nextRelease(location, current, state, decided.action, options.updatedBy ?? whoAmI(), {
+    experiment: decided.experiment,
+    audit: { from: decided.from, to: decided.to },
+    keepInHistory: !sameState,
+    ...(sameState && current.release?.rolledBackTo !== undefined
+      ? { rolledBackTo: current.release.rolledBackTo }
+      : {}),
+    ...(pruning.size ? { pruning: [...pruning] } : {}),
+  });
+  await writeRelease(client, location, current, next, decided.action);
+  return { release: next, written: true };
+}
+
 export function describeState(state: ReleaseState): string {
   const labels = Object.entries(state.labels).map(([l, v]) => `${l}=${v}`);
   return `serve ${state.serve.join(',') || 'nothing'}${labels.length ? `, ${labels.join(' ')}` : ''}`;
@@ -408,6 +525,26 @@ function refusePruning(current: CurrentRelease, versions: Iterable<number>): voi
     throw new UsageError(
       `version${hit.length > 1 ? 's' : ''} ${hit.join(', ')} ${hit.length > 1 ? 'are' : 'is'} being deleted by a prune ` +
         `(release.json generation ${current.generation}, by ${current.release!.updatedBy}); release another version`,
+    );
+  }
+}
+
+/**
+ * While an experiment runs, its two versions stay served and the canary label
+ * stays on the canary: the canary pods follow that label, and only the
+ * experiment commands may end the test (promote or abort), in order.
+ */
+function refuseExperimentChange(current: CurrentRelease, next: ReleaseState): void {
+  const e = current.release?.experiment;
+  if (!e) return;
+  const problems: string[] = [];
+  if (next.labels.canary !== e.canary) problems.push(`the canary label must stay on ${e.canary}`);
+  for (const v of [e.stable, e.canary])
+    if (!next.serve.includes(v)) problems.push(`version ${v} must stay served`);
+  if (problems.length) {
+    throw new ConflictError(
+      `an experiment is running on ${current.release!.model}: ${describeExperiment(e)}; ${problems.join(', ')}. ` +
+        'End it first with catwalk experiment promote or catwalk experiment abort.',
     );
   }
 }
@@ -427,6 +564,13 @@ export function release(
       ...(options.request.serve ?? []),
       ...Object.values(options.request.labels ?? {}).filter((v): v is number => v !== null),
     ]);
+    // Checked before the release itself, so a request that unserves a version under test is told why.
+    const labels: Record<string, number> = { ...current.state.labels };
+    for (const [label, version] of Object.entries(options.request.labels ?? {})) {
+      if (version === null) delete labels[label];
+      else labels[label] = version;
+    }
+    refuseExperimentChange(current, { serve: options.request.serve ?? current.state.serve, labels });
     return planRelease(current.state, options.request, complete);
   });
 }
@@ -444,6 +588,13 @@ export async function rollback(
         throw unknownServed(
           options.location,
           'Release first (catwalk release --serve), or give the spec file.',
+        );
+      }
+      const e = current.release?.experiment;
+      if (e) {
+        throw new ConflictError(
+          `an experiment is running on ${options.location.name}: ${describeExperiment(e)}; a rollback would move ` +
+            `the stable version under it. Run catwalk experiment abort first (stable stays ${e.stable}), then roll back.`,
         );
       }
       if (options.to !== undefined) refusePruning(current, [options.to]);
