@@ -1,7 +1,9 @@
 // The transport-independent heart of the fake: which versions are served,
 // how a request finds its servable, and TF Serving's error texts.
 import type { ErrorCode, ModelState, Tensor } from '@catwalk/client';
+import type { Entrypoint, InferenceApi, ServingMetrics } from './metrics.js';
 import { type FakeModel, type FakeSignature, FeatureError, type Features } from './models.js';
+import { type TrafficBehaviour, TrafficModel } from './traffic.js';
 
 export class TfError extends Error {
   constructor(
@@ -40,16 +42,86 @@ interface Fault {
   readonly methods: readonly FakeMethod[];
 }
 
+export interface CoreMonitoring {
+  readonly metrics: ServingMetrics;
+  /** Folder the versions are "loaded" from, for the model_path label. */
+  readonly modelBasePath: string;
+  readonly loadMs: number;
+  /** Absent: the versions have no warm-up data. */
+  readonly warmupMs?: number;
+}
+
 export class Core {
   private readonly models = new Map<string, FakeModel>();
   private readonly states = new Map<string, Map<number, VersionState>>();
   private readonly labels = new Map<string, Map<string, number>>();
   private readonly faults: Fault[] = [];
+  private readonly traffic = new Map<string, TrafficModel>();
   latencyMs = 0;
   readonly requests: RecordedRequest[] = [];
 
-  constructor(models: readonly FakeModel[]) {
+  constructor(
+    models: readonly FakeModel[],
+    readonly monitoring?: CoreMonitoring,
+  ) {
     for (const model of models) this.addModel(model);
+  }
+
+  /** The page TF Serving serves on its monitoring path. */
+  metricsPage(): string {
+    return this.monitoring?.metrics.render() ?? '';
+  }
+
+  setTraffic(model: string, behaviour: TrafficBehaviour): void {
+    this.traffic.set(model, new TrafficModel(model, behaviour));
+  }
+
+  /**
+   * One inference call as TF Serving accounts for it (request_count by
+   * status, request_latency when it succeeded), after the model's simulated
+   * wait and failure share.
+   */
+  async inference<T>(
+    model: string,
+    api: InferenceApi,
+    entrypoint: Entrypoint,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const started = performance.now();
+    const traffic = this.traffic.get(model);
+    // Both draws happen before any wait, so outcomes follow the order calls arrive in.
+    const waitMs = traffic?.drawLatencyMs() ?? 0;
+    const fails = traffic?.drawFailure() ?? false;
+    const record = (code: ErrorCode) =>
+      this.monitoring?.metrics.recordRequest(
+        model,
+        api,
+        entrypoint,
+        code,
+        Math.round((performance.now() - started) * 1000),
+        Math.round(waitMs * 1000),
+      );
+    try {
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+      if (fails) throw new TfError(traffic!.errorCode, failureMessage(traffic!.errorCode));
+      const result = await run();
+      record('OK');
+      return result;
+    } catch (error) {
+      record(error instanceof TfError ? error.code : 'INTERNAL');
+      throw error;
+    }
+  }
+
+  private recordLoad(name: string, version: number): void {
+    const m = this.monitoring;
+    if (!m) return;
+    const base = m.modelBasePath.replace(/\/+$/, '');
+    m.metrics.recordLoad(
+      `${base}/${name}/${version}`,
+      m.loadMs * 1000,
+      m.warmupMs === undefined ? undefined : m.warmupMs * 1000,
+    );
   }
 
   addModel(model: FakeModel): void {
@@ -58,8 +130,10 @@ export class Core {
     }
     this.models.set(model.name, model);
     const states = new Map<number, VersionState>();
-    for (const v of servedVersions(model))
+    for (const v of servedVersions(model)) {
       states.set(v, { state: 'AVAILABLE', errorCode: 'OK', errorMessage: '' });
+      this.recordLoad(model.name, v);
+    }
     this.states.set(model.name, states);
     this.labels.set(model.name, new Map());
     for (const [label, version] of Object.entries(model.labels ?? {}))
@@ -74,6 +148,7 @@ export class Core {
   ): void {
     const states = this.states.get(name);
     if (!states) throw new Error(`no model ${name} in the fake`);
+    if (state === 'AVAILABLE' && states.get(version)?.state !== 'AVAILABLE') this.recordLoad(name, version);
     states.set(version, { state, errorCode: error?.code ?? 'OK', errorMessage: error?.message ?? '' });
   }
 
@@ -190,6 +265,12 @@ export class Core {
     // unref: a call still waiting when the fake stops must not keep the process alive.
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs).unref());
   }
+}
+
+function failureMessage(code: ErrorCode): string {
+  return code === 'UNAVAILABLE'
+    ? 'The batch scheduling queue to which this task was submitted is full'
+    : `simulated ${code} from the model`;
 }
 
 function signaturesOf(model: FakeModel, version: number): Readonly<Record<string, FakeSignature>> {

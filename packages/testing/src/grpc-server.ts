@@ -20,6 +20,7 @@ import {
   TfError,
   withContext,
 } from './core.js';
+import type { InferenceApi } from './metrics.js';
 import type { Features } from './models.js';
 
 export interface GrpcServerOptions {
@@ -28,6 +29,12 @@ export interface GrpcServerOptions {
 }
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+
+const API_OF: Partial<Record<FakeMethod, InferenceApi>> = {
+  predict: 'Predict',
+  classify: 'Classify',
+  regress: 'Regress',
+};
 
 function unary<Req, Res>(
   core: Core,
@@ -39,13 +46,17 @@ function unary<Req, Res>(
     const headers = Object.fromEntries(
       Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]),
     );
-    core.record({ transport: 'grpc', method, model: modelOf(call.request), headers });
-    Promise.resolve()
-      .then(() => {
-        core.injectFault(method);
-        return method === 'metadata' || method === 'status' ? undefined : core.delay();
-      })
-      .then(() => callback(null, run(call.request)))
+    const model = modelOf(call.request);
+    core.record({ transport: 'grpc', method, model, headers });
+    const answer = async () => {
+      core.injectFault(method);
+      if (method !== 'metadata' && method !== 'status') await core.delay();
+      return run(call.request);
+    };
+    // Predict, Classify and Regress are counted (PredictionServiceImpl); MultiInference is not.
+    const api = API_OF[method];
+    (api ? core.inference(model, api, 'GRPC', answer) : answer())
+      .then((response) => callback(null, response))
       .catch((error: unknown) => {
         const tf =
           error instanceof TfError

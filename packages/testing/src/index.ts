@@ -1,6 +1,13 @@
 // @catwalk/testing: an in-process TF-Serving-compatible server for tests.
 export type { FakeMethod, RecordedRequest } from './core.js';
 export {
+  type Entrypoint,
+  exponentialBuckets,
+  type InferenceApi,
+  LATENCY_BUCKETS_MICROS,
+  QUEUING_BUCKETS_MICROS,
+} from './metrics.js';
+export {
   type ExampleModelOptions,
   type FakeModel,
   type FakeSignature,
@@ -13,4 +20,12 @@ export {
   type TensorSpecInit,
   type VersionPolicy,
 } from './models.js';
-export { type FailOptions, type FakeServing, type FakeServingOptions, startFakeServing } from './server.js';
+export {
+  DEFAULT_MONITORING_PATH,
+  type FailOptions,
+  type FakeServing,
+  type FakeServingOptions,
+  type MonitoringOptions,
+  startFakeServing,
+} from './server.js';
+export type { LatencyDistribution, TrafficBehaviour } from './traffic.js';

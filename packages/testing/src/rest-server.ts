@@ -20,8 +20,21 @@ const GET_PATH =
   /^\/v1\/models(?:\/([^/:]+))?(?:(?:\/versions\/(\d+))|(?:\/labels\/([^/:]+)))?(?:\/(metadata))?$/i;
 const INT64_MAX = 9223372036854775807n;
 
-export function createRestServer(core: Core): Server {
+export interface RestServerOptions {
+  /** Serve the Prometheus page on this path (TF Serving's monitoring config); absent: no page. */
+  readonly monitoringPath?: string;
+}
+
+export function createRestServer(core: Core, options: RestServerOptions = {}): Server {
   const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (options.monitoringPath !== undefined && path === options.monitoringPath && req.method === 'GET') {
+      // http_server.cc answers the page as text/plain.
+      const page = core.metricsPage();
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(page) });
+      res.end(page);
+      return;
+    }
     handle(core, req, res).catch((error: unknown) => {
       if (error instanceof TfError) return sendError(res, error);
       sendError(res, new TfError('INTERNAL', error instanceof Error ? error.message : String(error)));
@@ -83,12 +96,17 @@ async function handle(core: Core, req: IncomingMessage, res: ServerResponse): Pr
     }
     const name = decode(m[1])!;
     core.record({ transport: 'rest', method: verb, model: name, headers });
-    core.injectFault(verb);
-    await core.delay();
-    if (res.destroyed) return;
-    const servable = core.resolve(name, parseVersion(m[2]), decode(m[3]));
-    if (verb === 'predict') return sendJson(res, 200, predict(core, servable, body));
-    return sendJson(res, 200, examples(core, verb, servable, body));
+    const api = verb === 'predict' ? 'Predict' : verb === 'classify' ? 'Classify' : 'Regress';
+    const answer = await core.inference(name, api, 'REST', async () => {
+      core.injectFault(verb);
+      await core.delay();
+      if (res.destroyed) return undefined;
+      const servable = core.resolve(name, parseVersion(m[2]), decode(m[3]));
+      if (verb === 'predict') return predict(core, servable, body);
+      return examples(core, verb, servable, body);
+    });
+    if (answer === undefined) return;
+    return sendJson(res, 200, answer);
   }
   if (method === 'GET') {
     const m = GET_PATH.exec(path);

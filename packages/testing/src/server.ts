@@ -1,10 +1,28 @@
 import type { AddressInfo } from 'node:net';
 import type { ErrorCode, ModelState } from '@catwalk/client';
 import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
-import { Core, type FakeMethod, type RecordedRequest } from './core.js';
+import { Core, type CoreMonitoring, type FakeMethod, type RecordedRequest } from './core.js';
 import { createGrpcServer } from './grpc-server.js';
+import { ServingMetrics } from './metrics.js';
 import type { FakeModel } from './models.js';
 import { createRestServer } from './rest-server.js';
+import type { TrafficBehaviour } from './traffic.js';
+
+/** TF Serving's default path for the Prometheus page (PrometheusExporter::kPrometheusPath). */
+export const DEFAULT_MONITORING_PATH = '/monitoring/prometheus/metrics';
+
+export interface MonitoringOptions {
+  /** Path of the Prometheus page on the REST port. @default "/monitoring/prometheus/metrics" */
+  readonly path?: string;
+  /** Also the batching_session metrics, as TF Serving has with --enable_batching. @default false */
+  readonly batching?: boolean;
+  /** Folder shown in the model_path label of the load metrics. @default "/models" */
+  readonly modelBasePath?: string;
+  /** Load time recorded for each version that becomes available. @default 250 */
+  readonly loadMs?: number;
+  /** Warm-up time recorded for each version; null when the versions ship no warm-up data. @default 40 */
+  readonly warmupMs?: number | null;
+}
 
 export interface FakeServingOptions {
   readonly models: readonly FakeModel[];
@@ -18,6 +36,8 @@ export interface FakeServingOptions {
   readonly grpc?: boolean;
   /** gRPC outputs as tensor_content, like --enable_serialization_as_tensor_content. @default false (typed *_val fields) */
   readonly tensorContent?: boolean;
+  /** TF Serving's Prometheus metrics on the REST port, as with --monitoring_config_file. @default off */
+  readonly monitoring?: boolean | MonitoringOptions;
 }
 
 export interface FailOptions {
@@ -34,6 +54,15 @@ export interface FakeServing {
   readonly restUrl: string;
   /** e.g. "127.0.0.1:43122"; empty when gRPC is off. */
   readonly grpcAddress: string;
+  /** e.g. "http://127.0.0.1:43121/monitoring/prometheus/metrics"; empty when monitoring is off. */
+  readonly metricsUrl: string;
+  /** The Prometheus page as it is now; empty when monitoring is off. */
+  metricsText(): string;
+  /**
+   * What the model does to the inference calls it gets from now on: a share
+   * of failures and a latency distribution (replaces the model's previous one).
+   */
+  setTraffic(model: string, behaviour: TrafficBehaviour): void;
   /** Every request received, in order, with its headers or gRPC metadata. */
   readonly requests: readonly RecordedRequest[];
   /** The next `count` matching calls fail with this error (TF Serving's code, HTTP status and text). */
@@ -58,9 +87,10 @@ export interface FakeServing {
 
 /** Starts a TF-Serving-compatible server in this process. */
 export async function startFakeServing(options: FakeServingOptions): Promise<FakeServing> {
-  const core = new Core(options.models);
+  const monitoring = resolveMonitoring(options.monitoring);
+  const core = new Core(options.models, monitoring?.core);
   const host = options.host ?? '127.0.0.1';
-  const rest = createRestServer(core);
+  const rest = createRestServer(core, monitoring ? { monitoringPath: monitoring.path } : {});
   await new Promise<void>((resolve, reject) => {
     rest.once('error', reject);
     rest.listen(options.restPort ?? 0, host, () => resolve());
@@ -96,6 +126,9 @@ export async function startFakeServing(options: FakeServingOptions): Promise<Fak
   return {
     restUrl: `http://${host}:${restPort}`,
     grpcAddress,
+    metricsUrl: monitoring ? `http://${host}:${restPort}${monitoring.path}` : '',
+    metricsText: () => core.metricsPage(),
+    setTraffic: (model, behaviour) => core.setTraffic(model, behaviour),
     requests: core.requests,
     failNext(count, fail = {}) {
       const code = fail.code ?? 'UNAVAILABLE';
@@ -115,6 +148,28 @@ export async function startFakeServing(options: FakeServingOptions): Promise<Fak
     addModel: (model) => core.addModel(model),
     kill: () => stop(false),
     close: () => stop(true),
+  };
+}
+
+function resolveMonitoring(
+  option: FakeServingOptions['monitoring'],
+): { path: string; core: CoreMonitoring } | undefined {
+  if (option === undefined || option === false) return undefined;
+  const o: MonitoringOptions = option === true ? {} : option;
+  const path = o.path ?? DEFAULT_MONITORING_PATH;
+  if (!path.startsWith('/') || path.startsWith('/v1/') || path === '/v1') {
+    throw new Error(
+      `monitoring.path must start with "/" and stay outside /v1 (the model API), got "${path}"`,
+    );
+  }
+  return {
+    path,
+    core: {
+      metrics: new ServingMetrics(o.batching ?? false),
+      modelBasePath: o.modelBasePath ?? '/models',
+      loadMs: o.loadMs ?? 250,
+      ...(o.warmupMs === null ? {} : { warmupMs: o.warmupMs ?? 40 }),
+    },
   };
 }
 
