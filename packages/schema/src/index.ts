@@ -10,10 +10,24 @@ export {
   s3BucketProblem,
 } from './names';
 export { describeBytes, formatBytes, formatCpu, parseQuantity } from './quantity';
-export type { ResolvedBatching, ResolvedModel, ResolvedQuantities, ResolvedVersionPolicy } from './resolve';
-export { defaults, describeVersionPolicy, peakReplicas, podPaths, ports, resolve } from './resolve';
+export type {
+  ResolvedAnalysisThresholds,
+  ResolvedBatching,
+  ResolvedModel,
+  ResolvedQuantities,
+  ResolvedVersionPolicy,
+} from './resolve';
+export {
+  analysisThresholds,
+  defaults,
+  describeVersionPolicy,
+  peakReplicas,
+  podPaths,
+  ports,
+  resolve,
+} from './resolve';
 export { MANAGED_FLAGS } from './semantic';
-export type { BatchingSpec, ModelSpec, VersionPolicySpec } from './spec';
+export type { BatchingSpec, ExperimentAnalysisSpec, ModelSpec, VersionPolicySpec } from './spec';
 export { API_VERSION, KIND, ModelSpecSchema, modelJsonSchema, patterns, SCHEMA_ID } from './spec';
 export type {
   PlainMessage,

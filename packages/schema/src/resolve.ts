@@ -29,7 +29,21 @@ export const defaults = {
   /** Targets of the generated alerts: percent of requests without a server error, and p99 latency. */
   slo: { availability: 99.9, p99LatencyMs: 500 },
   versionPolicy: { latest: 1 },
+  /** experiment.analysis: when the automated analysis aborts an experiment. */
+  experimentAnalysis: { maxErrorRateIncrease: 0.005, maxP99LatencyRatio: 1.5, minRequests: 500 },
 } as const;
+
+export interface ResolvedAnalysisThresholds {
+  readonly maxErrorRateIncrease: number;
+  readonly maxP99LatencyRatio: number;
+  readonly minRequests: number;
+}
+
+/** experiment.analysis of a spec, defaults filled in (the spec may have no experiment block at all). */
+export function analysisThresholds(spec: Pick<ModelSpec, 'spec'>): ResolvedAnalysisThresholds {
+  const given = spec.spec.experiment?.analysis ?? {};
+  return { ...defaults.experimentAnalysis, ...given };
+}
 
 /** Where things are inside the serving pod; the chart and the sidecar use the same paths. */
 export const podPaths = {

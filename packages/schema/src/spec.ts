@@ -320,6 +320,37 @@ export const Endpoint = Type.Object(
   { ...strict, description: 'How callers reach the model: /v1/models/<name> on this host.' },
 );
 
+export const ExperimentAnalysis = Type.Object(
+  {
+    maxErrorRateIncrease: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        exclusiveMaximum: 1,
+        description:
+          "How much the canary's error rate may exceed the stable's, as a share (default 0.005: half a percentage point).",
+      }),
+    ),
+    maxP99LatencyRatio: Type.Optional(
+      Type.Number({
+        minimum: 1,
+        description: "The canary's p99 latency may be at most this multiple of the stable's (default 1.5).",
+      }),
+    ),
+    minRequests: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          'Requests each track needs since the experiment started before any verdict (default 500).',
+      }),
+    ),
+  },
+  {
+    ...strict,
+    description:
+      'When the automated analysis aborts an experiment: thresholds tested with a sequential test on TF Serving metrics.',
+  },
+);
+
 export const Experiment = Type.Object(
   {
     canaryVersion: Version('The version tested against versionLabels.stable.'),
@@ -328,6 +359,7 @@ export const Experiment = Type.Object(
       maximum: 99,
       description: 'Percent of traffic sent to the canary (1-99).',
     }),
+    analysis: Type.Optional(ExperimentAnalysis),
   },
   { ...strict, description: 'An A/B test between the stable version and a canary version.' },
 );
@@ -423,6 +455,7 @@ export const ModelSpecSchema = Type.Object(
 export type ModelSpec = Static<typeof ModelSpecSchema>;
 export type VersionPolicySpec = Static<typeof VersionPolicy>;
 export type BatchingSpec = Static<typeof Batching>;
+export type ExperimentAnalysisSpec = Static<typeof ExperimentAnalysis>;
 
 /** The spec's JSON Schema as a plain object, with TypeBox's private symbols dropped. */
 export function modelJsonSchema(): Record<string, unknown> {
