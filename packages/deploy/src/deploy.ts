@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { type ChartOptions, generateChart } from '@catwalk/chart-gen';
 import type { ResolvedModel } from '@catwalk/schema';
 import { type ObjectChange, planChanges } from './changes';
+import { appliedExperiment, experimentValuesDocument } from './experiment-cluster';
+import type { ExperimentValues } from './experiment-plan';
 import { helmError, runHelm } from './helm';
 import { type ClusterTarget, type Connection, connect, k8s } from './kube';
 import { type ModelProgress, modelProgress } from './rollout';
@@ -30,6 +32,13 @@ export interface DeployOptions extends ClusterTarget {
   readonly chartOptions?: ChartOptions;
   /** Called whenever a watched object changes, with every model's progress. */
   readonly onProgress?: (progress: readonly ModelProgress[]) => void;
+  /**
+   * The A/B values to install (the experiment commands set them; null removes
+   * the experiment). When absent, a model keeps the values its running
+   * experiment last got, so a spec change in the middle of a test never
+   * resets its weights or removes its canary.
+   */
+  readonly experiment?: ExperimentValues | null;
 }
 
 export interface ModelOutcome {
@@ -139,12 +148,31 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
         options.chart ? path.resolve(options.chart) : await writeChart(model, root, options.chartOptions),
       );
     }
-    const valuesArgs = (options.values ?? []).flatMap((file) => ['--values', path.resolve(file)]);
+    const userValues = (options.values ?? []).flatMap((file) => ['--values', path.resolve(file)]);
+    // The experiment's values come last, over the spec's and the user's.
+    const valuesByModel = new Map<string, string[]>();
+    await inPool(options.models, options.concurrency ?? 4, async (model) => {
+      const experiment =
+        options.experiment !== undefined ? options.experiment : await appliedExperiment(target, model.name);
+      if (!experiment) {
+        valuesByModel.set(model.name, userValues);
+        return;
+      }
+      const file = path.join(root, `${model.name}.experiment.json`);
+      await fs.writeFile(file, JSON.stringify(experimentValuesDocument(experiment)));
+      valuesByModel.set(model.name, [...userValues, '--values', file]);
+    });
 
     if (options.dryRun) {
       const models = await inPool(options.models, options.concurrency ?? 4, async (model) => {
         try {
-          const changes = await planChanges(conn, target, model.name, charts.get(model.name)!, valuesArgs);
+          const changes = await planChanges(
+            conn,
+            target,
+            model.name,
+            charts.get(model.name)!,
+            valuesByModel.get(model.name)!,
+          );
           return { model: model.name, ok: true, changes, seconds: (Date.now() - started) / 1000 };
         } catch (error) {
           return {
@@ -191,7 +219,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
               '--wait=watcher',
               '--timeout',
               `${remaining}s`,
-              ...valuesArgs,
+              ...valuesByModel.get(model.name)!,
             ],
             target,
           );

@@ -2,6 +2,33 @@ export type { ObjectChange } from './changes';
 export { changedPaths } from './changes';
 export type { DeployOptions, DeployResult, ModelOutcome } from './deploy';
 export { checkOwnership, deploy, OwnershipError } from './deploy';
+export {
+  type ExperimentOutcome,
+  type ExperimentOptions,
+  ExperimentRefusedError,
+  type ExperimentStatus,
+  type ExperimentStore,
+  ExperimentStuckError,
+  experimentStatus,
+  formatExperimentStatus,
+  runExperiment,
+} from './experiment';
+export { appliedExperiment, type PodServing, type TrackReport } from './experiment-cluster';
+export {
+  type Action as ExperimentAction,
+  type AuditLine,
+  type ClusterView,
+  type Command as ExperimentCommand,
+  checkSteps,
+  type ExperimentRecord,
+  type ExperimentValues,
+  type PlanInput,
+  planNext,
+  type RecordChange,
+  type ReleaseView,
+  type TrackView,
+  type Verdict,
+} from './experiment-plan';
 export { resolveHelm } from './helm';
 export type { ClusterTarget, Connection } from './kube';
 export { connect, KubeconfigError } from './kube';

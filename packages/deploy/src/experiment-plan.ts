@@ -1,0 +1,567 @@
+// The experiment lifecycle as a pure function: (what release.json says, what
+// the cluster reports, the command) → the one next action. The commands run
+// it in a loop, observing again after every action, so an interrupted command
+// rerun from scratch continues where the first one stopped, and a command that
+// finds another operator's change in the record stops instead of mixing the two.
+
+/** The experiment record kept in release.json (the registry's ExperimentState). */
+export interface ExperimentRecord {
+  readonly canary: number;
+  readonly stable: number;
+  readonly weight: number;
+  readonly plan: { readonly steps: readonly number[]; readonly intervalSeconds: number };
+  readonly step: number;
+  readonly stepStartedAt?: string;
+  readonly phase: 'starting' | 'running' | 'promoting' | 'aborting';
+  readonly startedAt: string;
+  readonly startedBy: string;
+  readonly autoPromote?: boolean;
+  readonly analysisUrl?: string;
+  readonly analysis?: RecordedVerdict;
+}
+
+export interface RecordedVerdict {
+  readonly at: string;
+  readonly verdict: Verdict['verdict'];
+  readonly reason: string;
+  readonly step: number;
+  readonly tracks?: Readonly<Record<string, unknown>>;
+}
+
+/** What the analysis between two steps concluded. */
+export interface Verdict {
+  readonly verdict: 'pass' | 'fail' | 'inconclusive';
+  readonly reason: string;
+  readonly tracks?: Readonly<Record<string, unknown>>;
+}
+
+/** One line of release.json's audit trail. */
+export interface AuditLine {
+  readonly at: string;
+  readonly by: string;
+  readonly action: string;
+  readonly from: string;
+  readonly to: string;
+  readonly generation: number;
+}
+
+/** release.json as the planner needs it. */
+export interface ReleaseView {
+  readonly generation: number;
+  readonly serve: readonly number[];
+  readonly labels: Readonly<Record<string, number>>;
+  readonly experiment?: ExperimentRecord;
+  readonly audit?: readonly AuditLine[];
+}
+
+/** The chart's A/B values (experiment.* in values.yaml) while a test runs. */
+export interface ExperimentValues {
+  readonly stableVersion: number;
+  readonly canaryVersion: number;
+  /** The canary's percent of unaddressed requests; main gets the rest. */
+  readonly canaryWeight: number;
+}
+
+/** A track's pods as they report themselves through the pod proxy. */
+export interface TrackView {
+  /** Live pods of the track (not terminating). */
+  readonly pods: number;
+  /** Every live pod is Ready and the Deployment has all its replicas. */
+  readonly ready: boolean;
+  /** Versions every live pod's TF Serving reports AVAILABLE (through its sidecar's /ready/serving). */
+  readonly availableOnAll: readonly number[];
+}
+
+export interface ClusterView {
+  /** The experiment values the experiment commands last applied to the chart; null when none is applied. */
+  readonly applied: ExperimentValues | null;
+  readonly main: TrackView;
+  readonly canary: TrackView | null;
+}
+
+export type Command =
+  | {
+      readonly kind: 'start';
+      readonly canary: number;
+      readonly steps: readonly number[];
+      readonly intervalSeconds: number;
+      readonly autoPromote: boolean;
+      readonly analysisUrl?: string;
+    }
+  | { readonly kind: 'set-weight'; readonly weight: number }
+  | { readonly kind: 'promote' }
+  | { readonly kind: 'abort'; readonly reason?: string };
+
+/** A change of release.json (compare-and-swap on the generation the plan was made from). */
+export interface RecordChange {
+  readonly state?: { readonly serve: readonly number[]; readonly labels: Readonly<Record<string, number>> };
+  readonly experiment: ExperimentRecord | null;
+  readonly action: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export type Action =
+  | {
+      readonly kind: 'write';
+      readonly change: RecordChange;
+      readonly say: string;
+      /** The command ends once this is written: 'fail' when the experiment was aborted by its analysis. */
+      readonly ends?: 'done' | 'fail';
+    }
+  /** helm upgrade with these experiment values (null: no experiment, the canary Deployment goes). */
+  | { readonly kind: 'apply'; readonly values: ExperimentValues | null; readonly say: string }
+  | { readonly kind: 'wait'; readonly for: 'canary' | 'main'; readonly version: number; readonly say: string }
+  | { readonly kind: 'wait-until'; readonly at: number; readonly say: string }
+  | { readonly kind: 'analyse'; readonly say: string }
+  | { readonly kind: 'done'; readonly say: string; readonly failed?: boolean }
+  | { readonly kind: 'refuse'; readonly say: string };
+
+export interface PlanInput {
+  readonly command: Command;
+  readonly release: ReleaseView;
+  readonly cluster: ClusterView;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+  /** Who runs the command (the record's startedBy for a start). */
+  readonly me: string;
+  /** The analysis just made for the current step, when the last action was 'analyse'. */
+  readonly verdict?: Verdict;
+}
+
+const weightsText = (weight: number) => `${100 - weight}/${weight}`;
+
+export function describeRecord(e: ExperimentRecord): string {
+  return `canary ${e.canary} vs stable ${e.stable} at ${e.weight}% (${e.phase}, started by ${e.startedBy} at ${e.startedAt})`;
+}
+
+const ascending = (xs: Iterable<number>) => [...new Set(xs)].sort((a, b) => a - b);
+
+/** The chart values the record asks for right now (the weight the cluster should carry). */
+export function wantedValues(e: ExperimentRecord): ExperimentValues {
+  return { stableVersion: e.stable, canaryVersion: e.canary, canaryWeight: e.weight };
+}
+
+const sameValues = (a: ExperimentValues | null, b: ExperimentValues | null) =>
+  a === b ||
+  (a !== null &&
+    b !== null &&
+    a.stableVersion === b.stableVersion &&
+    a.canaryVersion === b.canaryVersion &&
+    a.canaryWeight === b.canaryWeight);
+
+const canaryAvailable = (cluster: ClusterView, version: number) =>
+  !!cluster.canary &&
+  cluster.canary.pods > 0 &&
+  cluster.canary.ready &&
+  cluster.canary.availableOnAll.includes(version);
+
+const mainAvailable = (cluster: ClusterView, version: number) =>
+  cluster.main.pods > 0 && cluster.main.ready && cluster.main.availableOnAll.includes(version);
+
+/** Checks a list of step weights: whole percents from 1 to 100, rising. */
+export function checkSteps(steps: readonly number[]): string | undefined {
+  if (steps.length === 0) return 'give at least one weight';
+  for (const w of steps) {
+    if (!Number.isInteger(w) || w < 1 || w > 100) return `${w} is not a whole percent from 1 to 100`;
+  }
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i]! <= steps[i - 1]!) return `the weights must rise (${steps[i - 1]} then ${steps[i]})`;
+  }
+  return undefined;
+}
+
+/**
+ * Moves the experiment on (or keeps it) given what the release and the
+ * cluster say; converges the cluster on the record first, so every command
+ * finishes what an interrupted one left.
+ */
+function converge(e: ExperimentRecord, input: PlanInput): Action | undefined {
+  const wanted = wantedValues(e);
+  const applied = input.cluster.applied;
+  if (sameValues(applied, wanted)) return undefined;
+  // Traffic reaches the canary only once its pods serve the canary version.
+  if (wanted.canaryWeight > 0 && (applied === null || applied.canaryWeight === 0)) {
+    if (applied === null) {
+      return {
+        kind: 'apply',
+        values: { ...wanted, canaryWeight: 0 },
+        say: `creating the canary (version ${e.canary}) at weight 0`,
+      };
+    }
+    if (!canaryAvailable(input.cluster, e.canary)) {
+      return {
+        kind: 'wait',
+        for: 'canary',
+        version: e.canary,
+        say: `waiting for the canary pods to be Ready with version ${e.canary} AVAILABLE`,
+      };
+    }
+  }
+  return {
+    kind: 'apply',
+    values: wanted,
+    say: `weights main/canary ${weightsText(wanted.canaryWeight)}`,
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function abortChange(e: ExperimentRecord, reason: string): RecordChange {
+  return {
+    experiment: { ...e, phase: 'aborting', weight: 0 },
+    action: 'experiment-abort',
+    from: describeRecord(e),
+    to: `aborting: weight 0, then the canary goes (${reason})`,
+  };
+}
+
+function promoteChange(e: ExperimentRecord, release: ReleaseView): RecordChange {
+  const labels = { ...release.labels, stable: e.canary };
+  return {
+    state: { serve: ascending([...release.serve, e.canary]), labels },
+    experiment: { ...e, phase: 'promoting' },
+    action: 'experiment-promote',
+    from: `stable=${e.stable}`,
+    to: `stable=${e.canary}`,
+  };
+}
+
+/** The record once the canary is gone: no experiment, no canary label, the losing version no longer served. */
+function endChange(e: ExperimentRecord, release: ReleaseView, promoted: boolean): RecordChange {
+  const labels: Record<string, number> = { ...release.labels };
+  delete labels.canary;
+  const loser = promoted ? e.stable : e.canary;
+  const stillLabelled = Object.values(labels).includes(loser);
+  const serve = release.serve.filter((v) => v !== loser || stillLabelled);
+  return {
+    state: { serve, labels },
+    experiment: null,
+    action: promoted ? 'experiment-promoted' : 'experiment-aborted',
+    from: describeRecord(e),
+    to: promoted
+      ? `version ${e.canary} is stable, the canary is removed`
+      : `the canary is removed, version ${e.stable} stays stable`,
+  };
+}
+
+/** The next step of a running experiment (steps, analysis, the end of the plan). */
+function walk(e: ExperimentRecord, input: PlanInput): Action {
+  const last = e.plan.steps.length - 1;
+  const analysed = e.analysisUrl !== undefined;
+  const atLast = e.step >= last;
+  if (atLast && !analysed && !e.autoPromote) {
+    return {
+      kind: 'done',
+      say: `the canary takes ${e.weight}% of unaddressed requests; run catwalk experiment promote or abort when you have decided`,
+    };
+  }
+  if (atLast && !input.verdict && e.analysis?.step === e.step && e.analysis.verdict === 'pass') {
+    return {
+      kind: 'done',
+      say: `the canary stayed within the thresholds for the whole plan (${e.analysis.reason}); run catwalk experiment promote (or abort)`,
+    };
+  }
+  const since = Date.parse(e.stepStartedAt ?? e.startedAt);
+  // An inconclusive look holds the step: the next look is one interval after it.
+  const lastLook =
+    e.analysis && e.analysis.step === e.step && e.analysis.verdict === 'inconclusive'
+      ? Date.parse(e.analysis.at)
+      : since;
+  const due = lastLook + e.plan.intervalSeconds * 1000;
+  if (input.verdict) {
+    const v = input.verdict;
+    const recorded: RecordedVerdict = {
+      at: iso(input.now),
+      verdict: v.verdict,
+      reason: v.reason,
+      step: e.step,
+      ...(v.tracks ? { tracks: v.tracks } : {}),
+    };
+    if (v.verdict === 'fail') {
+      const change = abortChange({ ...e, analysis: recorded }, `analysis: ${v.reason}`);
+      return { kind: 'write', change, say: `the canary is worse: ${v.reason}; aborting` };
+    }
+    if (v.verdict === 'inconclusive') {
+      return {
+        kind: 'write',
+        change: {
+          experiment: { ...e, analysis: recorded },
+          action: 'experiment-analysis',
+          from: `step ${e.step + 1} of ${last + 1}`,
+          to: `inconclusive, holding ${e.weight}%: ${v.reason}`,
+        },
+        say: `no verdict yet (${v.reason}); holding ${e.weight}% for another ${e.plan.intervalSeconds} s`,
+      };
+    }
+    return advance({ ...e, analysis: recorded }, input, true);
+  }
+  if (input.now < due) {
+    return {
+      kind: 'wait-until',
+      at: due,
+      say: `step ${e.step + 1} of ${last + 1} at ${e.weight}%; next look at ${iso(due)}`,
+    };
+  }
+  if (analysed) return { kind: 'analyse', say: `analysing step ${e.step + 1} of ${last + 1}` };
+  return advance(e, input, false);
+}
+
+/** After a step passed (or its interval ran out with no analysis): the next weight, or the end of the plan. */
+function advance(e: ExperimentRecord, input: PlanInput, looked: boolean): Action {
+  const last = e.plan.steps.length - 1;
+  if (e.step >= last) {
+    if (e.autoPromote) {
+      return {
+        kind: 'write',
+        change: promoteChange(e, input.release),
+        say: `the plan passed; promoting version ${e.canary}`,
+      };
+    }
+    if (looked) {
+      // Record the passing look; the next round stops at the last step.
+      return {
+        kind: 'write',
+        change: {
+          experiment: e,
+          action: 'experiment-analysis',
+          from: `step ${e.step + 1} of ${last + 1}`,
+          to: `pass: ${e.analysis?.reason ?? ''}`,
+        },
+        say: `the last step passed (${e.analysis?.reason ?? ''})`,
+      };
+    }
+    return {
+      kind: 'done',
+      say: `the canary stayed within the thresholds for the whole plan at ${e.weight}%; run catwalk experiment promote (or abort)`,
+    };
+  }
+  const weight = e.plan.steps[e.step + 1]!;
+  return {
+    kind: 'write',
+    change: {
+      experiment: { ...e, step: e.step + 1, weight, stepStartedAt: iso(input.now) },
+      action: 'experiment-weight',
+      from: `${e.weight}%`,
+      to: `${weight}%`,
+    },
+    say: `step ${e.step + 2} of ${last + 1}: canary to ${weight}%`,
+  };
+}
+
+/** The end of a promote or an abort once the record says so: weight back, canary gone, record closed. */
+function finish(e: ExperimentRecord, input: PlanInput): Action {
+  const { cluster, release } = input;
+  const promoting = e.phase === 'promoting';
+  if (promoting && !mainAvailable(cluster, e.canary)) {
+    return {
+      kind: 'wait',
+      for: 'main',
+      version: e.canary,
+      say: `waiting for every main pod to report version ${e.canary} AVAILABLE`,
+    };
+  }
+  if (cluster.applied !== null && cluster.applied.canaryWeight > 0) {
+    return {
+      kind: 'apply',
+      values: { ...cluster.applied, canaryWeight: 0 },
+      say: 'weights main/canary 100/0',
+    };
+  }
+  if (cluster.applied !== null) {
+    return { kind: 'apply', values: null, say: 'removing the canary Deployment' };
+  }
+  const failed = !promoting && e.analysis?.verdict === 'fail';
+  return {
+    kind: 'write',
+    change: endChange(e, release, promoting),
+    say: promoting
+      ? `version ${e.canary} is stable; the experiment is over`
+      : `aborted${failed ? ` by the analysis (${e.analysis!.reason})` : ''}; version ${e.stable} stayed stable throughout`,
+    ends: failed ? 'fail' : 'done',
+  };
+}
+
+/** The one next action for `input.command`. */
+export function planNext(input: PlanInput): Action {
+  const { command, release, cluster, me } = input;
+  const e = release.experiment;
+  switch (command.kind) {
+    case 'start': {
+      if (!e) {
+        // The record is closed: done only if this command's experiment already ran to its end.
+        if (cluster.applied !== null) {
+          return {
+            kind: 'refuse',
+            say: 'the chart carries experiment values but release.json has no experiment; run catwalk experiment abort to clean up',
+          };
+        }
+        const stable = release.labels.stable;
+        if (stable === undefined) {
+          return {
+            kind: 'refuse',
+            say: `the release has no stable label to compare with; run catwalk release <spec> --label stable=<version> first (labels now: ${Object.keys(release.labels).join(', ') || 'none'})`,
+          };
+        }
+        if (stable === command.canary) {
+          return {
+            kind: 'refuse',
+            say: `version ${command.canary} is already stable; give --canary the new version to test`,
+          };
+        }
+        const problem = checkSteps(command.steps);
+        if (problem) return { kind: 'refuse', say: `--steps/--weight: ${problem}` };
+        const experiment: ExperimentRecord = {
+          canary: command.canary,
+          stable,
+          weight: 0,
+          plan: { steps: [...command.steps], intervalSeconds: command.intervalSeconds },
+          step: -1,
+          phase: 'starting',
+          startedAt: iso(input.now),
+          startedBy: me,
+          ...(command.autoPromote ? { autoPromote: true } : {}),
+          ...(command.analysisUrl ? { analysisUrl: command.analysisUrl } : {}),
+        };
+        return {
+          kind: 'write',
+          change: {
+            state: {
+              serve: ascending([...release.serve, command.canary]),
+              labels: { ...release.labels, canary: command.canary },
+            },
+            experiment,
+            action: 'experiment-start',
+            from: `stable=${stable}`,
+            to: `canary=${command.canary} at 0%, plan ${command.steps.join(',')}% every ${command.intervalSeconds} s`,
+          },
+          say: `labelling version ${command.canary} canary in the release`,
+        };
+      }
+      if (e.canary !== command.canary || e.startedBy !== me) {
+        return {
+          kind: 'refuse',
+          say: `another experiment holds ${describeRecord(e)}; it must be promoted or aborted first (catwalk experiment status shows it)`,
+        };
+      }
+      if (e.phase === 'promoting' || e.phase === 'aborting') {
+        const verb = e.phase === 'promoting' ? 'promote' : 'abort';
+        // The plan's own ending (its analysis failed, or it passed with --auto-promote): finish it here.
+        if (e.phase === 'aborting' && e.analysis?.verdict === 'fail') return finish(e, input);
+        if (e.phase === 'promoting' && e.autoPromote) return finish(e, input);
+        return {
+          kind: 'refuse',
+          say: `the experiment is being ${e.phase === 'promoting' ? 'promoted' : 'aborted'} (${describeRecord(e)}); run catwalk experiment ${verb} to finish it`,
+        };
+      }
+      const converging = converge(e, input);
+      if (converging) return converging;
+      if (e.phase === 'starting') {
+        if (!canaryAvailable(cluster, e.canary)) {
+          return {
+            kind: 'wait',
+            for: 'canary',
+            version: e.canary,
+            say: `waiting for the canary pods to be Ready with version ${e.canary} AVAILABLE`,
+          };
+        }
+        const weight = e.plan.steps[0]!;
+        return {
+          kind: 'write',
+          change: {
+            experiment: { ...e, phase: 'running', step: 0, weight, stepStartedAt: iso(input.now) },
+            action: 'experiment-weight',
+            from: '0%',
+            to: `${weight}%`,
+          },
+          say: `the canary serves version ${e.canary}; step 1 of ${e.plan.steps.length}: canary to ${weight}%`,
+        };
+      }
+      return walk(e, input);
+    }
+    case 'set-weight': {
+      if (!e)
+        return { kind: 'refuse', say: 'no experiment is running; start one with catwalk experiment start' };
+      if (e.phase === 'promoting' || e.phase === 'aborting') {
+        return {
+          kind: 'refuse',
+          say: `the experiment is being ${e.phase === 'promoting' ? 'promoted' : 'aborted'} (${describeRecord(e)}); its weight can no longer change`,
+        };
+      }
+      const w = command.weight;
+      if (!Number.isInteger(w) || w < 0 || w > 100) {
+        return { kind: 'refuse', say: `weight ${w}: give a whole percent from 0 to 100` };
+      }
+      // A manual weight replaces what is left of the plan: a running start stops walking.
+      if (e.weight !== w || e.phase !== 'running' || e.plan.steps.length !== 1 || e.plan.steps[0] !== w) {
+        return {
+          kind: 'write',
+          change: {
+            experiment: {
+              ...e,
+              phase: 'running',
+              weight: w,
+              step: 0,
+              plan: { steps: [w], intervalSeconds: e.plan.intervalSeconds },
+              stepStartedAt: iso(input.now),
+            },
+            action: 'experiment-weight',
+            from: `${e.weight}%`,
+            to: `${w}% (set by hand)`,
+          },
+          say: `canary weight to ${w}% in the release`,
+        };
+      }
+      const converging = converge(e, input);
+      if (converging) return converging;
+      return { kind: 'done', say: `weights main/canary ${weightsText(w)}` };
+    }
+    case 'promote': {
+      if (!e) return { kind: 'refuse', say: 'no experiment is running, so there is nothing to promote' };
+      if (e.phase === 'aborting') {
+        return {
+          kind: 'refuse',
+          say: `the experiment is being aborted (${describeRecord(e)}); run catwalk experiment abort to finish it`,
+        };
+      }
+      if (e.phase !== 'promoting') {
+        // The canary must be serving its version before the main pods take it on.
+        if (!canaryAvailable(cluster, e.canary) && cluster.applied !== null) {
+          return {
+            kind: 'wait',
+            for: 'canary',
+            version: e.canary,
+            say: `waiting for the canary pods to serve version ${e.canary} before promoting it`,
+          };
+        }
+        return {
+          kind: 'write',
+          change: promoteChange(e, release),
+          say: `moving the stable label to version ${e.canary}`,
+        };
+      }
+      return finish(e, input);
+    }
+    case 'abort': {
+      if (!e) {
+        if (cluster.applied !== null)
+          return { kind: 'apply', values: null, say: 'removing the canary Deployment' };
+        return { kind: 'done', say: 'no experiment is running' };
+      }
+      if (e.phase === 'promoting') {
+        return {
+          kind: 'refuse',
+          say: `the experiment is being promoted (${describeRecord(e)}); run catwalk experiment promote to finish it, then catwalk rollback if needed`,
+        };
+      }
+      if (e.phase !== 'aborting') {
+        return {
+          kind: 'write',
+          change: abortChange(e, command.reason ?? `by ${me}`),
+          say: 'aborting: canary weight to 0 in the release',
+        };
+      }
+      return finish(e, input);
+    }
+  }
+}

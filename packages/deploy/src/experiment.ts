@@ -1,0 +1,346 @@
+// `catwalk experiment start | set-weight | promote | abort`: the loop that
+// runs the pure planner (experiment-plan.ts) against the release record and
+// the cluster until the command's goal is reached. Every round reads both
+// again, so the loop never acts on a stale view: an interrupted command rerun
+// picks up where the record and the cluster stand, and a change by another
+// operator is seen before the next action.
+
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ChartOptions } from '@catwalk/chart-gen';
+import type { ResolvedModel } from '@catwalk/schema';
+import { deploy } from './deploy';
+import {
+  appliedExperiment,
+  keptUserValues,
+  notServing,
+  type TrackReport,
+  trackReport,
+} from './experiment-cluster';
+import {
+  type Action,
+  type AuditLine,
+  type ClusterView,
+  type Command,
+  type ExperimentRecord,
+  planNext,
+  type RecordChange,
+  type ReleaseView,
+  type Verdict,
+} from './experiment-plan';
+import { type ClusterTarget, type Connection, connect } from './kube';
+
+/** release.json as the experiment commands use it; the CLI backs it with @catwalk/registry. */
+export interface ExperimentStore {
+  read(): Promise<ReleaseView>;
+  /**
+   * Writes the change as the next generation, compare-and-swap: fails with an
+   * error named ConflictError when the record is no longer at `generation`.
+   */
+  write(generation: number, change: RecordChange): Promise<void>;
+}
+
+export interface ExperimentOptions extends ClusterTarget {
+  readonly model: ResolvedModel;
+  readonly store: ExperimentStore;
+  /** Who runs the command: the record's startedBy and the audit's "by". */
+  readonly me: string;
+  /** Extra values files for helm, as for deploy. */
+  readonly values?: readonly string[];
+  readonly helm?: string;
+  readonly chartOptions?: ChartOptions;
+  /** Longest wait for pods to serve a version, and for each helm upgrade. @default 600 */
+  readonly timeoutSeconds?: number;
+  /** Compares the tracks between steps; needed when the experiment has an analysis URL. */
+  readonly analyse?: (
+    experiment: ExperimentRecord,
+    where: { readonly namespace: string },
+  ) => Promise<Verdict>;
+  /** One line per action taken and per new wait. */
+  readonly onEvent?: (line: string) => void;
+  /** Stops the loop between actions (Ctrl-C); a rerun continues from the record. */
+  readonly signal?: AbortSignal;
+  /** How often waits look again. @default 2000 */
+  readonly pollMs?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface ExperimentOutcome {
+  /** false when the experiment was aborted by its analysis. */
+  readonly ok: boolean;
+  readonly message: string;
+  readonly release: ReleaseView;
+}
+
+/** The command cannot go on: another operator's experiment, a wrong phase, a bad argument. */
+export class ExperimentRefusedError extends Error {
+  override readonly name = 'ExperimentRefusedError';
+}
+
+/** A wait or a helm upgrade did not finish in time, or failed. */
+export class ExperimentStuckError extends Error {
+  override readonly name = 'ExperimentStuckError';
+}
+
+const isConflict = (error: unknown) => error instanceof Error && error.name === 'ConflictError';
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** What the cluster says, in the planner's terms, plus the raw track reports for messages. */
+export async function observe(
+  conn: Connection,
+  options: Pick<ExperimentOptions, 'helm' | 'kubeconfig' | 'context' | 'model'>,
+): Promise<ClusterView & { readonly reports: { main: TrackReport | null; canary: TrackReport | null } }> {
+  const name = options.model.name;
+  const target = {
+    helm: options.helm,
+    kubeconfig: options.kubeconfig,
+    context: options.context,
+    namespace: conn.namespace,
+  };
+  const [applied, main, canary] = await Promise.all([
+    appliedExperiment(target, name),
+    trackReport(conn, name, 'main'),
+    trackReport(conn, name, 'canary'),
+  ]);
+  if (applied === undefined) {
+    throw new ExperimentRefusedError(
+      `${name} is not deployed in namespace ${conn.namespace}; run catwalk deploy first`,
+    );
+  }
+  return {
+    applied,
+    main: main ?? { pods: 0, ready: false, availableOnAll: [] },
+    canary,
+    reports: { main, canary },
+  };
+}
+
+/** Runs `command` to its end; resolves with the outcome, throws when refused or stuck. */
+export async function runExperiment(
+  command: Command,
+  options: ExperimentOptions,
+): Promise<ExperimentOutcome> {
+  const conn = await connect(options);
+  const now = options.now ?? Date.now;
+  const pollMs = options.pollMs ?? 2000;
+  const timeoutSeconds = options.timeoutSeconds ?? 600;
+  const say = options.onEvent ?? (() => undefined);
+  if (options.model.experiment && command.kind === 'start') {
+    throw new ExperimentRefusedError(
+      `the spec of ${options.model.name} sets experiment.canaryVersion, so its chart already runs a fixed A/B test; ` +
+        'remove canaryVersion and canaryWeight from the spec (keep experiment.analysis) and deploy it, then start the experiment',
+    );
+  }
+  let verdict: Verdict | undefined;
+  let lastSaid = '';
+  let waitingSince: { key: string; at: number } | undefined;
+  let conflicts = 0;
+  let helmBusy = 0;
+  let scratch: string | undefined;
+  const helmTarget = {
+    helm: options.helm,
+    kubeconfig: options.kubeconfig,
+    context: options.context,
+    namespace: conn.namespace,
+  };
+  try {
+    return await loop();
+  } finally {
+    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+  }
+
+  async function loop(): Promise<ExperimentOutcome> {
+    for (;;) {
+      if (options.signal?.aborted) {
+        throw new ExperimentStuckError('interrupted; run the same command again to continue from here');
+      }
+      const release = await options.store.read();
+      const cluster = await observe(conn, options);
+      const action: Action = planNext({ command, release, cluster, now: now(), me: options.me, verdict });
+      verdict = undefined;
+      if (action.say !== lastSaid && action.kind !== 'done' && action.kind !== 'refuse') say(action.say);
+      lastSaid = action.say;
+      if (action.kind !== 'wait') waitingSince = undefined;
+      switch (action.kind) {
+        case 'done':
+          return { ok: true, message: action.say, release };
+        case 'refuse':
+          throw new ExperimentRefusedError(action.say);
+        case 'write':
+          try {
+            await options.store.write(release.generation, action.change);
+          } catch (error) {
+            // Someone wrote in between: look again; the planner refuses if the experiment is no longer ours.
+            if (!isConflict(error) || ++conflicts > 5) throw error;
+            say(
+              `release.json changed meanwhile (${(error as Error).message.split('\n')[0]}); reading it again`,
+            );
+            lastSaid = '';
+            continue;
+          }
+          if (action.ends) {
+            const after = await options.store.read();
+            return { ok: action.ends === 'done', message: action.say, release: after };
+          }
+          continue;
+        case 'apply': {
+          let values = options.values;
+          if (!values?.length) {
+            const kept = await keptUserValues(helmTarget, options.model.name);
+            scratch ??= await fs.mkdtemp(path.join(os.tmpdir(), 'catwalk-experiment-'));
+            const file = path.join(scratch, 'kept-values.json');
+            await fs.writeFile(file, JSON.stringify(kept));
+            values = [file];
+          }
+          const result = await deploy({
+            models: [options.model],
+            kubeconfig: options.kubeconfig,
+            context: options.context,
+            namespace: conn.namespace,
+            values,
+            helm: options.helm,
+            chartOptions: options.chartOptions,
+            timeoutSeconds,
+            experiment: action.values,
+          });
+          const outcome = result.models[0];
+          if (!outcome?.ok) {
+            const reason = outcome?.reason ?? 'helm upgrade failed';
+            // Another helm upgrade of the same release (a second operator, a deploy) holds helm's lock.
+            if (/another operation .* in progress/i.test(reason) && ++helmBusy <= 30) {
+              await sleep(pollMs, options.signal);
+              continue;
+            }
+            throw new ExperimentStuckError(`${action.say}: ${reason}`);
+          }
+          continue;
+        }
+        case 'wait': {
+          const key = `${action.for}:${action.version}`;
+          if (waitingSince?.key !== key) waitingSince = { key, at: now() };
+          if (now() - waitingSince.at > timeoutSeconds * 1000) {
+            const report = action.for === 'canary' ? cluster.reports.canary : cluster.reports.main;
+            throw new ExperimentStuckError(
+              `${action.for} pods did not serve version ${action.version} within ${timeoutSeconds} s:\n  ${notServing(report, action.version).join('\n  ')}\nRun the same command again to keep waiting, or catwalk experiment abort.`,
+            );
+          }
+          await sleep(pollMs, options.signal);
+          continue;
+        }
+        case 'wait-until':
+          // Looks at the record now and then, so a set-weight or abort by someone else is seen during a long interval.
+          await sleep(Math.max(0, Math.min(action.at - now(), pollMs * 5)), options.signal);
+          continue;
+        case 'analyse': {
+          const experiment = release.experiment!;
+          if (!options.analyse) {
+            throw new ExperimentRefusedError(
+              `the experiment is analysed against ${experiment.analysisUrl}, but this command was given no way to analyse`,
+            );
+          }
+          verdict = await options.analyse(experiment, { namespace: conn.namespace });
+          say(`analysis: ${verdict.verdict}: ${verdict.reason}`);
+          lastSaid = '';
+          continue;
+        }
+      }
+    }
+  }
+}
+
+/** Everything `catwalk experiment status` shows: the record, the cluster's weights, each track's pods. */
+export interface ExperimentStatus {
+  readonly model: string;
+  readonly namespace: string;
+  readonly release: ReleaseView;
+  readonly applied: ClusterView['applied'];
+  readonly main: TrackReport | null;
+  readonly canary: TrackReport | null;
+  readonly audit: readonly AuditLine[];
+}
+
+export async function experimentStatus(
+  options: Pick<ExperimentOptions, 'model' | 'helm' | 'kubeconfig' | 'context' | 'namespace'> & {
+    readonly store: Pick<ExperimentStore, 'read'>;
+  },
+): Promise<ExperimentStatus> {
+  const conn = await connect(options);
+  const [release, cluster] = await Promise.all([options.store.read(), observe(conn, options)]);
+  return {
+    model: options.model.name,
+    namespace: conn.namespace,
+    release,
+    applied: cluster.applied,
+    main: cluster.reports.main,
+    canary: cluster.reports.canary,
+    audit: (release.audit ?? []).filter((a) => a.action.startsWith('experiment')).slice(0, 10),
+  };
+}
+
+function trackLine(name: string, t: TrackReport | null): string[] {
+  if (!t) return [`  ${name.padEnd(7)} no Deployment`];
+  const lines = [`  ${name.padEnd(7)} ${t.deployment}: ${t.readyReplicas}/${t.desired} ready`];
+  for (const p of t.podReports) {
+    const versions = p.versions.map((v) => `${v.version} ${v.state}`).join(', ') || 'no versions';
+    lines.push(
+      `    ${p.name} ${p.ready ? 'Ready' : 'not Ready'}, generation ${p.generation ?? '-'}, ${versions}${p.problem ? ` (${p.problem})` : ''}`,
+    );
+  }
+  return lines;
+}
+
+const percent = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '-');
+const ms = (v: unknown) => (typeof v === 'number' ? `${v.toFixed(1)} ms` : '-');
+
+export function formatExperimentStatus(s: ExperimentStatus): string {
+  const e = s.release.experiment;
+  const lines: string[] = [
+    `${s.model} (namespace ${s.namespace}), release generation ${s.release.generation}`,
+  ];
+  if (!e) {
+    lines.push('  no experiment running');
+  } else {
+    lines.push(
+      `  experiment: canary ${e.canary} vs stable ${e.stable}, ${e.phase}, started by ${e.startedBy} at ${e.startedAt}`,
+    );
+    lines.push(
+      `  weight now: canary ${e.weight}% (release), ${s.applied ? `${s.applied.canaryWeight}% in the cluster` : 'not applied to the cluster'}`,
+    );
+    const steps = e.plan.steps.map((w, i) => (i === e.step ? `[${w}]` : `${w}`)).join(' → ');
+    lines.push(
+      `  plan: ${steps}% every ${e.plan.intervalSeconds} s${e.autoPromote ? ', then promote' : ''}${e.stepStartedAt ? `; this step since ${e.stepStartedAt}` : ''}`,
+    );
+    if (e.analysisUrl) lines.push(`  analysis: ${e.analysisUrl}`);
+    if (e.analysis) {
+      lines.push(
+        `  last look (${e.analysis.at}, step ${e.analysis.step + 1}): ${e.analysis.verdict}: ${e.analysis.reason}`,
+      );
+      for (const [track, stats] of Object.entries(e.analysis.tracks ?? {})) {
+        const t = stats as Record<string, unknown>;
+        lines.push(
+          `    ${track.padEnd(7)} ${typeof t.requestRate === 'number' ? `${t.requestRate.toFixed(2)} req/s` : '-'}, errors ${percent(t.errorRate)}, p50 ${ms(t.p50Ms)}, p99 ${ms(t.p99Ms)}, ${t.requests ?? '-'} requests`,
+        );
+      }
+    }
+  }
+  lines.push(...trackLine('main', s.main), ...trackLine('canary', s.canary));
+  if (s.audit.length) {
+    lines.push('  history:');
+    for (const a of s.audit) lines.push(`    ${a.at} ${a.by} ${a.action}: ${a.from} → ${a.to}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,411 @@
+// The experiment lifecycle's decisions, without a cluster: the planner is a
+// pure function of (release.json, what the cluster reports, the command), so
+// every ordering rule is pinned here. A small model of the world carries the
+// actions out (a write changes the record, an apply changes the chart's
+// values, a wait is over once the pods load the version), which lets the
+// tests run whole commands, stop them after any action and rerun them.
+
+import {
+  type Action,
+  type ClusterView,
+  type Command,
+  planNext,
+  type ReleaseView,
+  type Verdict,
+} from '../../src/experiment-plan';
+
+interface World {
+  release: ReleaseView;
+  cluster: ClusterView;
+  now: number;
+  /** Every action carried out, in order. */
+  actions: Action[];
+}
+
+const T0 = Date.parse('2026-11-29T12:00:00Z');
+
+function world(overrides: Partial<ReleaseView> = {}): World {
+  return {
+    release: { generation: 3, serve: [3, 4], labels: { stable: 3 }, ...overrides },
+    cluster: {
+      applied: null,
+      main: { pods: 3, ready: true, availableOnAll: [3] },
+      canary: null,
+    },
+    now: T0,
+    actions: [],
+  };
+}
+
+/** Carries one action out in the modelled world. */
+function execute(w: World, action: Action): void {
+  w.actions.push(action);
+  switch (action.kind) {
+    case 'write': {
+      const c = action.change;
+      w.release = {
+        generation: w.release.generation + 1,
+        serve: c.state?.serve ?? w.release.serve,
+        labels: c.state?.labels ?? w.release.labels,
+        ...(c.experiment ? { experiment: c.experiment } : {}),
+      };
+      return;
+    }
+    case 'apply':
+      w.cluster = {
+        ...w.cluster,
+        applied: action.values,
+        // A new canary Deployment's pods are Ready but have not loaded anything yet.
+        canary:
+          action.values === null ? null : (w.cluster.canary ?? { pods: 2, ready: true, availableOnAll: [] }),
+      };
+      return;
+    case 'wait':
+      // The pods load the version while the command waits.
+      if (action.for === 'canary' && w.cluster.canary) {
+        w.cluster = { ...w.cluster, canary: { ...w.cluster.canary, availableOnAll: [action.version] } };
+      }
+      if (action.for === 'main') {
+        w.cluster = { ...w.cluster, main: { ...w.cluster.main, availableOnAll: [action.version] } };
+      }
+      return;
+    case 'wait-until':
+      w.now = Math.max(w.now, action.at);
+      return;
+    default:
+      return;
+  }
+}
+
+const start = (over: Partial<Extract<Command, { kind: 'start' }>> = {}): Command => ({
+  kind: 'start',
+  canary: 4,
+  steps: [5, 10, 25],
+  intervalSeconds: 60,
+  autoPromote: false,
+  ...over,
+});
+
+/** Runs a command to its end (done or refuse), or for at most `limit` actions. */
+function run(
+  w: World,
+  command: Command,
+  options: { me?: string; verdicts?: Verdict[]; limit?: number } = {},
+): Action {
+  const verdicts = [...(options.verdicts ?? [])];
+  let verdict: Verdict | undefined;
+  for (let i = 0; i < (options.limit ?? 200); i++) {
+    const action = planNext({
+      command,
+      release: w.release,
+      cluster: w.cluster,
+      now: w.now,
+      me: options.me ?? 'ana@laptop',
+      verdict,
+    });
+    verdict = undefined;
+    if (action.kind === 'done' || action.kind === 'refuse') {
+      w.actions.push(action);
+      return action;
+    }
+    if (action.kind === 'analyse') {
+      verdict = verdicts.shift();
+      if (!verdict) throw new Error('the test gave too few verdicts');
+      w.actions.push(action);
+      continue;
+    }
+    execute(w, action);
+    if (action.kind === 'write' && action.ends) return action;
+  }
+  if (options.limit !== undefined) return { kind: 'refuse', say: 'stopped by the test' };
+  throw new Error(`no end after 200 actions: ${w.actions.map((a) => a.kind).join(' ')}`);
+}
+
+const kinds = (actions: readonly Action[]) =>
+  actions.map((a) =>
+    a.kind === 'apply'
+      ? `apply ${a.values ? a.values.canaryWeight : 'none'}`
+      : a.kind === 'write'
+        ? `write ${a.change.action}`
+        : a.kind === 'wait'
+          ? `wait ${a.for} ${a.version}`
+          : a.kind,
+  );
+
+describe('experiment start', () => {
+  it('labels the canary, creates it at weight 0, waits until it serves the version, then walks the steps', () => {
+    const w = world();
+    const end = run(w, start());
+    expect(end.kind).toBe('done');
+    expect(kinds(w.actions)).toEqual([
+      'write experiment-start',
+      'apply 0',
+      'wait canary 4',
+      'write experiment-weight',
+      'apply 5',
+      'wait-until',
+      'write experiment-weight',
+      'apply 10',
+      'wait-until',
+      'write experiment-weight',
+      'apply 25',
+      'done',
+    ]);
+    expect(w.release.labels).toEqual({ stable: 3, canary: 4 });
+    expect(w.release.experiment).toMatchObject({
+      canary: 4,
+      stable: 3,
+      weight: 25,
+      step: 2,
+      phase: 'running',
+    });
+    expect(w.cluster.applied).toEqual({ stableVersion: 3, canaryVersion: 4, canaryWeight: 25 });
+    // One interval between steps, measured from when each step's weight was recorded.
+    expect(w.now).toBe(T0 + 2 * 60_000);
+  });
+
+  it('never gives the canary traffic before every canary pod reports the version AVAILABLE', () => {
+    const w = world();
+    const command = start();
+    for (let i = 0; i < 40; i++) {
+      const action = planNext({
+        command,
+        release: w.release,
+        cluster: w.cluster,
+        now: w.now,
+        me: 'ana@laptop',
+      });
+      if (action.kind === 'done') break;
+      if (action.kind === 'apply' && action.values && action.values.canaryWeight > 0) {
+        expect(w.cluster.canary?.availableOnAll).toContain(4);
+      }
+      // Pods that never load the version: the command keeps waiting, never moves traffic.
+      if (action.kind === 'wait') {
+        expect(action.for).toBe('canary');
+        w.actions.push(action);
+        continue;
+      }
+      execute(w, action);
+    }
+    expect(w.cluster.applied?.canaryWeight).toBe(0);
+    expect(w.actions.filter((a) => a.kind === 'wait').length).toBeGreaterThan(30);
+  });
+
+  it('with a fixed weight it stops once the weight is applied and says what to do next', () => {
+    const w = world();
+    const end = run(w, start({ steps: [10] }));
+    expect(end.kind).toBe('done');
+    expect(end.say).toMatch(/promote or abort/);
+    expect(w.cluster.applied?.canaryWeight).toBe(10);
+  });
+
+  it('refuses a canary that is already stable, a release with no stable label, and falling steps', () => {
+    expect(run(world(), start({ canary: 3 })).say).toMatch(/already stable/);
+    expect(run(world({ labels: {} }), start()).say).toMatch(/no stable label.*--label stable=/);
+    expect(run(world(), start({ steps: [10, 5] })).say).toMatch(/must rise/);
+    expect(run(world(), start({ steps: [0] })).say).toMatch(/whole percent from 1 to 100/);
+  });
+
+  it("refuses another operator's experiment, naming who holds it", () => {
+    const w = world();
+    run(w, start({ steps: [10] }), { me: 'bo@desk' });
+    const other = run(w, start(), { me: 'ana@laptop' });
+    expect(other.kind).toBe('refuse');
+    expect(other.say).toMatch(
+      /another experiment holds canary 4 vs stable 3 at 10% \(running, started by bo@desk/,
+    );
+    const otherCanary = run(w, start({ canary: 5 }), { me: 'bo@desk' });
+    expect(otherCanary.say).toMatch(/another experiment holds canary 4/);
+  });
+});
+
+describe('an interrupted command, run again', () => {
+  // The whole start → promote path, cut after every possible number of actions and rerun from the state left.
+  const full = (w: World) => {
+    run(w, start());
+    run(w, { kind: 'promote' });
+  };
+
+  it('ends in the same state wherever it was stopped, writing each change once', () => {
+    const reference = world();
+    full(reference);
+    const total = reference.actions.length;
+    const writes = reference.actions.filter((a) => a.kind === 'write').length;
+    for (let cut = 1; cut < total; cut++) {
+      const w = world();
+      // The first run stops after `cut` actions; then the operator runs the commands again.
+      const first = run(w, start(), { limit: cut });
+      if (first.kind === 'done') {
+        const left = cut - w.actions.length;
+        if (left > 0) run(w, { kind: 'promote' }, { limit: left });
+        run(w, { kind: 'promote' });
+      } else {
+        full(w);
+      }
+      expect(w.release).toEqual(reference.release);
+      expect(w.cluster).toEqual(reference.cluster);
+      expect(w.actions.filter((a) => a.kind === 'write').length).toBe(writes);
+    }
+  });
+
+  it('re-applies the weight the record says when the cluster lost it', () => {
+    const w = world();
+    run(w, start({ steps: [25] }));
+    // Someone's helm rollback put the canary back to 0.
+    w.cluster = { ...w.cluster, applied: { stableVersion: 3, canaryVersion: 4, canaryWeight: 0 } };
+    const again = planNext({
+      command: start({ steps: [25] }),
+      release: w.release,
+      cluster: w.cluster,
+      now: w.now,
+      me: 'ana@laptop',
+    });
+    expect(again).toMatchObject({ kind: 'apply', values: { canaryWeight: 25 } });
+  });
+});
+
+describe('experiment promote', () => {
+  it('moves stable in the release, waits for every main pod to serve it, returns the weight, then removes the canary', () => {
+    const w = world();
+    run(w, start({ steps: [10] }));
+    w.actions = [];
+    const end = run(w, { kind: 'promote' });
+    expect(end.kind).toBe('write');
+    expect(kinds(w.actions)).toEqual([
+      'write experiment-promote',
+      'wait main 4',
+      'apply 0',
+      'apply none',
+      'write experiment-promoted',
+    ]);
+    // The main pods served version 4 before the canary lost its weight: no moment without capacity for it.
+    expect(w.release).toEqual({ generation: expect.any(Number), serve: [4], labels: { stable: 4 } });
+    expect(w.cluster.applied).toBeNull();
+  });
+
+  it('refuses while an abort is under way, and abort refuses while a promote is', () => {
+    const w = world();
+    run(w, start({ steps: [10] }));
+    run(w, { kind: 'abort' }, { limit: 1 });
+    expect(run(w, { kind: 'promote' }).say).toMatch(/being aborted.*experiment abort/);
+    const p = world();
+    run(p, start({ steps: [10] }));
+    run(p, { kind: 'promote' }, { limit: 1 });
+    expect(run(p, { kind: 'abort' }).say).toMatch(/being promoted.*experiment promote/);
+    expect(run(p, { kind: 'set-weight', weight: 50 }).say).toMatch(/being promoted/);
+  });
+});
+
+describe('experiment abort', () => {
+  it('sets weight 0 first, then removes the canary and its label; stable never changes', () => {
+    const w = world();
+    run(w, start({ steps: [10, 50] }));
+    w.actions = [];
+    const stableSeen: number[] = [];
+    const command: Command = { kind: 'abort' };
+    for (;;) {
+      const action = planNext({ command, release: w.release, cluster: w.cluster, now: w.now, me: 'bo@desk' });
+      stableSeen.push(w.release.labels.stable!);
+      if (action.kind === 'done' || action.kind === 'refuse') throw new Error(action.say);
+      execute(w, action);
+      if (action.kind === 'write' && action.ends) break;
+    }
+    expect(kinds(w.actions)).toEqual([
+      'write experiment-abort',
+      'apply 0',
+      'apply none',
+      'write experiment-aborted',
+    ]);
+    expect(new Set(stableSeen)).toEqual(new Set([3]));
+    expect(w.release.labels).toEqual({ stable: 3 });
+    expect(w.release.serve).toEqual([3]);
+    expect(w.release.experiment).toBeUndefined();
+  });
+
+  it('with no experiment left, says so; with only a stray canary in the chart, removes it', () => {
+    expect(run(world(), { kind: 'abort' }).say).toBe('no experiment is running');
+    const stray = world();
+    stray.cluster = { ...stray.cluster, applied: { stableVersion: 3, canaryVersion: 4, canaryWeight: 0 } };
+    expect(
+      planNext({
+        command: { kind: 'abort' },
+        release: stray.release,
+        cluster: stray.cluster,
+        now: T0,
+        me: 'x',
+      }),
+    ).toMatchObject({
+      kind: 'apply',
+      values: null,
+    });
+  });
+});
+
+describe('experiment set-weight', () => {
+  it('replaces the rest of the plan, so a running start stops walking', () => {
+    const w = world();
+    run(w, start(), { limit: 5 });
+    const end = run(w, { kind: 'set-weight', weight: 50 });
+    expect(end.kind).toBe('done');
+    expect(w.cluster.applied?.canaryWeight).toBe(50);
+    expect(w.release.experiment?.plan.steps).toEqual([50]);
+    // The start, run again, finds a one-step plan at its last step and stops there.
+    expect(run(w, start()).say).toMatch(/takes 50%/);
+  });
+
+  it('weight 0 keeps the canary but sends it nothing', () => {
+    const w = world();
+    run(w, start({ steps: [10] }));
+    run(w, { kind: 'set-weight', weight: 0 });
+    expect(w.cluster.applied?.canaryWeight).toBe(0);
+    expect(w.cluster.canary).not.toBeNull();
+  });
+});
+
+describe('steps with analysis', () => {
+  const analysed = start({ analysisUrl: 'http://prometheus:9090' });
+  const pass: Verdict = { verdict: 'pass', reason: 'within thresholds' };
+
+  it('analyses before each step and stops at the last one when every look passes', () => {
+    const w = world();
+    const end = run(w, analysed, { verdicts: [pass, pass, pass] });
+    expect(end.say).toMatch(/within the thresholds for the whole plan.*promote/);
+    expect(w.actions.filter((a) => a.kind === 'analyse')).toHaveLength(3);
+    expect(w.release.experiment).toMatchObject({ phase: 'running', weight: 25 });
+    expect(w.release.experiment?.analysis).toMatchObject({ verdict: 'pass', step: 2 });
+  });
+
+  it('aborts by itself when the canary is worse, and says why', () => {
+    const w = world();
+    const fail: Verdict = { verdict: 'fail', reason: 'canary error rate 3.1% vs stable 1.0%' };
+    const end = run(w, analysed, { verdicts: [pass, fail] });
+    expect(end).toMatchObject({ kind: 'write', ends: 'fail' });
+    expect(end.say).toMatch(/aborted by the analysis \(canary error rate 3.1% vs stable 1.0%\)/);
+    expect(w.release.labels).toEqual({ stable: 3 });
+    expect(w.release.experiment).toBeUndefined();
+    expect(w.cluster.applied).toBeNull();
+    // The failing look came at step 2: the canary never got the third weight.
+    const weights = w.actions.flatMap((a) => (a.kind === 'apply' && a.values ? [a.values.canaryWeight] : []));
+    expect(weights).toEqual([0, 5, 10, 0]);
+  });
+
+  it('holds the weight while the looks are inconclusive, then goes on', () => {
+    const w = world();
+    const few: Verdict = { verdict: 'inconclusive', reason: 'only 40 requests on the canary, 200 needed' };
+    run(w, analysed, { verdicts: [few, few, pass, pass, pass] });
+    const weights = w.actions.flatMap((a) => (a.kind === 'apply' && a.values ? [a.values.canaryWeight] : []));
+    expect(weights).toEqual([0, 5, 10, 25]);
+    // Each inconclusive look waits one more interval.
+    expect(w.now).toBe(T0 + 5 * 60_000);
+  });
+
+  it('promotes by itself after the last step with --auto-promote', () => {
+    const w = world();
+    const end = run(w, start({ analysisUrl: 'http://prometheus:9090', autoPromote: true }), {
+      verdicts: [pass, pass, pass],
+    });
+    expect(end).toMatchObject({ kind: 'write', ends: 'done' });
+    expect(w.release.labels).toEqual({ stable: 4 });
+    expect(w.cluster.applied).toBeNull();
+  });
+});
