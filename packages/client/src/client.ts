@@ -12,7 +12,7 @@ import {
 import type { ExampleInput } from './examples.js';
 import type { ModelServerConfigSchema } from './generated/proto/tensorflow_serving/config/model_server_config_pb.js';
 import type { GrpcTransport } from './grpc.js';
-import { type CallInfo, type Hooks, runHooks } from './hooks.js';
+import { type CallInfo, type CallStart, type Hooks, runHooks } from './hooks.js';
 import { checkInputs, type ModelMetadata, type TensorSpec } from './metadata.js';
 import { backoffMs, type ResolvedRetry, type RetryOptions, resolveRetry, sleep } from './retry.js';
 import type { ModelSignature, OutputName, PredictInputs, PredictOutputs } from './signature-types.js';
@@ -175,6 +175,8 @@ class ClientImpl implements CatwalkClient {
   readonly hooks: readonly Hooks[];
   readonly validate: boolean;
   readonly signatureMaxAgeMs: number;
+  /** Where calls go, for hooks (server.address / server.port in traces). */
+  readonly server: CallStart['server'];
 
   constructor(options: ClientOptions) {
     // Checked at run time too: JavaScript callers have no compiler to stop them.
@@ -186,11 +188,13 @@ class ClientImpl implements CatwalkClient {
       if (!address)
         throw configError('createClient: grpcAddress (host:port) is required for the gRPC transport');
       const grpc = { address, ...options.grpc };
+      this.server = grpcServer(address);
       this.createTransport = async () => new (await import('./grpc.js')).GrpcTransport(grpc);
     } else if (options.transport === undefined || options.transport === 'rest') {
       this.transport = 'rest';
       if (!options.baseUrl) throw configError('createClient: baseUrl is required for the REST transport');
       const rest = { baseUrl: checkUrl(options.baseUrl), ...options.rest };
+      this.server = restServer(rest.baseUrl);
       this.createTransport = async () => new (await import('./rest.js')).RestTransport(rest);
     } else {
       throw configError(
@@ -252,14 +256,67 @@ class ClientImpl implements CatwalkClient {
   }
 
   /** Runs one call: deadline over all attempts, retries with backoff and budget, hooks, cancellation. */
-  async call<T>(
+  call<T>(
     method: Method,
     target: Target,
     options: CallOptions,
     attempt: (ctx: AttemptContext, impl: Transport) => Promise<T>,
-    { retryable = true, deadline: given }: { retryable?: boolean; deadline?: number } = {},
+    settings: { retryable?: boolean; deadline?: number } = {},
   ): Promise<T> {
     const requestId = options.requestId ?? this.headers['x-request-id'] ?? randomUUID();
+    const call: CallStart = {
+      method,
+      model: target.model,
+      version: target.version,
+      label: target.label,
+      signature: target.signature,
+      transport: this.transport,
+      requestId,
+      server: this.server,
+    };
+    // Without hooks, nothing per call beyond the attempts themselves.
+    if (this.hooks.length === 0) return this.attempts(call, target, options, attempt, settings, { sent: 0 });
+    return this.observed(call, target, options, attempt, settings);
+  }
+
+  /** A call with its hooks: onCallStart, then the attempts, then onCallEnd however it ends. */
+  private async observed<T>(
+    call: CallStart,
+    target: Target,
+    options: CallOptions,
+    attempt: (ctx: AttemptContext, impl: Transport) => Promise<T>,
+    settings: { retryable?: boolean; deadline?: number },
+  ): Promise<T> {
+    runHooks(this.hooks, 'onCallStart', call);
+    const started = performance.now();
+    const count = { sent: 0 };
+    try {
+      const result = await this.attempts(call, target, options, attempt, settings, count);
+      runHooks(this.hooks, 'onCallEnd', call, {
+        durationMs: performance.now() - started,
+        attempts: count.sent,
+      });
+      return result;
+    } catch (thrown) {
+      const error = asCatwalkError(thrown, { model: call.model || undefined, requestId: call.requestId });
+      runHooks(this.hooks, 'onCallEnd', call, {
+        durationMs: performance.now() - started,
+        attempts: count.sent,
+        error,
+      });
+      throw thrown;
+    }
+  }
+
+  private async attempts<T>(
+    call: CallStart,
+    target: Target,
+    options: CallOptions,
+    attempt: (ctx: AttemptContext, impl: Transport) => Promise<T>,
+    { retryable = true, deadline: given }: { retryable?: boolean; deadline?: number },
+    count: { sent: number },
+  ): Promise<T> {
+    const requestId = call.requestId;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const deadline = given ?? Date.now() + timeoutMs;
     const userSignal = options.signal;
@@ -287,17 +344,20 @@ class ClientImpl implements CatwalkClient {
       if (remaining <= 0) throw deadlineExceeded(details(), timeoutMs);
 
       const info: CallInfo = {
-        method,
-        model: target.model,
-        version: target.version,
-        label: target.label,
-        signature: target.signature,
-        transport: this.transport,
+        method: call.method,
+        model: call.model,
+        version: call.version,
+        label: call.label,
+        signature: call.signature,
+        transport: call.transport,
         requestId,
+        server: call.server,
         attempt: n,
         // A copy only when a hook may add headers to this attempt.
         headers: this.hooks.length > 0 ? { ...this.headers } : (this.headers as Record<string, string>),
+        call,
       };
+      count.sent = n;
       // Durations are for hooks only.
       const started = this.hooks.length > 0 ? performance.now() : 0;
       try {
@@ -401,6 +461,19 @@ function deadlineExceeded(details: { model?: string | undefined }, timeoutMs: nu
     ...details,
     code: 'DEADLINE_EXCEEDED',
   });
+}
+
+/** host:port of a gRPC target such as "models:8500", "dns:///models:8500" or "[::1]:8500". */
+function grpcServer(address: string): CallStart['server'] {
+  const bare = address.replace(/^(?:dns|ipv4|ipv6|unix|unix-abstract):(?:\/\/[^/]*\/)?/i, '');
+  const match = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(bare);
+  return { address: match?.[1] || bare, port: match?.[2] ? Number(match[2]) : 443 };
+}
+
+function restServer(baseUrl: string): CallStart['server'] {
+  const url = new URL(baseUrl);
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return { address: url.hostname.replace(/^\[|\]$/g, ''), port };
 }
 
 function asCatwalkError(thrown: unknown, details: object): CatwalkError {

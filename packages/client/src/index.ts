@@ -29,8 +29,16 @@ export {
   UnimplementedError,
 } from './errors.js';
 export { type ExampleInput, type FeatureValue, feature, type TypedFeature } from './examples.js';
-export type { CallInfo, Hooks } from './hooks.js';
+export type { CallInfo, CallOutcome, CallStart, Hooks } from './hooks.js';
 export type { ModelMetadata, Signature, TensorSpec } from './metadata.js';
+export {
+  type MeterLike,
+  type OpenTelemetryApiLike,
+  type OpenTelemetryHookOptions,
+  openTelemetryHooks,
+  type SpanLike,
+  type TracerLike,
+} from './opentelemetry.js';
 export { type PromClientLike, type PrometheusHookOptions, prometheusHooks } from './prometheus.js';
 export type { RetryOptions } from './retry.js';
 export type {

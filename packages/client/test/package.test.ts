@@ -7,13 +7,14 @@ import path from 'node:path';
 const pkgDir = path.resolve(__dirname, '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
 
-test('depends on grpc-js, protobuf-es and undici only; prom-client is an optional peer', () => {
+test('depends on grpc-js, protobuf-es and undici only; prom-client and the OpenTelemetry API are optional peers', () => {
   expect(Object.keys(manifest.dependencies).sort()).toEqual([
     '@bufbuild/protobuf',
     '@grpc/grpc-js',
     'undici',
   ]);
   expect(manifest.peerDependenciesMeta['prom-client']).toEqual({ optional: true });
+  expect(manifest.peerDependenciesMeta['@opentelemetry/api']).toEqual({ optional: true });
 });
 
 test('the sources import no other Catwalk package', () => {
@@ -61,10 +62,20 @@ test('the root entry point exports the SDK and nothing of the wire format', () =
     'feature',
     'fromBfloat16',
     'fromFloat16',
+    'openTelemetryHooks',
     'prometheusHooks',
     'tensor',
     'toBfloat16',
     'toFloat16',
     'toNested',
   ]);
+});
+
+test('importing the package loads neither optional peer (prom-client, @opentelemetry/api)', () => {
+  const script = `
+    require('@catwalk/client');
+    const loaded = Object.keys(require.cache).filter((f) => /node_modules[\\\\/](prom-client|@opentelemetry)[\\\\/]/.test(f));
+    import('@catwalk/client').then(() => process.stdout.write(JSON.stringify(loaded)));`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: pkgDir, encoding: 'utf8' });
+  expect(JSON.parse(out)).toEqual([]);
 });
