@@ -65,6 +65,14 @@ export {
 export { describeError } from './retry';
 export { createS3Client, type S3InputConfig } from './s3';
 export { checkExport, type FoundExport, findExports, savedModelProblems } from './savedmodel';
+export {
+  createLogger,
+  defaultLogFormat,
+  LOG_FORMATS,
+  type LogFormat,
+  type LoggerOptions,
+  podName,
+} from './log';
 export { createSyncLogger, runSidecar, type SidecarOptions, SyncFailedError } from './sidecar';
 export { type SyncOptions, type SyncReport, syncOnce } from './sync';
 export { planSync, type SyncPlan, type Track } from './sync-plan';

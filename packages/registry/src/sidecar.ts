@@ -14,8 +14,8 @@
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { createLogger, type LogDestination, type LogFormat, type Logger, podName } from './log';
 import { describeError, errorKind, isAbort } from './retry';
 import { cleanLeftovers, newSyncState, type SyncOptions, type SyncReport, syncOnce } from './sync';
 
@@ -30,7 +30,7 @@ export interface SidecarOptions extends SyncOptions {
   readonly port?: number;
   /** @default 0.0.0.0 */
   readonly host?: string;
-  /** @default pino to stdout */
+  /** Every line gets pod, model and track, and the release generation once one is read. @default createSyncLogger() */
   readonly logger?: Logger;
   /** Called once the HTTP server listens. */
   readonly onListening?: (port: number) => void;
@@ -59,10 +59,14 @@ export interface SidecarOptions extends SyncOptions {
 /** Extra time on top of TF Serving's poll before a dropped version's folder goes. */
 export const removalMarginMs = (servingPollMs: number): number => Math.max(2000, servingPollMs / 2);
 
-/** JSON-lines logger for the sidecar; `destination` defaults to stdout. */
-export function createSyncLogger(destination?: { write(line: string): unknown }, level = 'info'): Logger {
-  const options = { base: { component: 'catwalk-sync' }, level };
-  return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
+/** The sidecar's logger: JSON lines (text on a terminal unless `format` says), to stdout by default. */
+export function createSyncLogger(destination?: LogDestination, level = 'info', format?: LogFormat): Logger {
+  return createLogger({
+    ...(destination ? { destination } : {}),
+    ...(format ? { format } : {}),
+    level,
+    fields: { component: 'catwalk-sync' },
+  });
 }
 
 export class SyncFailedError extends Error {
@@ -150,7 +154,11 @@ class PollDeadlineError extends Error {
 
 /** Runs until `signal` aborts (or, with once, until the first good sync). */
 export async function runSidecar(options: SidecarOptions): Promise<SyncReport | undefined> {
-  const log = options.logger ?? createSyncLogger();
+  const root = options.logger ?? createSyncLogger();
+  // Who says it, on every line: what log pipelines group and filter by.
+  const who = { pod: podName(), model: options.location.name, track: options.track ?? 'all' };
+  let log = root.child(who);
+  let loggedGeneration: number | undefined;
   const metrics = createMetrics();
   const interval = options.intervalMs ?? 10_000;
   const deadline = options.pollDeadlineMs ?? 600_000;
@@ -244,7 +252,6 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
     {
       source: where,
       dest: options.dest,
-      track: options.track ?? 'all',
       intervalMs: interval,
       pollDeadlineMs: deadline,
       staleAfterMs: staleAfter,
@@ -274,14 +281,20 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
           },
         );
         last = report;
+        if (report.generation !== loggedGeneration) {
+          loggedGeneration = report.generation;
+          log = root.child({ ...who, generation: report.generation });
+        }
         metrics.versions.set(report.present.length);
         metrics.generation.set(report.generation);
         metrics.failed.set(report.failed.length);
         metrics.fallback.set(report.fallback ? 1 : 0);
+        for (const v of report.downloaded) log.info({ version: v }, `version ${v} downloaded and verified`);
+        for (const v of report.removed)
+          log.info({ version: v }, `version ${v} removed: the release no longer serves it`);
         if (report.downloaded.length || report.removed.length || report.configChanged) {
           log.info(
             {
-              generation: report.generation,
               downloaded: report.downloaded,
               removed: report.removed,
               present: report.present,
@@ -300,9 +313,8 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
           );
         }
         if (report.fallback !== lastFallback) {
-          if (report.fallback)
-            log.warn({ track: options.track, generation: report.generation }, report.fallback);
-          else log.info({ track: options.track }, 'the release has the label this pod follows again');
+          if (report.fallback) log.warn(report.fallback);
+          else log.info('the release has the label this pod follows again');
           lastFallback = report.fallback;
         }
         const failedNow = JSON.stringify(report.failed);
@@ -311,7 +323,7 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
           // Loud while it lasts, but once per change rather than every poll.
           if (failedNow !== lastFailed)
             log.error(
-              { version: f.version, generation: report.generation, served: report.served.versions },
+              { version: f.version, served: report.served.versions },
               `version ${f.version} of the release cannot be served: ${f.reason}; the versions that verify keep serving`,
             );
         }
