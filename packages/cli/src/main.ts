@@ -318,6 +318,7 @@ Examples:
     .option('--poll-deadline <duration>', 'a poll still running after this is abandoned and counted', '10m')
     .option('--stale-after <duration>', '/readyz turns 503 once the last good sync is older than this', '5m')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .addOption(endpointOption())
     .addOption(regionOption())
     .addHelpText(
@@ -384,6 +385,10 @@ Examples:
     .option('--timeout <duration>', 'limit for the whole deploy, rollout included (90s, 10m)', '5m')
     .option('--dry-run', 'change nothing; the API server says what would change, object by object')
     .option('--json', 'machine-readable result on stdout, no progress')
+    .option(
+      '--log-format <format>',
+      'text (the default) or json: a JSON line per model and track as the rollout moves',
+    )
     .addHelpText(
       'after',
       examples(

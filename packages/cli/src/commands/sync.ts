@@ -4,6 +4,8 @@ import {
   type ConfigSource,
   createSyncLogger,
   initialFromConfig,
+  LOG_FORMATS,
+  type LogFormat,
   runSidecar,
   SyncFailedError,
   type Track,
@@ -31,7 +33,19 @@ export interface SyncFlags extends S3Flags {
   pollDeadline?: string;
   staleAfter?: string;
   logLevel?: string;
+  logFormat?: string;
 }
+
+/** --log-format: json or text; undefined leaves the choice to the terminal test (text on a TTY). */
+export function parseLogFormat(text: string | undefined): LogFormat | undefined {
+  if (text === undefined) return undefined;
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) {
+    throw new UserError(`--log-format '${text}': use json or text`, exitCodes.usage);
+  }
+  return text as LogFormat;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** "10s", "500ms", "1m", or plain seconds. */
 export function parseInterval(text: string, flag = '--interval'): number {
@@ -85,6 +99,10 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
       exitCodes.usage,
     );
   }
+  const logFormat = parseLogFormat(flags.logFormat);
+  if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) {
+    throw new UserError(`--log-level '${flags.logLevel}': use ${LOG_LEVELS.join(', ')}`, exitCodes.usage);
+  }
   const intervalMs = parseInterval(flags.interval ?? '10s');
   const port = flags.port !== undefined ? parsePort(flags.port) : flags.once ? undefined : 9102;
   const pollDeadlineMs = parseInterval(flags.pollDeadline ?? '10m', '--poll-deadline');
@@ -121,7 +139,7 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
   const initial = config
     ? await withRegistryErrors(async () => initialFromConfig(config!.source))
     : target.initial;
-  const logger = createSyncLogger(io.stdout, flags.logLevel ?? 'info');
+  const logger = createSyncLogger(io.stdout, flags.logLevel ?? 'info', logFormat);
   try {
     await withSignals((signal) =>
       withRegistryErrors(() =>
