@@ -106,7 +106,13 @@ describe('buildDashboard', () => {
       const fromPanels = graphs(json).flatMap((p) =>
         p.targets!.map((t) => ({ panel: p.title, expr: t.expr })),
       );
-      expect(queries).toEqual(fromPanels);
+      const annotations = (json as { annotations: { list: Array<{ name: string; expr?: string }> } })
+        .annotations.list;
+      const fromAnnotations = annotations
+        .filter((a) => a.expr !== undefined)
+        .map((a) => ({ panel: `${a.name} (annotation)`, expr: a.expr! }));
+      expect(fromAnnotations).toHaveLength(1);
+      expect(queries).toEqual([...fromPanels, ...fromAnnotations]);
       for (const { panel, expr } of queries) {
         const errors = promqlErrors(interpolate(expr, sample));
         if (errors.length) throw new Error(`${panel}: ${expr}\n${errors.join('\n')}`);
@@ -223,6 +229,14 @@ describe('buildDashboard', () => {
     for (const uid of uids) expect(uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
     expect(buildDashboard(exampleModel('pricing')).uid).toBe('catwalk-pricing');
     expect(buildDashboard(long).uid).toBe(buildDashboard({ ...long }).uid);
+  });
+
+  it("keeps Grafana's built-in annotations and marks releases on every panel", () => {
+    const { json } = buildDashboard(exampleModel('pricing'));
+    const list = (json as { annotations: { list: Array<Record<string, any>> } }).annotations.list;
+    expect(list.map((a) => a.name)).toEqual(['Annotations & Alerts', 'Releases']);
+    expect(list[0]).toMatchObject({ builtIn: 1, type: 'dashboard', datasource: { type: 'grafana' } });
+    expect(list[1]!.expr).toContain('changes(catwalk_sync_release_generation{');
   });
 
   it('is plain JSON and deterministic (same model, same bytes)', () => {

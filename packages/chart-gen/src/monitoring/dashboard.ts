@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { ResolvedModel } from '@catwalk/schema';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
+  AnnotationQueryBuilder,
   type Dashboard,
   DashboardBuilder,
   DashboardCursorSync,
@@ -32,7 +33,10 @@ export interface ModelDashboard {
   readonly title: string;
   /** The dashboard JSON, as Grafana imports it. */
   readonly json: object;
-  /** Every panel's PromQL, with Grafana's variables still in it ($namespace, $model, $track, $__rate_interval). */
+  /**
+   * Every panel's PromQL, then the release annotation's, with Grafana's variables still in
+   * them ($namespace, $model, $track, $__rate_interval).
+   */
   readonly queries: ReadonlyArray<{ readonly panel: string; readonly expr: string }>;
 }
 
@@ -604,6 +608,31 @@ function panel(id: number, spec: PanelSpec): PanelBuilder {
   return builder;
 }
 
+/** Marks on every panel where a pod applied a new release generation (a `catwalk release`, rollback or experiment step). */
+export const RELEASE_ANNOTATION_EXPR = `max by (${TRACK_LABEL}) (changes(catwalk_sync_release_generation{namespace="$namespace", ${MODEL_LABEL}="$model"}[2m])) > 0`;
+
+function annotations() {
+  return [
+    // Grafana's own annotations and alerts, which it expects in every dashboard.
+    new AnnotationQueryBuilder()
+      .name('Annotations & Alerts')
+      .datasource({ type: 'grafana', uid: '-- Grafana --' })
+      .type('dashboard')
+      .builtIn(1)
+      .enable(true)
+      .hide(true)
+      .iconColor('rgba(0, 211, 255, 1)'),
+    new AnnotationQueryBuilder()
+      .name('Releases')
+      .datasource(DATASOURCE)
+      .enable(true)
+      .iconColor('purple')
+      .expr(RELEASE_ANNOTATION_EXPR)
+      .step('60s')
+      .titleFormat(`Release applied ({{${TRACK_LABEL}}})`),
+  ];
+}
+
 /** The typed dashboard, before it becomes plain JSON. */
 export function dashboardModel(model: ResolvedModel): Dashboard {
   const builder = new DashboardBuilder(`Catwalk / ${model.name}`)
@@ -617,7 +646,8 @@ export function dashboardModel(model: ResolvedModel): Dashboard {
     .refresh('30s')
     .time({ from: 'now-3h', to: 'now' })
     .timezone('browser')
-    .variables(variables(model));
+    .variables(variables(model))
+    .annotations(annotations());
   let id = 0;
   for (const row of rows(model)) {
     builder.withRow(new RowBuilder(row.title).id(++id));
@@ -638,5 +668,6 @@ export function buildDashboard(model: ResolvedModel): ModelDashboard {
           expr: t.expr ?? '',
         })),
   );
+  queries.push({ panel: 'Releases (annotation)', expr: RELEASE_ANNOTATION_EXPR });
   return { uid: dashboardUid(model.name), title: `Catwalk / ${model.name}`, json, queries };
 }

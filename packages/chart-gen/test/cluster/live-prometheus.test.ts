@@ -22,7 +22,13 @@ import {
 } from '@catwalk/registry';
 import { type FakeServing, halfPlusTwo as fakeModel, startFakeServing } from '@catwalk/testing';
 import { BUCKET, halfPlusTwo, halfPlusTwoTf2, type S3Server, startS3 } from '../../../registry/test/helpers';
-import { buildDashboard, CLUSTER_METRICS, MODEL_LABEL, TRACK_LABEL } from '../../src/monitoring/dashboard';
+import {
+  buildDashboard,
+  CLUSTER_METRICS,
+  MODEL_LABEL,
+  RELEASE_ANNOTATION_EXPR,
+  TRACK_LABEL,
+} from '../../src/monitoring/dashboard';
 import { buildPrometheusRule } from '../../src/monitoring/rules';
 import { interpolate, metricNames } from '../support/dashboard-promql';
 import { exampleModel } from '../support/helm';
@@ -291,6 +297,14 @@ beforeAll(async () => {
   });
   await prometheus.waitForTargetsUp();
   traffic = driveTraffic();
+  // A release while Prometheus watches (the canary label moves to version 1): the release
+  // annotation marks it, and every pod must reach generation 2.
+  await waitFor(
+    async () => nonEmpty(await prometheus.query(`catwalk_sync_release_generation == 1`)),
+    60_000,
+    () => 'no sidecar reported generation 1',
+  );
+  await release({ client: direct, location, request: { labels: { canary: 1 } } });
 
   // Data arrives scrape by scrape; wait (bounded) until every live query and rule has some.
   const missing = async () => {
@@ -385,9 +399,11 @@ describe('a real Prometheus over the fake TF Serving and real sync sidecars', ()
     expect(byTrack.canary).toBeLessThan(1);
   });
 
-  it('the release generation panel shows each pod at the generation in S3', async () => {
+  it('the release generation panel shows each pod at the generation in S3, and the release is marked', async () => {
     const generation = positioned.find((q) => q.panel === 'Release generation by pod')!;
     const result = await prometheus.query(interpolate(generation.expr, values));
-    expect(result.map((s) => Number(s.value[1]))).toEqual([1, 1]);
+    expect(result.map((s) => Number(s.value[1]))).toEqual([2, 2]);
+    const marks = await prometheus.query(interpolate(RELEASE_ANNOTATION_EXPR, values));
+    expect(marks.map((s) => s.metric[TRACK_LABEL]).sort()).toEqual(['canary', 'main']);
   });
 });
