@@ -1,3 +1,5 @@
+export type { AnalyseOptions, AnalysisThresholds, Decision, TrackSelector, TrackStats } from './analysis';
+export { ALPHA, analyseExperiment, PrometheusQueryError, trackQueries } from './analysis';
 export type { ObjectChange } from './changes';
 export { changedPaths } from './changes';
 export type { DeployOptions, DeployResult, ModelOutcome } from './deploy';

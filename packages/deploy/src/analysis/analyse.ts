@@ -1,0 +1,113 @@
+// analyseExperiment: asks Prometheus for both tracks' numbers since the
+// experiment started and turns them into a verdict (verdict.ts).
+import { type PrometheusOptions, queryInstant, type VectorSample } from './prometheus';
+import { promDuration, type Track, type TrackSelector, trackQueries } from './queries';
+import type { Bucket } from './sequential';
+import { type AnalysisThresholds, type Decision, decide, type TrackSample } from './verdict';
+
+export interface AnalyseOptions {
+  /** e.g. http://prometheus.monitoring:9090 */
+  readonly prometheusUrl: string;
+  /** The model's name: TF Serving's model_name label. */
+  readonly model: string;
+  /** Adds namespace="<namespace>" to every selector (the label Prometheus's Kubernetes discovery sets). */
+  readonly namespace?: string;
+  /**
+   * What the verdict looks at: the time since the experiment started, in
+   * seconds or as a duration ("900s"). The sequential tests are only valid
+   * over data that grows from look to look, so this must not be a fixed
+   * sliding window.
+   */
+  readonly window: string | number;
+  readonly thresholds: AnalysisThresholds;
+  /** @default "track": a label with values "stable" and "canary" */
+  readonly trackSelector?: TrackSelector;
+  /** Evaluation time; @default now */
+  readonly at?: Date;
+  /** Total false-alarm rate over the whole experiment; @default ALPHA (0.05) */
+  readonly alpha?: number;
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+function validThresholds(t: AnalysisThresholds): void {
+  const problems: string[] = [];
+  if (!(t.maxErrorRateIncrease >= 0 && t.maxErrorRateIncrease < 1))
+    problems.push(
+      `maxErrorRateIncrease must be a share from 0 to below 1 (0.005 is half a point), got ${t.maxErrorRateIncrease}`,
+    );
+  if (!(t.maxP99LatencyRatio >= 1))
+    problems.push(`maxP99LatencyRatio must be 1 or more, got ${t.maxP99LatencyRatio}`);
+  if (!(Number.isInteger(t.minRequests) && t.minRequests >= 1))
+    problems.push(`minRequests must be a whole number of at least 1, got ${t.minRequests}`);
+  if (problems.length > 0) throw new Error(`experiment.analysis: ${problems.join('; ')}`);
+}
+
+function finite(samples: readonly VectorSample[]): number | undefined {
+  const value = samples[0]?.value;
+  return value !== undefined && Number.isFinite(value) ? value : undefined;
+}
+
+async function sampleTrack(
+  prometheus: PrometheusOptions,
+  options: AnalyseOptions,
+  window: { text: string; seconds: number },
+  track: Track,
+): Promise<TrackSample> {
+  const q = trackQueries({
+    model: options.model,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    window: window.text,
+    selector: options.trackSelector ?? 'track',
+    track,
+  });
+  const [byStatus, buckets, p50, p99] = await Promise.all([
+    queryInstant(prometheus, q.requestsByStatus, options.at),
+    queryInstant(prometheus, q.latencyBuckets, options.at),
+    queryInstant(prometheus, q.p50, options.at),
+    queryInstant(prometheus, q.p99, options.at),
+  ]);
+  let requests = 0;
+  let errors = 0;
+  for (const s of byStatus) {
+    if (!Number.isFinite(s.value)) continue;
+    requests += s.value;
+    if (s.metric.status !== 'OK') errors += s.value;
+  }
+  const latencyBuckets: Bucket[] = buckets
+    .map((s) => ({ le: s.metric.le === '+Inf' ? Infinity : Number(s.metric.le), count: s.value }))
+    .filter((b) => !Number.isNaN(b.le) && Number.isFinite(b.count))
+    .sort((a, b) => a.le - b.le);
+  const p50Micros = finite(p50);
+  const p99Micros = finite(p99);
+  return {
+    requests,
+    errors,
+    windowSeconds: window.seconds,
+    latencyBuckets,
+    ...(p50Micros === undefined ? {} : { p50Micros }),
+    ...(p99Micros === undefined ? {} : { p99Micros }),
+  };
+}
+
+/**
+ * Compares the canary with the stable track between two steps of an
+ * experiment: `fail` (with the metric and by how much) when the canary is
+ * worse beyond the thresholds with the evidence a sequential test needs,
+ * `inconclusive` (with how many more requests are needed) before either
+ * track has `minRequests`, `pass` otherwise.
+ */
+export async function analyseExperiment(options: AnalyseOptions): Promise<Decision> {
+  validThresholds(options.thresholds);
+  const window = promDuration(options.window);
+  const prometheus: PrometheusOptions = {
+    url: options.prometheusUrl,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  };
+  const [stable, canary] = await Promise.all([
+    sampleTrack(prometheus, options, window, 'stable'),
+    sampleTrack(prometheus, options, window, 'canary'),
+  ]);
+  return decide(stable, canary, options.thresholds, options.alpha);
+}

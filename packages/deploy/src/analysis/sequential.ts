@@ -1,0 +1,154 @@
+// Sequential tests that stay valid when they are looked at after every step
+// of an experiment: mixture likelihood ratios (mSPRT, Johari et al. 2017,
+// "Peeking at A/B tests"). Each statistic Λ is a mixture of likelihood
+// ratios of alternatives against the boundary of the null hypothesis; under
+// the null it is a nonnegative supermartingale, so by Ville's inequality the
+// chance that it ever reaches 1/α, however often it is computed, is at most
+// α. 1/Λ, kept at its minimum so far, is an always-valid p-value.
+//
+// The data must be cumulative: each look sees every request since the
+// experiment started, never a sliding window.
+
+export interface SequentialResult {
+  /** The mixture likelihood ratio Λ. */
+  readonly statistic: number;
+  /** min(1, 1/Λ): the always-valid p-value of this look. */
+  readonly pValue: number;
+  /** Λ ≥ 1/α: the null hypothesis is rejected. */
+  readonly reject: boolean;
+}
+
+function logSumExp(values: readonly number[]): number {
+  const max = Math.max(...values);
+  if (max === -Infinity) return -Infinity;
+  return max + Math.log(values.reduce((sum, v) => sum + Math.exp(v - max), 0));
+}
+
+function result(logStatistic: number, alpha: number): SequentialResult {
+  const statistic = Math.exp(Math.min(logStatistic, 700));
+  return {
+    statistic,
+    pValue: Math.min(1, Math.exp(-logStatistic)),
+    reject: logStatistic >= Math.log(1 / alpha),
+  };
+}
+
+export interface ErrorCounts {
+  readonly requests: number;
+  readonly errors: number;
+}
+
+/** Effect sizes the error-rate mixture spreads its weight over, in multiples of its scale. */
+const ERROR_SHIFTS = [0.25, 0.5, 1, 2, 4, 8];
+
+/**
+ * H0: the canary's error rate exceeds the stable's by at most `maxIncrease`
+ * (p_canary − p_stable ≤ maxIncrease), against a larger difference.
+ *
+ * The difference of the two observed error rates is treated as Gaussian
+ * with its plug-in variance (the normal approximation Johari et al. use for
+ * two-sample Bernoulli tests); the mixture is over shifts beyond the
+ * boundary, so the statistic is a supermartingale for every difference in
+ * H0, not only at the boundary.
+ */
+export function errorRateTest(
+  stable: ErrorCounts,
+  canary: ErrorCounts,
+  maxIncrease: number,
+  alpha: number,
+): SequentialResult {
+  if (stable.requests <= 0 || canary.requests <= 0) return result(-Infinity, alpha);
+  const rate = (c: ErrorCounts) => Math.min(1, Math.max(0, c.errors / c.requests));
+  // Variance from rates pulled half a request towards 1/2, so no track has zero variance.
+  const smoothed = (c: ErrorCounts) => (Math.max(0, c.errors) + 0.5) / (c.requests + 1);
+  const variance = (c: ErrorCounts) => (smoothed(c) * (1 - smoothed(c))) / c.requests;
+  const information = 1 / (variance(stable) + variance(canary));
+  const excess = rate(canary) - rate(stable) - maxIncrease;
+  const scale = Math.max(maxIncrease, 0.005);
+  const terms = ERROR_SHIFTS.map(
+    (m) =>
+      -Math.log(ERROR_SHIFTS.length) +
+      m * scale * excess * information -
+      ((m * scale) ** 2 * information) / 2,
+  );
+  return result(logSumExp(terms), alpha);
+}
+
+/** Exceedance rates the latency mixture spreads its weight over, in multiples of p0. */
+const EXCEEDANCE_MULTIPLES = [1.5, 2, 3, 5, 8, 13];
+
+/**
+ * H0: at most a share `p0` of the canary's requests are slower than the
+ * threshold, against a larger share. `exceeding` may be fractional (read
+ * from histogram buckets by interpolation). A one-sided binomial mixture
+ * SPRT: every component's ratio has expectation at most 1 under any rate
+ * ≤ p0, so the mixture is a supermartingale over the whole null.
+ */
+export function exceedanceTest(
+  requests: number,
+  exceeding: number,
+  p0: number,
+  alpha: number,
+): SequentialResult {
+  if (requests <= 0) return result(-Infinity, alpha);
+  const k = Math.min(Math.max(0, exceeding), requests);
+  const terms = EXCEEDANCE_MULTIPLES.filter((m) => m * p0 < 1).map(
+    (m) =>
+      -Math.log(EXCEEDANCE_MULTIPLES.length) +
+      k * Math.log(m) +
+      (requests - k) * Math.log((1 - m * p0) / (1 - p0)),
+  );
+  return result(logSumExp(terms), alpha);
+}
+
+/** One bucket of a cumulative histogram: observations ≤ le (le may be Infinity). */
+export interface Bucket {
+  readonly le: number;
+  readonly count: number;
+}
+
+function sortedBuckets(buckets: readonly Bucket[]): Bucket[] {
+  return [...buckets].sort((a, b) => a.le - b.le);
+}
+
+/**
+ * Prometheus's histogram_quantile on cumulative buckets: linear
+ * interpolation inside the bucket, the lowest bucket starting at 0, and the
+ * upper bound of the last finite bucket when the rank falls into +Inf.
+ */
+export function histogramQuantile(q: number, buckets: readonly Bucket[]): number {
+  const sorted = sortedBuckets(buckets);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (sorted.length < 2 || total <= 0 || sorted.at(-1)!.le !== Infinity) return Number.NaN;
+  const rank = q * total;
+  const index = sorted.findIndex((b) => b.count >= rank);
+  if (index === sorted.length - 1) return sorted[sorted.length - 2]!.le;
+  const upper = sorted[index]!;
+  const lowerLe = index === 0 ? 0 : sorted[index - 1]!.le;
+  const lowerCount = index === 0 ? 0 : sorted[index - 1]!.count;
+  if (upper.count === lowerCount) return upper.le;
+  return lowerLe + ((upper.le - lowerLe) * (rank - lowerCount)) / (upper.count - lowerCount);
+}
+
+/**
+ * How many observations are above `threshold`, read from cumulative buckets
+ * with the same linear interpolation histogram_quantile uses (so that the
+ * share above a histogram's own quantile q is 1 − q).
+ */
+export function countAbove(threshold: number, buckets: readonly Bucket[]): number {
+  const sorted = sortedBuckets(buckets);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total <= 0) return 0;
+  let lowerLe = 0;
+  let lowerCount = 0;
+  for (const bucket of sorted) {
+    if (threshold < bucket.le) {
+      if (bucket.le === Infinity) return total - lowerCount;
+      const inside = ((threshold - lowerLe) / (bucket.le - lowerLe)) * (bucket.count - lowerCount);
+      return Math.max(0, total - (lowerCount + Math.max(0, inside)));
+    }
+    lowerLe = bucket.le;
+    lowerCount = bucket.count;
+  }
+  return 0;
+}

@@ -1,0 +1,159 @@
+// The verdict between two steps of an experiment, from each track's counts
+// and latency histogram since the experiment started. Pure: the numbers come
+// from Prometheus through analyse.ts.
+import {
+  type Bucket,
+  countAbove,
+  errorRateTest,
+  exceedanceTest,
+  histogramQuantile,
+  type SequentialResult,
+} from './sequential';
+
+/** `experiment.analysis` in the spec, with its defaults filled in. */
+export interface AnalysisThresholds {
+  /** Largest allowed canary error rate minus stable error rate (0.005 = half a percentage point). */
+  readonly maxErrorRateIncrease: number;
+  /** The canary's p99 may be at most this multiple of the stable's. */
+  readonly maxP99LatencyRatio: number;
+  /** Requests each track needs in the window before any verdict. */
+  readonly minRequests: number;
+}
+
+/** Total false-alarm rate of one experiment, split evenly between the error and the latency test. */
+export const ALPHA = 0.05;
+/** A canary is too slow when more than this share of its requests exceed maxP99LatencyRatio × the stable's p99. */
+export const SLOW_SHARE = 0.01;
+
+export interface TrackStats {
+  /** Requests in the window (every status). */
+  readonly requests: number;
+  /** Requests that ended with a status other than OK. */
+  readonly errors: number;
+  /** Requests per second over the window. */
+  readonly requestRate: number;
+  /** errors / requests; 0 without requests. */
+  readonly errorRate: number;
+  /** Of successful requests, from TF Serving's request_latency histogram; null without any. */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+/** What Prometheus gave for one track. */
+export interface TrackSample {
+  readonly requests: number;
+  readonly errors: number;
+  readonly windowSeconds: number;
+  /** request_latency buckets in microseconds (cumulative, le may be Infinity). */
+  readonly latencyBuckets: readonly Bucket[];
+  /** Prometheus's histogram_quantile answers; absent: computed from latencyBuckets the same way. */
+  readonly p50Micros?: number;
+  readonly p99Micros?: number;
+}
+
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+export interface Decision {
+  readonly verdict: Verdict;
+  readonly reason: string;
+  readonly tracks: { readonly stable: TrackStats; readonly canary: TrackStats };
+  readonly evidence: {
+    readonly errorRate: SequentialResult;
+    /** Absent when the stable track has no latency to compare with. */
+    readonly latency?: SequentialResult & { readonly thresholdMs: number; readonly slowShare: number };
+  };
+}
+
+export function trackStats(sample: TrackSample): TrackStats {
+  const p50 = sample.p50Micros ?? histogramQuantile(0.5, sample.latencyBuckets);
+  const p99 = sample.p99Micros ?? histogramQuantile(0.99, sample.latencyBuckets);
+  return {
+    requests: sample.requests,
+    errors: sample.errors,
+    requestRate: sample.windowSeconds > 0 ? sample.requests / sample.windowSeconds : 0,
+    errorRate: sample.requests > 0 ? sample.errors / sample.requests : 0,
+    p50Ms: Number.isFinite(p50) ? p50 / 1000 : null,
+    p99Ms: Number.isFinite(p99) ? p99 / 1000 : null,
+  };
+}
+
+const percent = (share: number) => `${(share * 100).toFixed(2)}%`;
+const ms = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(1)} ms`);
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+const p = (r: SequentialResult) => (r.pValue < 0.001 ? r.pValue.toExponential(1) : r.pValue.toFixed(3));
+
+export function decide(
+  stableSample: TrackSample,
+  canarySample: TrackSample,
+  thresholds: AnalysisThresholds,
+  alpha = ALPHA,
+): Decision {
+  const stable = trackStats(stableSample);
+  const canary = trackStats(canarySample);
+  const tracks = { stable, canary };
+  const perTest = alpha / 2;
+  const errorRate = errorRateTest(stable, canary, thresholds.maxErrorRateIncrease, perTest);
+
+  const canaryOk = canarySample.latencyBuckets.at(-1)?.count ?? 0;
+  const latency =
+    stable.p99Ms === null
+      ? undefined
+      : (() => {
+          const thresholdMs = stable.p99Ms * thresholds.maxP99LatencyRatio;
+          const slow = countAbove(thresholdMs * 1000, canarySample.latencyBuckets);
+          const test = exceedanceTest(canaryOk, slow, SLOW_SHARE, perTest);
+          return { ...test, thresholdMs, slowShare: canaryOk > 0 ? slow / canaryOk : 0 };
+        })();
+  const evidence = { errorRate, ...(latency ? { latency } : {}) };
+
+  const short = (['canary', 'stable'] as const).filter((t) => tracks[t].requests < thresholds.minRequests);
+  if (short.length > 0) {
+    const needs = short
+      .map(
+        (t) =>
+          `${t} has ${count(tracks[t].requests)} (${count(thresholds.minRequests - tracks[t].requests)} more needed)`,
+      )
+      .join(', ');
+    return {
+      verdict: 'inconclusive',
+      reason: `too few requests for a verdict: each track needs ${count(thresholds.minRequests)} in the window; ${needs}`,
+      tracks,
+      evidence,
+    };
+  }
+
+  if (errorRate.reject) {
+    const increase = canary.errorRate - stable.errorRate;
+    return {
+      verdict: 'fail',
+      reason:
+        `error rate: canary ${percent(canary.errorRate)} vs stable ${percent(stable.errorRate)}, ` +
+        `+${(increase * 100).toFixed(2)} points where at most +${(thresholds.maxErrorRateIncrease * 100).toFixed(2)} are allowed ` +
+        `(always-valid p = ${p(errorRate)} < ${perTest})`,
+      tracks,
+      evidence,
+    };
+  }
+  if (latency?.reject) {
+    return {
+      verdict: 'fail',
+      reason:
+        `latency: ${percent(latency.slowShare)} of canary requests took longer than ${ms(latency.thresholdMs)} ` +
+        `(${thresholds.maxP99LatencyRatio} × stable p99 ${ms(stable.p99Ms)}) where at most ${percent(SLOW_SHARE)} may; ` +
+        `canary p99 ${ms(canary.p99Ms)} (always-valid p = ${p(latency)} < ${perTest})`,
+      tracks,
+      evidence,
+    };
+  }
+  const latencyText = latency
+    ? `p99 ${ms(canary.p99Ms)} vs ${ms(stable.p99Ms)} (limit × ${thresholds.maxP99LatencyRatio})`
+    : 'latency not compared: the stable track has no successful requests';
+  return {
+    verdict: 'pass',
+    reason:
+      `no regression after ${count(canary.requests)} canary requests: error rate ${percent(canary.errorRate)} ` +
+      `vs ${percent(stable.errorRate)} (limit +${(thresholds.maxErrorRateIncrease * 100).toFixed(2)} points), ${latencyText}`,
+    tracks,
+    evidence,
+  };
+}

@@ -1,0 +1,273 @@
+// The experiment analysis' statistics: sound under repeated looks (the
+// false-alarm rate over a whole experiment, looked at after every step,
+// stays at most alpha) and able to catch a bad canary within a bounded
+// number of requests. Simulated traffic only: no Prometheus here (the
+// cluster suite runs the same decisions against a real one).
+import { defaults } from '@catwalk/schema';
+import fc from 'fast-check';
+import {
+  ALPHA,
+  countAbove,
+  decide,
+  errorRateTest,
+  exceedanceTest,
+  histogramQuantile,
+} from '../../src/analysis';
+import { type ExperimentPlan, runExperiment, TF_BUCKETS } from './analysis-simulate';
+
+const thresholds = defaults.experimentAnalysis;
+const perTest = ALPHA / 2;
+
+/** Share of experiments that end in a (false) failure, with a 3-sigma allowance for the simulation's own noise. */
+function falseAlarmBound(experiments: number, alpha: number): number {
+  return alpha + 3 * Math.sqrt((alpha * (1 - alpha)) / experiments);
+}
+
+describe('building blocks', () => {
+  const buckets = [
+    { le: 1, count: 10 },
+    { le: 2, count: 20 },
+    { le: Infinity, count: 20 },
+  ];
+
+  test('histogramQuantile interpolates as Prometheus does', () => {
+    expect(histogramQuantile(0.5, buckets)).toBe(1);
+    expect(histogramQuantile(0.75, buckets)).toBe(1.5);
+    expect(histogramQuantile(0.25, buckets)).toBe(0.5);
+    // A rank in the +Inf bucket gives the last finite bound.
+    expect(histogramQuantile(0.99, [...buckets.slice(0, 2), { le: Infinity, count: 30 }])).toBe(2);
+    expect(histogramQuantile(0.5, [{ le: Infinity, count: 0 }])).toBeNaN();
+  });
+
+  test('countAbove is the share above a quantile: 1 - q', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0.01, max: 0.95, noNaN: true }), (q) => {
+        const threshold = histogramQuantile(q, buckets);
+        expect(countAbove(threshold, buckets) / 20).toBeCloseTo(1 - q, 9);
+      }),
+    );
+    expect(countAbove(0.5, buckets)).toBe(15);
+    expect(countAbove(5, buckets)).toBe(0);
+  });
+
+  test('no data is never evidence', () => {
+    expect(errorRateTest({ requests: 0, errors: 0 }, { requests: 0, errors: 0 }, 0.005, perTest).reject).toBe(
+      false,
+    );
+    expect(exceedanceTest(0, 0, 0.01, perTest).reject).toBe(false);
+  });
+
+  test('a canary no worse than stable gives no evidence, however much data there is', () => {
+    const r = errorRateTest({ requests: 1e6, errors: 1e4 }, { requests: 1e6, errors: 1e4 }, 0.005, perTest);
+    expect(r.reject).toBe(false);
+    expect(r.pValue).toBe(1);
+  });
+
+  test('the evidence grows with the data at a fixed 3x error rate', () => {
+    const at = (n: number) =>
+      errorRateTest({ requests: n, errors: n * 0.01 }, { requests: n, errors: n * 0.03 }, 0.005, perTest);
+    expect(at(500).statistic).toBeLessThan(at(2000).statistic);
+    expect(at(500).reject).toBe(false);
+    expect(at(5000).reject).toBe(true);
+  });
+
+  test('the latency mixture rejects only shares well above p0', () => {
+    expect(exceedanceTest(1000, 10, 0.01, perTest).reject).toBe(false);
+    expect(exceedanceTest(1000, 40, 0.01, perTest).reject).toBe(true);
+  });
+});
+
+describe('verdicts', () => {
+  const track = (requests: number, errors: number) => ({
+    requests,
+    errors,
+    windowSeconds: 100,
+    latencyBuckets: [
+      { le: 10_000, count: (requests - errors) * 0.5 },
+      { le: 20_000, count: (requests - errors) * 0.995 },
+      { le: Infinity, count: requests - errors },
+    ],
+  });
+
+  test('too little traffic is inconclusive and says how many requests are missing', () => {
+    const d = decide(track(5000, 50), track(120, 30), thresholds);
+    expect(d.verdict).toBe('inconclusive');
+    expect(d.reason).toContain('each track needs 500');
+    expect(d.reason).toContain('canary has 120 (380 more needed)');
+    expect(d.tracks.canary.errorRate).toBeCloseTo(0.25);
+    expect(d.tracks.canary.requestRate).toBeCloseTo(1.2);
+  });
+
+  test('a failure names the metric and by how much', () => {
+    const d = decide(track(20_000, 200), track(20_000, 600), thresholds);
+    expect(d.verdict).toBe('fail');
+    expect(d.reason).toMatch(
+      /^error rate: canary 3\.00% vs stable 1\.00%, \+2\.00 points where at most \+0\.50/,
+    );
+  });
+
+  test('a pass says what was compared', () => {
+    const d = decide(track(20_000, 200), track(2_000, 20), thresholds);
+    expect(d.verdict).toBe('pass');
+    expect(d.reason).toContain('no regression after 2,000 canary requests');
+    expect(d.tracks.stable.p50Ms).toBeCloseTo(10);
+  });
+});
+
+// Each property runs many whole experiments; a run costs about a second.
+const simulation = { numRuns: 4, seed: 20261129 } as const;
+
+describe('sound under repeated looks', () => {
+  test('a canary exactly at the allowed error-rate increase fails at most alpha/2 of experiments, 20 looks each', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0.002, 0.01, 0.03),
+        fc.constantFrom(0, 0.005),
+        fc.constantFrom(0.1, 0.5),
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        (stableRate, delta, canaryShare, seed) => {
+          const experiments = 600;
+          let failed = 0;
+          for (let e = 0; e < experiments; e++) {
+            const outcome = runExperiment({
+              stable: { errorRate: stableRate, medianMs: 10, p99Ms: 10 },
+              canary: { errorRate: stableRate + delta, medianMs: 10, p99Ms: 10 },
+              canaryShare,
+              requestsPerLook: 1200,
+              looks: 20,
+              thresholds: { ...thresholds, maxErrorRateIncrease: delta },
+              seed: seed + e,
+            });
+            if (outcome.failedAt) failed++;
+          }
+          expect(failed / experiments).toBeLessThanOrEqual(falseAlarmBound(experiments, perTest));
+        },
+      ),
+      { ...simulation, numRuns: 3 },
+    );
+  });
+
+  test('a canary as fast as stable fails on latency in at most alpha/2 of experiments, 15 looks each', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(2, 10, 50),
+        fc.constantFrom(1.5, 3),
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        (medianMs, spread, seed) => {
+          const experiments = 150;
+          let failed = 0;
+          for (let e = 0; e < experiments; e++) {
+            const latency = { medianMs, p99Ms: medianMs * spread };
+            const outcome = runExperiment({
+              stable: { errorRate: 0, ...latency },
+              canary: { errorRate: 0, ...latency },
+              canaryShare: 0.2,
+              requestsPerLook: 600,
+              looks: 15,
+              thresholds,
+              seed: seed + e,
+            });
+            if (outcome.failedAt) failed++;
+          }
+          expect(failed / experiments).toBeLessThanOrEqual(falseAlarmBound(experiments, perTest));
+        },
+      ),
+      // Latencies are drawn one by one: fewer runs keep this test within seconds.
+      { ...simulation, numRuns: 3 },
+    );
+  });
+});
+
+describe('catches a bad canary', () => {
+  // A fixed latency where only errors matter: it is faster to simulate.
+  const plan = (canary: Partial<ExperimentPlan['canary']>, seed: number, p99Ms = 10): ExperimentPlan => ({
+    stable: { errorRate: 0.01, medianMs: 10, p99Ms },
+    canary: { errorRate: 0.01, medianMs: 10, p99Ms, ...canary },
+    canaryShare: 0.5,
+    requestsPerLook: 500,
+    looks: 40,
+    thresholds,
+    seed,
+  });
+
+  test('3x the stable error rate (1% vs 3%) fails within 20,000 requests in 95% of experiments', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 30 }), (seed) => {
+        const runs = Array.from({ length: 100 }, (_, e) =>
+          runExperiment(plan({ errorRate: 0.03 }, seed + e)),
+        );
+        const caught = runs.filter((r) => r.failedAt && r.last.reason.startsWith('error rate'));
+        expect(caught.length).toBeGreaterThanOrEqual(95);
+      }),
+      simulation,
+    );
+  });
+
+  test('2x the stable latency (p99 40 ms vs 20 ms) fails within 20,000 requests in 95% of experiments', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 30 }), (seed) => {
+        const runs = Array.from({ length: 100 }, (_, e) =>
+          runExperiment(plan({ errorRate: 0.01, medianMs: 20, p99Ms: 40 }, seed + e, 20)),
+        );
+        const caught = runs.filter((r) => r.failedAt && r.last.reason.startsWith('latency'));
+        expect(caught.length).toBeGreaterThanOrEqual(95);
+      }),
+      simulation,
+    );
+  });
+});
+
+// Figures for docs/benchmarks.md:
+//   CATWALK_ANALYSIS_REPORT=1 npx jest test/unit/analysis-sequential.test.ts -t 'requests a verdict needs'
+describe('requests a verdict needs', () => {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  };
+  const percentile90 = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.9)]!;
+
+  test('at the default thresholds', () => {
+    const errors3x = { errorRate: 0.03, medianMs: 10, p99Ms: 10 };
+    const slow2x = { errorRate: 0.01, medianMs: 20, p99Ms: 40 };
+    const cases = [
+      { name: '3x errors, 1% vs 3%', canary: errors3x, stableRate: 0.01, shares: [0.5, 0.1] },
+      {
+        name: '3x errors, 0.5% vs 1.5%',
+        canary: { ...errors3x, errorRate: 0.015 },
+        stableRate: 0.005,
+        shares: [0.5],
+      },
+      { name: '2x latency, p99 20 ms vs 40 ms', canary: slow2x, stableRate: 0.01, shares: [0.5, 0.1] },
+    ];
+    const lines: string[] = [];
+    for (const c of cases) {
+      for (const share of c.shares) {
+        const runs = Array.from({ length: 60 }, (_, e) =>
+          runExperiment({
+            stable: { errorRate: c.stableRate, medianMs: 10, p99Ms: c.canary === slow2x ? 20 : 10 },
+            canary: c.canary,
+            canaryShare: share,
+            requestsPerLook: 200,
+            looks: 1000,
+            thresholds,
+            seed: 1000 + e,
+          }),
+        );
+        const failed = runs.filter((r) => r.failedAt).map((r) => r.failedAt!);
+        expect(failed.length).toBeGreaterThanOrEqual(57);
+        const total = failed.map((f) => f.requests);
+        const canary = failed.map((f) => f.canaryRequests);
+        lines.push(
+          `| ${c.name} | ${share * 100}% | ${median(canary)} | ${percentile90(canary)} | ${median(total)} | ${percentile90(total)} |`,
+        );
+      }
+    }
+    if (process.env.CATWALK_ANALYSIS_REPORT) process.stdout.write(`${lines.join('\n')}\n`);
+  });
+});
+
+test('the simulation buckets latencies with TF Serving limits', () => {
+  expect(TF_BUCKETS).toHaveLength(33);
+  expect(TF_BUCKETS[2]).toBeCloseTo(32.4);
+});
