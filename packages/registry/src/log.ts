@@ -31,9 +31,9 @@ export interface LoggerOptions {
 }
 
 /**
- * The pod this process runs in: POD_NAME (the chart sets it from the
- * downward API, metadata.name), else the host name, which Kubernetes sets
- * to the pod's name unless the pod spec overrides it.
+ * The pod this process runs in: POD_NAME when set (from the downward API's
+ * metadata.name), else the host name, which Kubernetes sets to the pod's
+ * name unless the pod spec overrides it.
  */
 export function podName(env: NodeJS.ProcessEnv = process.env): string {
   return env.POD_NAME?.trim() || os.hostname();
