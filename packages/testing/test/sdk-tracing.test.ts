@@ -219,6 +219,21 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
     }
   });
 
+  test('a call cancelled before it sends anything still ends its span, with no attempt', async () => {
+    const client = connect();
+    const before = fake.requests.length;
+    await expect(client.model('half_plus_two').status({ signal: AbortSignal.abort() })).rejects.toMatchObject(
+      {
+        code: 'CANCELLED',
+      },
+    );
+    const call = only('status half_plus_two');
+    expect(call.attributes).toMatchObject({ 'catwalk.attempts': 0, 'error.type': 'CANCELLED' });
+    expect(call.status.code).toBe(otel.SpanStatusCode.ERROR);
+    expect(childrenOf(call)).toEqual([]);
+    expect(fake.requests.length).toBe(before);
+  });
+
   test('request durations are recorded per attempt under the semantic-convention name', async () => {
     const name = transport === 'rest' ? 'http.client.request.duration' : 'rpc.client.duration';
     const common = {
