@@ -247,14 +247,17 @@ export function resolve(model: ModelSpec): ResolvedModel {
     : undefined;
 
   const versionLabels = sortedRecord(serving.versionLabels);
-  const experiment = spec.experiment
-    ? {
-        stableVersion: versionLabels.stable ?? Number.NaN,
-        canaryVersion: spec.experiment.canaryVersion,
-        canaryWeight: spec.experiment.canaryWeight,
-        stableWeight: 100 - spec.experiment.canaryWeight,
-      }
-    : undefined;
+  // Only a fixed test (canaryVersion with canaryWeight) is the chart's; analysis alone configures catwalk experiment.
+  const fixed = spec.experiment;
+  const experiment =
+    fixed?.canaryVersion !== undefined && fixed.canaryWeight !== undefined
+      ? {
+          stableVersion: versionLabels.stable ?? Number.NaN,
+          canaryVersion: fixed.canaryVersion,
+          canaryWeight: fixed.canaryWeight,
+          stableWeight: 100 - fixed.canaryWeight,
+        }
+      : undefined;
 
   return {
     apiVersion: API_VERSION,

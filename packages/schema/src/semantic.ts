@@ -237,6 +237,15 @@ function checkServing(ctx: Ctx): void {
   }
 
   const experiment = spec(ctx, 'experiment');
+  if (experiment && (experiment.canaryVersion === undefined) !== (experiment.canaryWeight === undefined)) {
+    const missing = experiment.canaryVersion === undefined ? 'canaryVersion' : 'canaryWeight';
+    findings.push({
+      code: 'experiment-incomplete',
+      path: ['spec', 'experiment', missing],
+      message: `a fixed A/B test needs both canaryVersion and canaryWeight; ${missing} is missing`,
+      fix: `add spec.experiment.${missing}, or remove the other one to run tests with catwalk experiment (experiment.analysis may stay)`,
+    });
+  }
   const canary = int(experiment?.canaryVersion);
   if (experiment && canary !== undefined) {
     const stable = int(labels.stable);

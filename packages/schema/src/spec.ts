@@ -353,12 +353,18 @@ export const ExperimentAnalysis = Type.Object(
 
 export const Experiment = Type.Object(
   {
-    canaryVersion: Version('The version tested against versionLabels.stable.'),
-    canaryWeight: Type.Integer({
-      minimum: 1,
-      maximum: 99,
-      description: 'Percent of traffic sent to the canary (1-99).',
-    }),
+    canaryVersion: Type.Optional(
+      Version(
+        'A fixed A/B test run by the chart: the version tested against versionLabels.stable (with canaryWeight). Leave it out to run tests with catwalk experiment.',
+      ),
+    ),
+    canaryWeight: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 99,
+        description: 'Percent of traffic sent to the fixed canary (1-99; with canaryVersion).',
+      }),
+    ),
     analysis: Type.Optional(ExperimentAnalysis),
   },
   { ...strict, description: 'An A/B test between the stable version and a canary version.' },
