@@ -5,8 +5,8 @@ export { changedPaths } from './changes';
 export type { DeployOptions, DeployResult, ModelOutcome } from './deploy';
 export { checkOwnership, deploy, OwnershipError } from './deploy';
 export {
-  type ExperimentOutcome,
   type ExperimentOptions,
+  type ExperimentOutcome,
   ExperimentRefusedError,
   type ExperimentStatus,
   type ExperimentStore,
