@@ -1,9 +1,22 @@
 // `catwalk`: argument parsing and dispatch only; the work is in the packages.
 
-import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from '@commander-js/extra-typings';
 import { codegenCommand } from './commands/codegen';
 import { deployCommand } from './commands/deploy';
 import { devS3Command } from './commands/dev';
+import {
+  experimentAbortCommand,
+  experimentPromoteCommand,
+  experimentSetWeightCommand,
+  experimentStartCommand,
+  experimentStatusCommand,
+} from './commands/experiment';
 import { explainCommand } from './commands/explain';
 import { generateCommand } from './commands/generate';
 import { initCommand } from './commands/init';
@@ -421,6 +434,87 @@ Examples:
       ),
     )
     .action(async (models, options) => setExit(await statusCommand(models, options, io)));
+
+  const experiment = cli
+    .command('experiment')
+    .description(
+      'an A/B test of a new version against stable: start, status, set-weight, promote, abort (state in release.json, weights in the chart)',
+    );
+  const clusterOptions = <A extends unknown[], O extends OptionValues, G extends OptionValues>(
+    command: Command<A, O, G>,
+  ) =>
+    command
+      .option('--context <name>', 'kubeconfig context (default: the current one)')
+      .option('-n, --namespace <ns>', "namespace (default: the context's, else default)")
+      .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+      .option(
+        '-f, --values <file>',
+        'extra helm values file, as given to catwalk deploy (repeatable)',
+        (v: string, acc: string[]) => [...acc, v],
+        [] as string[],
+      )
+      .option(
+        '--timeout <duration>',
+        'longest wait for pods to serve a version, and for each helm upgrade',
+        '10m',
+      )
+      .option('--json', 'machine-readable result on stdout')
+      .addOption(endpointOption())
+      .addOption(regionOption());
+  clusterOptions(
+    experiment
+      .command('start')
+      .description(
+        'label the version canary, create the canary at weight 0, wait until its pods serve it, then move traffic (step by step with --steps)',
+      )
+      .argument('<spec>', 'spec file of a deployed model'),
+  )
+    .option('--canary <version>', 'the version to test against stable')
+    .option('--weight <percent>', 'fixed canary weight (default 10)')
+    .option('--steps <percents>', 'weights to walk, one per interval, e.g. 5,10,25,50')
+    .option('--step-interval <duration>', 'time at each step before the next (30s, 10m)', '10m')
+    .option('--analysis <source>', 'compare the tracks before each step: prometheus=<url>')
+    .option('--auto-promote', 'promote when the last step passes (default: stop and wait for promote)')
+    .option('--allow-breaking', 'start even if the canary changes the stable signatures incompatibly')
+    .addHelpText(
+      'after',
+      examples(
+        'catwalk experiment start pricing.yaml --canary 4 --weight 10',
+        'catwalk experiment start pricing.yaml --canary 4 --steps 5,10,25,50 --step-interval 10m \\',
+        '    --analysis prometheus=http://prometheus.monitoring:9090',
+      ),
+    )
+    .action(async (spec, options) => setExit(await experimentStartCommand(spec, options, io)));
+  clusterOptions(
+    experiment
+      .command('status')
+      .description('weights now and planned, both tracks and their pods, the analysis so far, the history')
+      .argument('<spec>', 'spec file'),
+  ).action(async (spec, options) => setExit(await experimentStatusCommand(spec, options, io)));
+  clusterOptions(
+    experiment
+      .command('set-weight')
+      .description("set the canary's percent of unaddressed requests (replaces the rest of the plan)")
+      .argument('<spec>', 'spec file')
+      .argument('<percent>', '0 to 100'),
+  ).action(async (spec, percent, options) =>
+    setExit(await experimentSetWeightCommand(spec, percent, options, io)),
+  );
+  clusterOptions(
+    experiment
+      .command('promote')
+      .description(
+        'make the canary version stable: main pods load it, traffic returns to them, then the canary goes',
+      )
+      .argument('<spec>', 'spec file'),
+  ).action(async (spec, options) => setExit(await experimentPromoteCommand(spec, options, io)));
+  clusterOptions(
+    experiment
+      .command('abort')
+      .description('end the test: canary weight 0 first, then the canary goes and its label is dropped')
+      .argument('<spec>', 'spec file'),
+  ).action(async (spec, options) => setExit(await experimentAbortCommand(spec, options, io)));
+
 
   cli
     .command('codegen')

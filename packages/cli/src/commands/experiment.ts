@@ -1,0 +1,285 @@
+// `catwalk experiment start | status | set-weight | promote | abort`: an A/B
+// test run from the terminal. The state lives in the model's release.json
+// (every write a compare-and-swap, with an audit line); the cluster follows it
+// through the chart's experiment values. The work is in @catwalk/deploy.
+
+import * as path from 'node:path';
+import {
+  analyseExperiment,
+  type ExperimentCommand,
+  type ExperimentRecord,
+  ExperimentRefusedError,
+  type ExperimentStore,
+  ExperimentStuckError,
+  experimentStatus,
+  formatExperimentStatus,
+  KubeconfigError,
+  type RecordChange,
+  type ReleaseView,
+  runExperiment,
+  type Verdict,
+} from '@catwalk/deploy';
+import { changeExperiment, listVersions, readRelease, whoAmI } from '@catwalk/registry';
+import { analysisThresholds, validateSpecs } from '@catwalk/schema';
+import { readSpecSources } from '../files';
+import { exitCodes, type Io, UserError } from '../io';
+import {
+  parseVersion,
+  resolveTarget,
+  type S3Flags,
+  type Target,
+  withRegistryErrors,
+  withSignals,
+} from '../registry-target';
+
+export interface ExperimentFlags extends S3Flags {
+  context?: string;
+  namespace?: string;
+  kubeconfig?: string;
+  values?: string[];
+  timeout?: string;
+  json?: boolean;
+}
+
+export interface StartFlags extends ExperimentFlags {
+  canary?: string;
+  weight?: string;
+  steps?: string;
+  stepInterval?: string;
+  analysis?: string;
+  autoPromote?: boolean;
+  allowBreaking?: boolean;
+}
+
+/** The registry behind the experiment: release.json read with its ETag, written compare-and-swap. */
+function storeOf(target: Target, me: string): ExperimentStore {
+  const options = {
+    client: target.client,
+    location: target.location,
+    updatedBy: me,
+    ...(target.model ? { initial: target.initial } : {}),
+  };
+  return {
+    async read(): Promise<ReleaseView> {
+      const versions = await listVersions(target.client, target.location);
+      const current = await readRelease(target.client, target.location, target.initial, versions);
+      return {
+        generation: current.generation,
+        serve: current.state.serve,
+        labels: current.state.labels,
+        ...(current.release?.experiment ? { experiment: current.release.experiment } : {}),
+        ...(current.release?.audit ? { audit: current.release.audit } : {}),
+      };
+    },
+    async write(generation: number, change: RecordChange): Promise<void> {
+      await changeExperiment({ ...options, expectGeneration: generation }, () => ({
+        ...(change.state ? { state: change.state } : {}),
+        experiment: change.experiment,
+        action: change.action,
+        from: change.from,
+        to: change.to,
+      }));
+    },
+  };
+}
+
+/** `10m`, `90s`, `1h`, `300` → seconds; the error names the flag. */
+function parseDuration(text: string, flag: string): number {
+  const match = /^(\d+)(s|m|h)?$/.exec(text.trim());
+  if (!match) {
+    throw new UserError(
+      `${flag} '${text}': give seconds or a duration such as 90s, 10m or 1h`,
+      exitCodes.usage,
+    );
+  }
+  return Number(match[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(match[2] ?? 's') as 's' | 'm' | 'h'];
+}
+
+/** "5,10,25,50" → [5, 10, 25, 50]. */
+function parseSteps(text: string): number[] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) {
+    throw new UserError(
+      `--steps '${text}': give whole percents separated by commas, e.g. --steps 5,10,25,50`,
+      exitCodes.usage,
+    );
+  }
+  return parts.map(Number);
+}
+
+function parsePercent(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 100) {
+    throw new UserError(`${flag} '${text}': give a whole percent from 0 to 100`, exitCodes.usage);
+  }
+  return Number(text);
+}
+
+/** --analysis prometheus=<url> → the URL. */
+function parseAnalysis(text: string): string {
+  const match = /^prometheus=(.+)$/.exec(text);
+  const url = match && URL.canParse(match[1]!) ? new URL(match[1]!) : undefined;
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UserError(
+      `--analysis '${text}': write prometheus=<url of the Prometheus server>, e.g. --analysis prometheus=http://prometheus.monitoring:9090`,
+      exitCodes.usage,
+    );
+  }
+  return match![1]!;
+}
+
+async function setUp(spec: string, flags: ExperimentFlags, io: Io) {
+  if (!/\.(ya?ml|json)$/.test(spec)) {
+    throw new UserError(
+      `'${spec}' is not a spec file (.yaml, .yml, .json); experiments need the model's spec`,
+      exitCodes.usage,
+    );
+  }
+  const target = await resolveTarget(spec, flags, io);
+  const me = whoAmI();
+  return { target, model: target.model!, store: storeOf(target, me), me };
+}
+
+/**
+ * The comparison between steps: TF Serving's metrics in Prometheus, per track
+ * (the ServiceMonitor puts the pods' catwalk.dev/track on every series as
+ * catwalk_dev_track: main or canary), over the whole time since the start, as
+ * the sequential test requires, with the spec's experiment.analysis thresholds.
+ */
+async function analyserFor(spec: string, io: Io) {
+  const report = validateSpecs(await readSpecSources([path.resolve(io.cwd, spec)], io.cwd));
+  const raw = report.results[0]?.spec;
+  const model = report.results[0]?.model;
+  if (!raw || !model) return undefined;
+  const thresholds = analysisThresholds(raw);
+  return async (e: ExperimentRecord, where: { namespace: string }): Promise<Verdict> => {
+    const decision = await analyseExperiment({
+      prometheusUrl: e.analysisUrl!,
+      model: model.name,
+      namespace: where.namespace,
+      window: Math.max(1, (Date.now() - Date.parse(e.startedAt)) / 1000),
+      thresholds,
+      trackSelector: { stable: 'catwalk_dev_track="main"', canary: 'catwalk_dev_track="canary"' },
+    });
+    return {
+      verdict: decision.verdict,
+      reason: decision.reason,
+      tracks: decision.tracks as unknown as Record<string, unknown>,
+    };
+  };
+}
+
+/** Runs one lifecycle command, printing each action; maps refusals to one-line errors. */
+async function drive(
+  command: ExperimentCommand,
+  spec: string,
+  flags: ExperimentFlags,
+  io: Io,
+  before?: (target: Target, store: ExperimentStore) => Promise<void>,
+): Promise<number> {
+  const { target, model, store, me } = await setUp(spec, flags, io);
+  const analyse = await analyserFor(spec, io);
+  if (before) await withRegistryErrors(() => before(target, store), target);
+  try {
+    const outcome = await withSignals((signal) =>
+      withRegistryErrors(
+        () =>
+          runExperiment(command, {
+            model,
+            store,
+            me,
+            kubeconfig: flags.kubeconfig,
+            context: flags.context,
+            namespace: flags.namespace,
+            values: flags.values,
+            ...(flags.timeout ? { timeoutSeconds: parseDuration(flags.timeout, '--timeout') } : {}),
+            ...(analyse ? { analyse } : {}),
+            signal,
+            // With --json, stdout carries the result alone.
+            onEvent: (line) => (flags.json ? io.stderr : io.stdout).write(`${model.name}: ${line}\n`),
+          }),
+        target,
+      ),
+    );
+    if (flags.json) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+    if (!outcome.ok) {
+      io.stderr.write(`✗ ${model.name}: ${outcome.message}\n`);
+      return exitCodes.invalid;
+    }
+    if (!flags.json) io.stdout.write(`✓ ${model.name}: ${outcome.message}\n`);
+    return exitCodes.ok;
+  } catch (error) {
+    if (
+      error instanceof ExperimentRefusedError ||
+      error instanceof ExperimentStuckError ||
+      error instanceof KubeconfigError
+    ) {
+      throw new UserError(`${model.name}: ${error.message}`, exitCodes.invalid);
+    }
+    throw error;
+  }
+}
+
+export async function experimentStartCommand(spec: string, flags: StartFlags, io: Io): Promise<number> {
+  if (flags.canary === undefined) {
+    throw new UserError('--canary <version> is required: the version to test', exitCodes.usage);
+  }
+  if (flags.steps !== undefined && flags.weight !== undefined) {
+    throw new UserError(
+      '--weight and --steps both set the canary weight: give --weight for a fixed weight, or --steps for a staged plan',
+      exitCodes.usage,
+    );
+  }
+  const canary = parseVersion(flags.canary, '--canary');
+  const steps =
+    flags.steps !== undefined ? parseSteps(flags.steps) : [parsePercent(flags.weight ?? '10', '--weight')];
+  const intervalSeconds = parseDuration(flags.stepInterval ?? '10m', '--step-interval');
+  const analysisUrl = flags.analysis !== undefined ? parseAnalysis(flags.analysis) : undefined;
+  const command: ExperimentCommand = {
+    kind: 'start',
+    canary,
+    steps,
+    intervalSeconds,
+    autoPromote: flags.autoPromote === true,
+    ...(analysisUrl ? { analysisUrl } : {}),
+  };
+  return drive(command, spec, flags, io);
+}
+
+export async function experimentStatusCommand(spec: string, flags: ExperimentFlags, io: Io): Promise<number> {
+  const { target, model, store } = await setUp(spec, flags, io);
+  const status = await withRegistryErrors(
+    () =>
+      experimentStatus({
+        model,
+        store,
+        kubeconfig: flags.kubeconfig,
+        context: flags.context,
+        namespace: flags.namespace,
+      }),
+    target,
+  ).catch((error: unknown) => {
+    if (error instanceof ExperimentRefusedError || error instanceof KubeconfigError) {
+      throw new UserError(`${model.name}: ${error.message}`, exitCodes.invalid);
+    }
+    throw error;
+  });
+  io.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : formatExperimentStatus(status));
+  return exitCodes.ok;
+}
+
+export function experimentSetWeightCommand(
+  spec: string,
+  percent: string,
+  flags: ExperimentFlags,
+  io: Io,
+): Promise<number> {
+  return drive({ kind: 'set-weight', weight: parsePercent(percent, 'percent') }, spec, flags, io);
+}
+
+export function experimentPromoteCommand(spec: string, flags: ExperimentFlags, io: Io): Promise<number> {
+  return drive({ kind: 'promote' }, spec, flags, io);
+}
+
+export function experimentAbortCommand(spec: string, flags: ExperimentFlags, io: Io): Promise<number> {
+  return drive({ kind: 'abort' }, spec, flags, io);
+}
