@@ -515,7 +515,6 @@ Examples:
       .argument('<spec>', 'spec file'),
   ).action(async (spec, options) => setExit(await experimentAbortCommand(spec, options, io)));
 
-
   cli
     .command('codegen')
     .description("write a TypeScript module of typed handles for a model's signatures (@catwalk/client)")
