@@ -44,7 +44,13 @@ describeAsRoot('without a home directory', () => {
   });
 
   it('catwalk versions works as a uid with no passwd entry and HOME unset', async () => {
-    const { HOME: _home, ...rest } = process.env;
+    // No HOME and no pointer to shared config files: the SDK has only os.homedir() to ask.
+    const {
+      HOME: _home,
+      AWS_CONFIG_FILE: _config,
+      AWS_SHARED_CREDENTIALS_FILE: _credentials,
+      ...rest
+    } = process.env;
     const env = {
       ...rest,
       AWS_ACCESS_KEY_ID: 'S3RVER',
@@ -52,8 +58,6 @@ describeAsRoot('without a home directory', () => {
       AWS_REGION: 'us-east-1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
-    delete env.AWS_CONFIG_FILE;
-    delete env.AWS_SHARED_CREDENTIALS_FILE;
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(
         'setpriv',
