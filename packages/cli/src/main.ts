@@ -329,7 +329,10 @@ Examples:
       "TF Serving's --model_config_file_poll_wait_seconds: a dropped version's folder stays that long plus a margin (default: the spec's pollSeconds, else --interval)",
     )
     .option('--poll-deadline <duration>', 'a poll still running after this is abandoned and counted', '10m')
-    .option('--stale-after <duration>', '/readyz turns 503 once the last good sync is older than this', '5m')
+    .option(
+      '--stale-after <duration>',
+      '/readyz turns 503 once the last good sync is older than this (default: 5m or three polls, whichever is longer)',
+    )
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .addOption(endpointOption())

@@ -92,3 +92,39 @@ describe('catwalk sync usage errors', () => {
     expect(help.stdout).toContain('/ready/serving');
   });
 });
+
+describe('catwalk sync readiness limit', () => {
+  const readyz = async (port: number) => {
+    for (let i = 0; i < 200; i++) {
+      const body = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.json() as Promise<{ staleAfterSeconds: number }>)
+        .catch(() => undefined);
+      if (body) return body;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('the sidecar never answered /readyz');
+  };
+  const freePort = async () => {
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  };
+
+  it.each([
+    // A sidecar polling every 10 minutes must not be called stale after 5: three polls, at least 5 minutes.
+    [['--interval', '10m'], 1800],
+    [['--interval', '10s'], 300],
+    [['--interval', '10m', '--stale-after', '45m'], 2700],
+  ])('%j gives /readyz a limit of %i s', async (args, seconds) => {
+    const port = await freePort();
+    const running = sync('--endpoint', 'http://127.0.0.1:9', '--port', String(port), ...args);
+    try {
+      expect((await readyz(port)).staleAfterSeconds).toBe(seconds);
+    } finally {
+      process.emit('SIGTERM');
+      await running;
+    }
+  });
+});
