@@ -12,20 +12,32 @@
 
 import { createHash } from 'node:crypto';
 import type { ResolvedModel } from '@catwalk/schema';
-import * as common from '@grafana/grafana-foundation-sdk/common';
-import {
-  AnnotationQueryBuilder,
-  type Dashboard,
-  DashboardBuilder,
-  DashboardCursorSync,
-  DatasourceVariableBuilder,
-  QueryVariableBuilder,
-  RowBuilder,
-  VariableRefresh,
-  VariableSort,
-} from '@grafana/grafana-foundation-sdk/dashboard';
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
-import { PanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import type * as CommonSdk from '@grafana/grafana-foundation-sdk/common';
+import type * as DashboardSdk from '@grafana/grafana-foundation-sdk/dashboard';
+import type * as PrometheusSdk from '@grafana/grafana-foundation-sdk/prometheus';
+import type * as TimeseriesSdk from '@grafana/grafana-foundation-sdk/timeseries';
+
+interface GrafanaSdk {
+  readonly common: typeof CommonSdk;
+  readonly dashboard: typeof DashboardSdk;
+  readonly prometheus: typeof PrometheusSdk;
+  readonly timeseries: typeof TimeseriesSdk;
+}
+let sdk: GrafanaSdk | undefined;
+
+/**
+ * The SDK's modules, loaded on first use: they take a tenth of a second or more to load,
+ * which every CLI command (the sync sidecar's included) would otherwise pay at start-up.
+ */
+function grafana(): GrafanaSdk {
+  sdk ??= {
+    common: require('@grafana/grafana-foundation-sdk/common'),
+    dashboard: require('@grafana/grafana-foundation-sdk/dashboard'),
+    prometheus: require('@grafana/grafana-foundation-sdk/prometheus'),
+    timeseries: require('@grafana/grafana-foundation-sdk/timeseries'),
+  };
+  return sdk;
+}
 
 export interface ModelDashboard {
   /** Grafana uid: catwalk-<model>, shortened with a hash past Grafana's 40 characters. */
@@ -542,7 +554,7 @@ function rows(model: ResolvedModel): RowSpec[] {
 }
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, for Grafana to fill in.
-const DATASOURCE: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
+const DATASOURCE: CommonSdk.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 const PANEL_HEIGHT = 8;
 const REF_IDS = 'ABCDEFGHIJ';
 
@@ -555,6 +567,8 @@ export function dashboardUid(modelName: string): string {
 }
 
 function variables(model: ResolvedModel) {
+  const { QueryVariableBuilder, DatasourceVariableBuilder, VariableRefresh, VariableSort } =
+    grafana().dashboard;
   const query = (name: string, label: string, expr: string) =>
     new QueryVariableBuilder(name)
       .label(label)
@@ -583,8 +597,9 @@ function variables(model: ResolvedModel) {
   ];
 }
 
-function panel(id: number, spec: PanelSpec): PanelBuilder {
-  const builder = new PanelBuilder()
+function panel(id: number, spec: PanelSpec): TimeseriesSdk.PanelBuilder {
+  const { common, prometheus, timeseries } = grafana();
+  const builder = new timeseries.PanelBuilder()
     .id(id)
     .title(spec.title)
     .description(spec.description)
@@ -602,7 +617,11 @@ function panel(id: number, spec: PanelSpec): PanelBuilder {
   if (spec.max !== undefined) builder.max(spec.max);
   spec.queries.forEach((q, i) => {
     builder.withTarget(
-      new DataqueryBuilder().datasource(DATASOURCE).refId(REF_IDS[i]!).expr(q.expr).legendFormat(q.legend),
+      new prometheus.DataqueryBuilder()
+        .datasource(DATASOURCE)
+        .refId(REF_IDS[i]!)
+        .expr(q.expr)
+        .legendFormat(q.legend),
     );
   });
   return builder;
@@ -612,6 +631,7 @@ function panel(id: number, spec: PanelSpec): PanelBuilder {
 export const RELEASE_ANNOTATION_EXPR = `max by (${TRACK_LABEL}) (changes(catwalk_sync_release_generation{namespace="$namespace", ${MODEL_LABEL}="$model"}[2m])) > 0`;
 
 function annotations() {
+  const { AnnotationQueryBuilder } = grafana().dashboard;
   return [
     // Grafana's own annotations and alerts, which it expects in every dashboard.
     new AnnotationQueryBuilder()
@@ -634,7 +654,8 @@ function annotations() {
 }
 
 /** The typed dashboard, before it becomes plain JSON. */
-export function dashboardModel(model: ResolvedModel): Dashboard {
+export function dashboardModel(model: ResolvedModel): DashboardSdk.Dashboard {
+  const { DashboardBuilder, DashboardCursorSync, RowBuilder } = grafana().dashboard;
   const builder = new DashboardBuilder(`Catwalk / ${model.name}`)
     .uid(dashboardUid(model.name))
     .description(
@@ -659,7 +680,7 @@ export function dashboardModel(model: ResolvedModel): Dashboard {
 /** The model's dashboard as Grafana's sidecar loads it, with every panel query listed for tests and tools. */
 export function buildDashboard(model: ResolvedModel): ModelDashboard {
   // The SDK's query objects carry a marker method; JSON drops it, as Grafana would.
-  const json = JSON.parse(JSON.stringify(dashboardModel(model))) as Dashboard;
+  const json = JSON.parse(JSON.stringify(dashboardModel(model))) as DashboardSdk.Dashboard;
   const queries = (json.panels ?? []).flatMap((p) =>
     p.type === 'row'
       ? []
