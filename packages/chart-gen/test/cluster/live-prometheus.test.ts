@@ -5,7 +5,9 @@
 // labels and buckets) and two real sync sidecars syncing from the embedded
 // S3, while the test sends real predict requests. The labels the
 // ServiceMonitor would add in a cluster (namespace, pod, service and the
-// Services' catwalk.dev/* labels) are set on the scrape targets here.
+// Services' catwalk.dev/* labels) are set on the scrape targets here. Series
+// of cAdvisor, kube-state-metrics and the DCGM exporter, which need a cluster,
+// are written by the test (see clusterPage).
 
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -96,6 +98,63 @@ const clusterOnly = (q: { panel: string; index: number }) =>
 const liveQueries = positioned.filter((q) => !clusterOnly(q));
 const clusterQueries = positioned.filter(clusterOnly);
 const recordingRules = buildPrometheusRule(model).recordingRules;
+
+/** The pod names the targets get, as the ServiceMonitor would label them (Deployment-hash-suffix). */
+const podName = (track: 'main' | 'canary') =>
+  `${model.name}${track === 'canary' ? '-canary' : ''}-7d9c8b6f5-${track === 'main' ? 'x2k4q' : 'p9m3v'}`;
+const hpaName = (track: 'main' | 'canary') => (track === 'canary' ? `${model.name}-canary` : model.name);
+/** What the synthetic cluster series say, per track, for the checks of the joins. */
+const CLUSTER = {
+  main: { cpuRequest: 4, cpuLimit: 8, minReplicas: 2, maxReplicas: 6, restarts: 3 },
+  canary: { cpuRequest: 4, cpuLimit: 8, minReplicas: 1, maxReplicas: 2, restarts: 0 },
+} as const;
+
+/**
+ * Series shaped like cAdvisor's (through the kubelet), kube-state-metrics'
+ * and NVIDIA's DCGM exporter's, with the names and labels their docs give,
+ * for this test's two pods and HPAs. None of those exporters can run here;
+ * the page is empty until a test turns it on, so the cluster-only queries are
+ * first seen to return nothing, then to join these series to the model's
+ * pods and tracks correctly. Scraped with honor_labels, as kube-prometheus-stack
+ * scrapes kube-state-metrics, so namespace and pod name the model's pod.
+ */
+let clusterSeriesOn = false;
+const clusterStart = Date.now();
+function clusterPage(): string {
+  if (!clusterSeriesOn) return '# no series yet\n';
+  const lines: string[] = [];
+  const seconds = (Date.now() - clusterStart) / 1000;
+  for (const track of ['main', 'canary'] as const) {
+    const c = CLUSTER[track];
+    const pod = `namespace="${NAMESPACE}",pod="${podName(track)}"`;
+    const container = `${pod},container="tfserving"`;
+    const hpa = `namespace="${NAMESPACE}",horizontalpodautoscaler="${hpaName(track)}"`;
+    lines.push(
+      `container_cpu_usage_seconds_total{${container},cpu="total",image="tensorflow/serving:2.19.0-gpu"} ${(seconds * 1.5).toFixed(3)}`,
+      `container_memory_working_set_bytes{${container},image="tensorflow/serving:2.19.0-gpu"} 6442450944`,
+      `kube_pod_container_resource_requests{${container},node="n1",resource="cpu",unit="core"} ${c.cpuRequest}`,
+      `kube_pod_container_resource_limits{${container},node="n1",resource="cpu",unit="core"} ${c.cpuLimit}`,
+      `kube_pod_container_resource_requests{${container},node="n1",resource="memory",unit="byte"} 17179869184`,
+      `kube_pod_container_resource_limits{${container},node="n1",resource="memory",unit="byte"} 17179869184`,
+      `kube_pod_container_resource_requests{${container},node="n1",resource="nvidia_com_gpu",unit="integer"} 1`,
+      `kube_pod_container_status_restarts_total{${container}} ${seconds > 5 ? c.restarts : 0}`,
+      `kube_pod_container_status_restarts_total{${pod},container="model-sync"} 0`,
+      `kube_horizontalpodautoscaler_spec_min_replicas{${hpa}} ${c.minReplicas}`,
+      `kube_horizontalpodautoscaler_spec_max_replicas{${hpa}} ${c.maxReplicas}`,
+      `kube_horizontalpodautoscaler_status_current_replicas{${hpa}} 1`,
+      `kube_horizontalpodautoscaler_status_desired_replicas{${hpa}} 1`,
+      `DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-${track}",modelName="NVIDIA A10G",${container}} 40`,
+      `DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-${track}",modelName="NVIDIA A10G",${container}} 20000`,
+    );
+  }
+  // Another model's pod in the same namespace: the joins must leave it out.
+  lines.push(
+    `kube_pod_container_resource_requests{namespace="${NAMESPACE}",pod="other-5c6d7e8f9-abcde",container="tfserving",node="n1",resource="cpu",unit="core"} 99`,
+    `kube_horizontalpodautoscaler_spec_max_replicas{namespace="${NAMESPACE}",horizontalpodautoscaler="other"} 99`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+let clusterExporter: http.Server;
 
 type Prometheus = Awaited<ReturnType<typeof startPrometheus>>;
 // The sidecars' logs are not what this test is about.
@@ -265,8 +324,8 @@ beforeAll(async () => {
     targets: [address],
     labels: {
       namespace: NAMESPACE,
-      pod: `${model.name}${track === 'canary' ? '-canary' : ''}-7d9c8b6f5-${track === 'main' ? 'x2k4q' : 'p9m3v'}`,
-      service: track === 'canary' ? `${model.name}-canary` : model.name,
+      pod: podName(track),
+      service: hpaName(track),
       container,
       endpoint,
       [MODEL_LABEL]: model.name,
@@ -276,6 +335,11 @@ beforeAll(async () => {
   const rulesFile = path.join(tempDir(), 'rules.json');
   // Prometheus reads rule files as YAML, and JSON is YAML.
   fs.writeFileSync(rulesFile, JSON.stringify({ groups: buildPrometheusRule(model).groups }));
+  clusterExporter = http.createServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(clusterPage());
+  });
+  await new Promise<void>((resolve) => clusterExporter.listen(0, '127.0.0.1', resolve));
   prometheus = await startPrometheus({
     ruleFiles: [rulesFile],
     scrapeConfigs: [
@@ -292,6 +356,11 @@ beforeAll(async () => {
         static_configs: (['main', 'canary'] as const).map((track) =>
           target(track, `127.0.0.1:${ports[track]}`, 'model-sync', 'sync-metrics'),
         ),
+      },
+      {
+        job_name: 'cluster-exporters',
+        honor_labels: true,
+        static_configs: [{ targets: [`127.0.0.1:${(clusterExporter.address() as AddressInfo).port}`] }],
       },
     ],
   });
@@ -335,6 +404,8 @@ afterAll(async () => {
   for (const fake of fakes) await fake.close();
   faults?.closeAllConnections();
   faults?.close();
+  clusterExporter?.closeAllConnections();
+  clusterExporter?.close();
   await s3?.stop();
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -366,7 +437,7 @@ describe('a real Prometheus over the fake TF Serving and real sync sidecars', ()
     },
   );
 
-  it('cluster-only queries parse and evaluate in Prometheus, read a cluster metric, and return nothing here', async () => {
+  it('cluster-only queries parse and evaluate in Prometheus, read a cluster metric, and return nothing without the cluster’s exporters', async () => {
     expect(clusterQueries.length).toBeGreaterThan(0);
     for (const q of clusterQueries) {
       // query() throws on a syntax or evaluation error (Prometheus answers status "error").
@@ -379,6 +450,48 @@ describe('a real Prometheus over the fake TF Serving and real sync sidecars', ()
     }
     // Every entry of the list names a panel of the dashboard (no stale entries).
     for (const entry of CLUSTER_ONLY) expect(dashboard.queries.map((q) => q.panel)).toContain(entry.panel);
+  });
+
+  it('with series shaped like the cluster exporters, the cluster-only queries join them to this model’s pods and tracks', async () => {
+    clusterSeriesOn = true;
+    let empty: string[] = [];
+    await waitFor(
+      async () => {
+        empty = [];
+        for (const q of clusterQueries) {
+          if (!nonEmpty(await prometheus.query(interpolate(q.expr, values))))
+            empty.push(`${q.panel}: ${q.expr}`);
+        }
+        return empty.length === 0;
+      },
+      60_000,
+      () => `still without data:\n${empty.join('\n')}`,
+    );
+    const run = async (panel: string, index: number) => {
+      const q = positioned.find((p) => p.panel === panel && p.index === index)!;
+      return prometheus.query(interpolate(q.expr, values));
+    };
+    const byTrack = (result: Array<{ metric: Record<string, string>; value: [number, string] }>) =>
+      Object.fromEntries(result.map((r) => [r.metric[TRACK_LABEL], Number(r.value[1])]));
+    // HPA bounds reach the track whose Service is named like the HPA; the other model's HPA stays out.
+    expect(byTrack(await run('Replicas and HPA bounds by track', 4))).toEqual({
+      main: CLUSTER.main.maxReplicas,
+      canary: CLUSTER.canary.maxReplicas,
+    });
+    expect(byTrack(await run('Replicas and HPA bounds by track', 3))).toEqual({
+      main: CLUSTER.main.minReplicas,
+      canary: CLUSTER.canary.minReplicas,
+    });
+    // Request and limit lines: this model's pods only (the other pod requests 99 cores).
+    expect((await run('CPU used against request and limit', 1)).map((r) => Number(r.value[1]))).toEqual([4]);
+    expect((await run('CPU used against request and limit', 2)).map((r) => Number(r.value[1]))).toEqual([8]);
+    // Usage per pod, labelled with its track.
+    const cpu = await run('CPU used against request and limit', 0);
+    expect(cpu.map((r) => [r.metric[TRACK_LABEL], r.metric.pod]).sort()).toEqual([
+      ['canary', podName('canary')],
+      ['main', podName('main')],
+    ]);
+    for (const r of cpu) expect(Number(r.value[1])).toBeGreaterThan(0);
   });
 
   it('latency panels put main and canary side by side, and the track variable narrows to one', async () => {
