@@ -18,6 +18,7 @@ import {
   type ExperimentStore,
   runExperiment,
 } from '../../src';
+import { trackReport } from '../../src/experiment-cluster';
 import { k8s } from '../../src/kube';
 import { experimentWeights } from '../../src/status';
 import { BUCKET, client, type PodAgents, startPodAgents, startS3, twoVersions } from './experiment-support';
@@ -138,24 +139,35 @@ async function snapshot(s: Setup) {
   };
 }
 
-/** Samples the cluster while `work` runs; returns the distinct canary weights seen, in order. */
+/**
+ * Samples the cluster while `work` runs; returns the distinct canary weights
+ * seen, in order, and each canary weight above 0 seen while a canary pod did
+ * not yet report `canaryVersion` AVAILABLE (there must be none).
+ */
 async function watchWeights<T>(
   s: Setup,
   work: () => Promise<T>,
-): Promise<{ result: T; seen: (number | null)[] }> {
+  canaryVersion = 2,
+): Promise<{ result: T; seen: (number | null)[]; unserved: number[] }> {
   const seen: (number | null)[] = [];
+  const unserved: number[] = [];
+  const conn = await cluster(s.namespace);
   let done = false;
   const sampler = (async () => {
     while (!done) {
       const snap = await snapshot(s).catch(() => undefined);
       const w = snap ? (snap.weights?.['pricing-canary'] ?? null) : undefined;
       if (w !== undefined && seen[seen.length - 1] !== w) seen.push(w);
+      if (w) {
+        const canary = await trackReport(conn, 'pricing', 'canary').catch(() => null);
+        if (canary && !canary.availableOnAll.includes(canaryVersion)) unserved.push(w);
+      }
       await new Promise((r) => setTimeout(r, 150));
     }
   })();
   try {
     const result = await work();
-    return { result, seen };
+    return { result, seen, unserved };
   } finally {
     done = true;
     await sampler;
@@ -170,7 +182,11 @@ describe('catwalk experiment', () => {
       expect(before.weights).toBeNull();
       expect(before.deployments).toEqual(['pricing']);
 
-      const { result: started, seen } = await watchWeights(s, () =>
+      const {
+        result: started,
+        seen,
+        unserved: unservedWhileStarting,
+      } = await watchWeights(s, () =>
         catwalk([
           'experiment',
           'start',
@@ -193,6 +209,7 @@ describe('catwalk experiment', () => {
       expect(started.stdout).toMatch(/✓ pricing: the canary takes 50% of unaddressed requests/);
       // The weights the load balancer was given, in order: none, 0 while the canary loads, then each step.
       expect(seen).toEqual([null, 0, 10, 50]);
+      expect(unservedWhileStarting).toEqual([]);
       const running = await snapshot(s);
       expect(running.weights).toEqual({ pricing: 50, 'pricing-canary': 50 });
       expect(running.deployments).toEqual(['pricing', 'pricing-canary']);
@@ -494,7 +511,7 @@ describe('catwalk experiment', () => {
         { verdict: 'fail' as const, reason: 'error rate: canary 3.10% vs stable 1.02%' },
       ];
       const looked: number[] = [];
-      const { result, seen } = await watchWeights(s, () =>
+      const { result, seen, unserved } = await watchWeights(s, () =>
         runExperiment(
           {
             kind: 'start',
@@ -524,6 +541,7 @@ describe('catwalk experiment', () => {
       expect(looked).toEqual([10, 30]);
       // The canary never got the third weight; it went to 0 before it was removed.
       expect(seen).toEqual([null, 0, 10, 30, 0, null]);
+      expect(unserved).toEqual([]);
       const after = await snapshot(s);
       expect(after.deployments).toEqual(['pricing']);
       expect(after.release.labels).toEqual({ stable: 1 });
