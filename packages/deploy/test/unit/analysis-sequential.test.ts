@@ -18,6 +18,11 @@ import { type ExperimentPlan, runExperiment, TF_BUCKETS } from './analysis-simul
 const thresholds = defaults.experimentAnalysis;
 const perTest = ALPHA / 2;
 
+/** Figures for docs/benchmarks.md, printed only when asked for. */
+function report(line: string): void {
+  if (process.env.CATWALK_ANALYSIS_REPORT) process.stdout.write(`${line}\n`);
+}
+
 /** Share of experiments that end in a (false) failure, with a 3-sigma allowance for the simulation's own noise. */
 function falseAlarmBound(experiments: number, alpha: number): number {
   return alpha + 3 * Math.sqrt((alpha * (1 - alpha)) / experiments);
@@ -140,6 +145,9 @@ describe('sound under repeated looks', () => {
             });
             if (outcome.failedAt) failed++;
           }
+          report(
+            `error rate at the edge of H0: stable ${stableRate * 100}%, allowed +${delta * 100} points, canary share ${canaryShare * 100}%: ${failed} of ${experiments} experiments failed`,
+          );
           expect(failed / experiments).toBeLessThanOrEqual(falseAlarmBound(experiments, perTest));
         },
       ),
@@ -169,6 +177,9 @@ describe('sound under repeated looks', () => {
             });
             if (outcome.failedAt) failed++;
           }
+          report(
+            `latency, canary as fast as stable: median ${medianMs} ms, p99 ${medianMs * spread} ms: ${failed} of ${experiments} experiments failed`,
+          );
           expect(failed / experiments).toBeLessThanOrEqual(falseAlarmBound(experiments, perTest));
         },
       ),
@@ -263,7 +274,7 @@ describe('requests a verdict needs', () => {
         );
       }
     }
-    if (process.env.CATWALK_ANALYSIS_REPORT) process.stdout.write(`${lines.join('\n')}\n`);
+    report(lines.join('\n'));
   });
 });
 
