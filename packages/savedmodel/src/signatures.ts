@@ -3,9 +3,8 @@
 // the MetaGraph whose tag set is exactly the one asked for ({serve} by
 // default), its signature_def map, each TensorInfo's dtype and shape.
 import { fromBinary } from '@bufbuild/protobuf';
+import { DataType, type SignatureDef, type TensorInfo } from '@catwalk/client/wire';
 import { type PlainMessage, type PlainValue, parseTextProto, textProtoToPlain } from '@catwalk/schema';
-import { DataType } from './generated/proto/tensorflow/core/framework/types_pb.js';
-import type { SignatureDef, TensorInfo } from './generated/proto/tensorflow/core/protobuf/meta_graph_pb.js';
 import {
   type SavedModel,
   SavedModelSchema,

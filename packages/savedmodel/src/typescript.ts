@@ -69,6 +69,20 @@ export function generateTypeScriptModule(input: TypeScriptModuleInput): string {
   const factory = safeIdentifier(camelCase(input.model));
   const fingerprint = signatureFingerprint(input.signatures);
   const typed: Array<{ name: string; typeName: string }> = [];
+  // Names that differ only in spelling (serving_default, servingDefault) give one PascalCase name, and
+  // TypeScript would merge the two interfaces silently: later ones get a number instead. The module's
+  // own declarations come first, and serving_default, the one most callers use, keeps the plain name.
+  const defaultTypeName = `${base}ServingDefault`;
+  const taken = new Set([`${base}Signatures`, `${base}Options`]);
+  if (input.signatures.serving_default !== undefined) taken.add(defaultTypeName);
+  const uniqueTypeName = (signature: string) => {
+    if (signature === 'serving_default') return defaultTypeName;
+    const candidate = `${base}${pascalCase(signature)}`;
+    let name = candidate;
+    for (let n = 2; taken.has(name); n++) name = `${candidate}${n}`;
+    taken.add(name);
+    return name;
+  };
   const skipped: string[] = [];
   const body: string[] = [];
 
@@ -86,7 +100,7 @@ export function generateTypeScriptModule(input: TypeScriptModuleInput): string {
       );
       continue;
     }
-    const typeName = `${base}${pascalCase(name)}`;
+    const typeName = uniqueTypeName(name);
     typed.push({ name, typeName });
     body.push(`/** Signature \`${comment(name)}\` (${comment(sig.methodName)}). */`);
     body.push(`export interface ${typeName} {`);

@@ -5,13 +5,8 @@
 //   uint64 length (little-endian) | uint32 masked CRC32C of those 8 bytes |
 //   data | uint32 masked CRC32C of the data
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { shapeCovers } from './compat.js';
-import {
-  type TensorProto,
-  TensorProtoSchema,
-} from './generated/proto/tensorflow/core/framework/tensor_pb.js';
-import { DataType } from './generated/proto/tensorflow/core/framework/types_pb.js';
-import { PredictRequestSchema } from './generated/proto/tensorflow_serving/apis/predict_pb.js';
+import { DataType, PredictRequestSchema, type TensorProto, TensorProtoSchema } from '@catwalk/client/wire';
+import { formatShape, shapeCovers } from './compat.js';
 import {
   type PredictionLog,
   PredictionLogSchema,
@@ -188,7 +183,7 @@ function encodeTensor(value: unknown, spec: TensorSpec, where: string): TensorPr
   const { shape, leaves } = flatten(value, where);
   if (!shapeCovers(spec.shape, shape)) {
     throw new WarmupError(
-      `${where}: shape [${shape.join(', ')}] does not fit the signature's [${(spec.shape ?? []).map((d) => (d < 0 ? '?' : d)).join(', ')}]`,
+      `${where}: shape ${formatShape(shape)} does not fit the signature's ${formatShape(spec.shape)}`,
     );
   }
   const tensor = create(TensorProtoSchema, {

@@ -29,3 +29,25 @@ test('src/generated is up to date with proto/ (run npm run codegen in packages/s
     fs.rmSync(work, { recursive: true, force: true });
   }
 }, 120_000);
+
+// The package generates only the messages it alone needs (SavedModel, MetaGraphDef, PredictionLog and
+// its LogMetadata) and takes TF Serving's shared messages from @catwalk/client/wire, so there is one
+// definition of each: a PredictRequest built with the client's schema is the one a warm-up record holds.
+test('shared TF Serving messages are the client’s own, not copies', async () => {
+  const wire = await import('@catwalk/client/wire');
+  const { SavedModelSchema, MetaGraphDefSchema } = await import(
+    '../src/generated/proto/tensorflow/core/protobuf/saved_model_pb.js'
+  );
+  const { PredictLogSchema } = await import(
+    '../src/generated/proto/tensorflow_serving/apis/prediction_log_pb.js'
+  );
+  expect(PredictLogSchema.field.request!.message).toBe(wire.PredictRequestSchema);
+  expect(MetaGraphDefSchema.field.signatureDef!.message).toBe(wire.SignatureDefSchema);
+  expect(SavedModelSchema.field.metaGraphs!.message).toBe(MetaGraphDefSchema);
+  const own = Object.keys(files(path.join(pkg, 'src/generated'))).sort();
+  expect(own).toEqual([
+    'proto/tensorflow/core/protobuf/saved_model_pb.ts',
+    'proto/tensorflow_serving/apis/prediction_log_pb.ts',
+    'proto/tensorflow_serving/core/logging_pb.ts',
+  ]);
+});

@@ -11,8 +11,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { PredictRequest, PredictResponse } from "./predict_pb.js";
-import { file_tensorflow_serving_apis_predict } from "./predict_pb.js";
+import type { PredictRequest, PredictResponse } from "@catwalk/client/wire";
+import { file_tensorflow_serving_apis_predict } from "@catwalk/client/wire";
 import type { LogMetadata } from "../core/logging_pb.js";
 import { file_tensorflow_serving_core_logging } from "../core/logging_pb.js";
 import type { Message } from "@bufbuild/protobuf";

@@ -8,8 +8,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ModelSpec } from "../apis/model_pb.js";
-import { file_tensorflow_serving_apis_model } from "../apis/model_pb.js";
+import type { ModelSpec } from "@catwalk/client/wire";
+import { file_tensorflow_serving_apis_model } from "@catwalk/client/wire";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
