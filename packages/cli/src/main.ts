@@ -207,6 +207,14 @@ Examples:
       "version number to write (default: the export folder's own number, like 00000123, when free, else highest + 1); never reuses one",
     )
     .option('--force', 'push even when a complete version holds exactly these files')
+    .option(
+      '--warmup <requests.json>',
+      'requests TF Serving replays on load (a JSON list of inputs as predict takes them), written to assets.extra/tf_serving_warmup_requests',
+    )
+    .option(
+      '--warmup-signature <name>',
+      'the signature the --warmup requests call (default: serving_default)',
+    )
     .option('--concurrency <n>', 'files uploaded at once', '8')
     .option('--json', 'machine-readable result on stdout, no progress')
     .addOption(endpointOption())
@@ -217,6 +225,7 @@ Examples:
         'catwalk push export/ --model examples/models/pricing.yaml',
         'catwalk push export/3 --model s3://catwalk-models/marketplace/pricing --version 3',
         'catwalk push exports/ --model pricing.yaml --json',
+        'catwalk push export/ --model pricing.yaml --warmup warmup-requests.json',
       ),
     )
     .action(async (dir, options) => setExit(await pushCommand(dir, options, io)));
@@ -226,6 +235,7 @@ Examples:
     .description('list versions with state (complete, incomplete, corrupt), size, push time and labels')
     .argument('<model>', 'spec file or s3:// model folder')
     .option('--verify', 'read every complete version back and check its sha256 (exit 1 if one fails)')
+    .option('--signatures', "show each version's signatures (inputs and outputs: name, dtype, shape)")
     .option('--json', 'machine-readable output')
     .addOption(endpointOption())
     .addOption(regionOption())
@@ -234,6 +244,7 @@ Examples:
       examples(
         'catwalk versions examples/models/pricing.yaml',
         'catwalk versions s3://models/team/pricing --json',
+        'catwalk versions examples/models/pricing.yaml --signatures',
       ),
     )
     .action(async (model, options) => setExit(await versionsCommand(model, options, io)));
@@ -254,6 +265,10 @@ Examples:
     )
     .option('--if-generation <n>', 'fail unless release.json is still at this generation')
     .option('--no-verify', 'do not read back and check the sha256 of versions it starts serving')
+    .option(
+      '--allow-breaking',
+      "serve versions whose signatures break the stable version's callers (removed or renamed inputs and outputs, dtype or shape changes)",
+    )
     .option('--json', 'print the new release.json')
     .addOption(endpointOption())
     .addOption(regionOption())

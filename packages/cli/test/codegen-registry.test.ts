@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { catwalk, repoRoot, tempDir } from './run';
 
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
@@ -46,6 +46,8 @@ beforeAll(async () => {
     'stable=123',
     '--label',
     'canary=124',
+    // 124's x takes [1] where 123's took [?, 1]: a breaking change, served on purpose here.
+    '--allow-breaking',
     '--endpoint',
     endpoint,
   ]);
@@ -147,6 +149,21 @@ describe('catwalk codegen from the registry', () => {
     const flipped = Uint8Array.from(original);
     flipped[100] = (flipped[100] as number) ^ 0xff;
     await client.send(new PutObjectCommand({ Bucket: 'models', Key: key, Body: flipped }));
+    // The signatures recorded in the manifest at push are all codegen reads: saved_model.pb is not downloaded.
+    const recorded = await catwalk(['codegen', `${uri}/123`, '--endpoint', endpoint]);
+    expect(recorded).toMatchObject({ code: 0, stderr: '' });
+    expect(recorded.stdout).toContain('// Version: 123');
+    // A version pushed before signatures were recorded is read from its saved_model.pb, checked first.
+    const manifestKey = 'team/half/123/catwalk-manifest.json';
+    const manifest = JSON.parse(
+      await (
+        await client.send(new GetObjectCommand({ Bucket: 'models', Key: manifestKey }))
+      ).Body!.transformToString(),
+    );
+    delete manifest.signatures;
+    await client.send(
+      new PutObjectCommand({ Bucket: 'models', Key: manifestKey, Body: JSON.stringify(manifest) }),
+    );
     const damaged = await catwalk(['codegen', `${uri}/123`, '--endpoint', endpoint]);
     expect(damaged.code).toBe(1);
     expect(damaged.stderr).toMatch(

@@ -121,10 +121,16 @@ test('the README quick start runs as written', async () => {
   fs.cpSync(path.join(testdata, 'saved_model_half_plus_two_cpu', '00000123'), path.join(dir, 'export'), {
     recursive: true,
   });
-  fs.cpSync(
-    path.join(testdata, 'saved_model_half_plus_two_tf2_cpu', '00000123'),
-    path.join(dir, 'export-v2'),
-    { recursive: true },
+  // The retrained model: the same interface (release refuses one that would break stable's callers),
+  // other weights.
+  fs.cpSync(path.join(testdata, 'saved_model_half_plus_two_cpu', '00000123'), path.join(dir, 'export-v2'), {
+    recursive: true,
+  });
+  const weights = path.join(dir, 'export-v2', 'variables', 'variables.data-00000-of-00001');
+  fs.chmodSync(weights, 0o644);
+  fs.writeFileSync(
+    weights,
+    fs.readFileSync(weights).map((b) => b ^ 0x01),
   );
   const bin = tempDir();
   fs.symlinkSync(path.join(repoRoot, 'packages', 'cli', 'bin', 'catwalk.js'), path.join(bin, 'catwalk'));

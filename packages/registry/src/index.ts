@@ -74,5 +74,22 @@ export {
   podName,
 } from './log';
 export { createSyncLogger, runSidecar, type SidecarOptions, SyncFailedError } from './sidecar';
+export {
+  BreakingSignatureError,
+  type CheckReleaseSignaturesOptions,
+  checkReleaseSignatures,
+  InvalidWarmupError,
+  type RecordedSignatures,
+  readExportSignatures,
+  recordedSignatures,
+  type SignatureCheckResult,
+  type SignatureComparison,
+  type SignedManifest,
+  signaturesFromBytes,
+  type VersionSignatures,
+  versionSignatures,
+  type WarmupRequests,
+  warmupFileBytes,
+} from './signature-check';
 export { type SyncOptions, type SyncReport, syncOnce } from './sync';
 export { planSync, type SyncPlan, type Track } from './sync-plan';

@@ -14,8 +14,11 @@
 // never get a manifest.
 
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { WARMUP_FILE } from '@catwalk/savedmodel';
 import { listVersions, readClaim, type VersionInfo, type VersionState } from './catalog';
 import { ConflictError, IdenticalExportError, VersionExistsError } from './errors';
 import { mapLimit, sha256File, sha256Text } from './hash';
@@ -33,7 +36,6 @@ import {
   type Claim,
   fingerprintLines,
   MANIFEST_FORMAT,
-  type Manifest,
   type ManifestFile,
   parseManifest,
 } from './records';
@@ -46,7 +48,15 @@ import {
   putJson,
   requireConditionalWrites,
 } from './s3';
-import { checkExport, type ExportFile } from './savedmodel';
+import { type CheckedExport, checkExport, type ExportFile } from './savedmodel';
+import {
+  InvalidWarmupError,
+  type RecordedSignatures,
+  readExportSignatures,
+  type SignedManifest,
+  type WarmupRequests,
+  warmupFileBytes,
+} from './signature-check';
 import { abortUploads, ByteBudget, uploadFile } from './upload';
 
 export interface PushProgress {
@@ -99,6 +109,12 @@ export interface PushOptions {
   readonly onProgress?: (progress: PushProgress) => void;
   /** Trouble that did not stop the push (a heartbeat that failed and will be tried again). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Requests TF Serving replays when it loads the version, checked against
+   * the signature they call and written into the version as
+   * assets.extra/tf_serving_warmup_requests (at most 1,000).
+   */
+  readonly warmup?: WarmupRequests;
 }
 
 export interface PushResult {
@@ -114,7 +130,8 @@ export interface PushResult {
   readonly resumedFrom?: number;
   /** When `preferredVersion` could not be used: the state of the version that holds that number. */
   readonly preferredVersionTaken?: VersionState | 'claimed';
-  readonly manifest: Manifest;
+  /** With the signatures recorded, when the export's could be read. */
+  readonly manifest: SignedManifest;
 }
 
 const MiB = 1024 * 1024;
@@ -304,16 +321,65 @@ async function identicalVersion(
   return candidates.find((v) => v.manifest!.fingerprint === fingerprint);
 }
 
-/** Pushes one checked export as a new version. */
+/**
+ * Pushes one export as a new version. Its signatures are read first and
+ * recorded in the manifest; an export whose signatures cannot be read is
+ * still pushed, without them, after a warning (TF Serving's own reader is
+ * the judge of whether it loads; only the release check loses sight of its
+ * interface). Warm-up requests, when given, are checked against the
+ * signature they call and added as assets.extra/tf_serving_warmup_requests.
+ */
 export async function push(options: PushOptions): Promise<PushResult> {
+  if (options.version !== undefined) checkVersionNumber(options.version, '--version');
+  if (options.preferredVersion !== undefined) checkVersionNumber(options.preferredVersion);
+  const exported = await checkExport(options.dir);
+  const read = await readExportSignatures(
+    options.dir,
+    exported.files.map((f) => f.path),
+  );
+  if (!options.warmup) {
+    if ('problem' in read) {
+      options.onWarning?.(
+        `the signatures of ${options.dir} cannot be read (${read.problem}); pushing it without them, ` +
+          'so release cannot check its inputs and outputs against the stable version',
+      );
+    }
+    return pushChecked(options, exported, 'signatures' in read ? read.signatures : undefined);
+  }
+  if (exported.files.some((f) => f.path === WARMUP_FILE)) {
+    throw new InvalidWarmupError(
+      `${options.dir} already holds ${WARMUP_FILE}; remove it from the export or push without --warmup`,
+    );
+  }
+  const bytes = warmupFileBytes(options.location.name, read, options.warmup);
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'catwalk-warmup-'));
+  try {
+    const absolute = path.join(work, path.basename(WARMUP_FILE));
+    await fs.writeFile(absolute, bytes);
+    // A constant mtime: a rerun with the same requests is the same export, and resumes.
+    const files = [...exported.files, { path: WARMUP_FILE, absolute, size: bytes.length, mtimeMs: 0 }].sort(
+      (a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+    );
+    return await pushChecked(
+      options,
+      { dir: exported.dir, files, totalBytes: exported.totalBytes + bytes.length },
+      'signatures' in read ? read.signatures : undefined,
+    );
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+async function pushChecked(
+  options: PushOptions,
+  checked: CheckedExport,
+  signatures: RecordedSignatures | undefined,
+): Promise<PushResult> {
   const { client, location, signal } = options;
   const concurrency = options.concurrency ?? 8;
   const partSize = Math.max(5 * MiB, options.partSize ?? 8 * MiB);
   const leaseMs = options.leaseMs ?? 30_000;
   const budget = new ByteBudget(Math.max(partSize, options.memoryBudget ?? 32 * MiB));
-  if (options.version !== undefined) checkVersionNumber(options.version, '--version');
-  if (options.preferredVersion !== undefined) checkVersionNumber(options.preferredVersion);
-  const checked = await checkExport(options.dir);
   await requireConditionalWrites(client, location.bucket, location.prefix);
 
   const total = { files: checked.files.length, bytes: checked.totalBytes };
@@ -534,7 +600,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
     }
     sealed = true;
 
-    const manifest: Manifest = {
+    const manifest: SignedManifest = {
       format: MANIFEST_FORMAT,
       model: location.name,
       version: chosen.version,
@@ -545,6 +611,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
       pushedBy,
       pushId,
       tool: options.tool ?? 'catwalk',
+      ...(signatures ? { signatures } : {}),
     };
     const key = manifestKey(location, chosen.version);
     try {

@@ -119,7 +119,7 @@ export async function findExports(dir: string): Promise<FoundExport[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => {
     throw new InvalidExportError(dir, ['it does not exist or is not a folder']);
   });
-  if (entries.some((e) => e.isFile() && /^saved_model\.pbtxt?$/.test(e.name))) {
+  if (entries.some((e) => e.isFile() && /^saved_model\.pb(txt)?$/.test(e.name))) {
     // An export in a numbered folder (TF Serving's layout) carries its version in the name.
     const own = parseVersionFolder(path.basename(dir));
     return [{ dir, ...(own !== undefined ? { version: own } : {}) }];

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { listVersions, type ModelLocation } from '../src';
 import { BUCKET, halfPlusTwo, tempDir } from './helpers';
 
@@ -20,15 +21,18 @@ export const freshModel = (tag = 'm'): ModelLocation => {
  * A copy of half_plus_two whose saved_model.pb has other bytes of the same
  * size, and the same modification times as `like` (when given): the two
  * exports have equal paths, sizes and mtimes, so only their contents tell
- * them apart.
+ * them apart. The bytes changed are inside the graph (MetaGraphDef field 2),
+ * which a signature reader skips by its length: push still reads the same
+ * signatures from it.
  */
 export function lookalikeExport(seed: number, like?: string): string {
   const dir = tempDir('catwalk-export-');
   fs.cpSync(halfPlusTwo, dir, { recursive: true });
   const pb = path.join(dir, 'saved_model.pb');
   const bytes = fs.readFileSync(pb);
+  const graph = graphRange(bytes);
   for (let i = 0; i < 64; i++) {
-    const at = (i * 97 + seed * 13) % bytes.length;
+    const at = graph.start + ((i * 97 + seed * 13) % (graph.end - graph.start));
     bytes[at] = (bytes[at] ?? 0) ^ ((seed % 251) + 1);
   }
   fs.writeFileSync(pb, bytes);
@@ -44,6 +48,24 @@ export function lookalikeExport(seed: number, like?: string): string {
     }
   }
   return dir;
+}
+
+/** Where the graph_def of the first MetaGraph lies in a saved_model.pb: SavedModel.meta_graphs (2) -> MetaGraphDef.graph_def (2). */
+function graphRange(bytes: Uint8Array): { start: number; end: number } {
+  const field = (from: number, to: number, number: number) => {
+    const reader = new BinaryReader(bytes.subarray(from, to));
+    while (reader.pos < reader.len) {
+      const [no, type] = reader.tag();
+      if (no === number && type === WireType.LengthDelimited) {
+        const length = reader.uint32();
+        return { start: from + reader.pos, end: from + reader.pos + length };
+      }
+      reader.skip(type);
+    }
+    throw new Error(`saved_model.pb has no field ${number} where expected`);
+  };
+  const metaGraph = field(0, bytes.length, 2);
+  return field(metaGraph.start, metaGraph.end, 2);
 }
 
 export async function objectBytes(client: S3Client, key: string): Promise<Buffer> {

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { CatwalkError, createClient, type ModelMetadata } from '@catwalk/client';
-import { listVersions, readRelease } from '@catwalk/registry';
+import { listVersions, readRelease, versionSignatures } from '@catwalk/registry';
 import {
   generateTypeScriptModule,
   type ModelSignatures,
@@ -171,8 +169,9 @@ export async function readExportSignatures(dir: string, shown: string): Promise<
 }
 
 /**
- * A pushed version's signatures, read from its saved_model.pb in the registry
- * (read-only) and checked against the manifest's sha256. The version is
+ * A pushed version's signatures, from its manifest (recorded at push), or
+ * for a version pushed before that, from its saved_model.pb in the registry
+ * (read-only), checked against the manifest's sha256. The version is
  * --version, else --label's, else the one labelled stable, else the newest
  * served one, else the newest complete one.
  */
@@ -226,38 +225,18 @@ async function readFromRegistry(target: string, flags: CodegenFlags, io: Io): Pr
           : `${t.display}: version ${wanted} is not a complete version (complete: ${complete.map((v) => v.version).join(', ') || 'none'})`,
       );
     }
-    const file =
-      found.manifest.files.find((f) => f.path === 'saved_model.pb') ??
-      found.manifest.files.find((f) => f.path === 'saved_model.pbtxt');
-    if (file === undefined) {
-      throw new UserError(`${t.display}: version ${wanted} holds no saved_model.pb or saved_model.pbtxt`);
-    }
-    // The registry's layout: <model folder>/<version>/<path in the export>.
-    const key = [location.prefix, String(wanted), file.path].filter((p) => p !== '').join('/');
-    const uri = `s3://${location.bucket}/${key}`;
-    const answer = await t.client.send(new GetObjectCommand({ Bucket: location.bucket, Key: key }));
-    const bytes = await answer.Body!.transformToByteArray();
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (sha256 !== file.sha256) {
+    // Recorded in the manifest at push; a version pushed before that is read from its SavedModel in S3.
+    const read = await versionSignatures(t.client, location, found.manifest);
+    if (read.from === 'unknown') {
       throw new UserError(
-        `${uri}: its sha256 is ${sha256}, not the manifest's ${file.sha256}; the stored file is damaged`,
+        read.problem.startsWith('s3://') ? read.problem : `${t.display}: version ${wanted}: ${read.problem}`,
       );
-    }
-    let read: ModelSignatures;
-    try {
-      read =
-        file.path === 'saved_model.pb'
-          ? readSignatures(bytes, { source: uri })
-          : readSignaturesFromText(new TextDecoder().decode(bytes), { source: uri });
-    } catch (error) {
-      if (error instanceof SavedModelError) throw new UserError(error.message);
-      throw error;
     }
     return {
       model: flags.model ?? location.name,
       version: wanted,
       source: `s3://${location.bucket}/${[location.prefix, String(wanted)].filter((p) => p !== '').join('/')}`,
-      signatures: read.signatures,
+      signatures: read.signatures.signatures,
     };
   }, t);
 }

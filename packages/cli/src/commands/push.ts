@@ -7,7 +7,9 @@ import {
   type PushProgress,
   type PushResult,
   push,
+  type WarmupRequests,
 } from '@catwalk/registry';
+import { WARMUP_FILE } from '@catwalk/savedmodel';
 import { describeBytes } from '@catwalk/schema';
 import { SingleBar } from 'cli-progress';
 import { exitCodes, type Io, UserError } from '../io';
@@ -26,6 +28,10 @@ export interface PushFlags extends S3Flags {
   force?: boolean;
   json?: boolean;
   concurrency?: string;
+  /** A JSON file of requests TF Serving replays when it loads the version. */
+  warmup?: string;
+  /** The signature the warm-up requests call (default serving_default). */
+  warmupSignature?: string;
 }
 
 /** A progress bar on a terminal; one line per phase and per 10% otherwise; nothing with --json. */
@@ -109,6 +115,13 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
   }
   const concurrency =
     flags.concurrency !== undefined ? parseVersion(flags.concurrency, '--concurrency') : undefined;
+  const warmup = flags.warmup !== undefined ? await readWarmup(flags.warmup, flags, io) : undefined;
+  if (warmup === undefined && flags.warmupSignature !== undefined) {
+    throw new UserError(
+      '--warmup-signature names the signature of --warmup requests; give --warmup too',
+      exitCodes.usage,
+    );
+  }
   const results: PushResult[] = [];
   const identical: Array<{ dir: string; version: number; uri: string }> = [];
   await withSignals((signal) =>
@@ -132,6 +145,7 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
                 ? { preferredVersion: found.version }
                 : {}),
             ...(concurrency ? { concurrency } : {}),
+            ...(warmup ? { warmup } : {}),
             tool: 'catwalk push',
           });
           results.push(result);
@@ -143,6 +157,11 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
             );
           }
           if (!flags.json) io.stdout.write(summary(result, (Date.now() - started) / 1000));
+          if (!flags.json && warmup) {
+            io.stdout.write(
+              `  with ${(warmup.requests as unknown[]).length} warm-up request${(warmup.requests as unknown[]).length === 1 ? '' : 's'} in ${WARMUP_FILE}\n`,
+            );
+          }
         } catch (error) {
           progress.stop();
           if (error instanceof IdenticalExportError) {
@@ -174,9 +193,39 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
       skippedFiles: r.skippedFiles,
       resumed: r.resumed,
       ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
+      signatures: r.manifest.signatures
+        ? {
+            fingerprint: r.manifest.signatures.fingerprint,
+            names: Object.keys(r.manifest.signatures.signatures),
+          }
+        : null,
+      ...(warmup ? { warmupRequests: (warmup.requests as unknown[]).length } : {}),
     }));
     const skipped = identical.map((i) => ({ identicalTo: i.version, uri: i.uri, pushed: false }));
     io.stdout.write(`${JSON.stringify([...pushed, ...skipped], null, 2)}\n`);
   }
   return exitCodes.ok;
+}
+
+/** --warmup: a JSON list of requests, each the inputs by name as `catwalk predict --input` takes them. */
+async function readWarmup(file: string, flags: PushFlags, io: Io): Promise<WarmupRequests> {
+  const text = await fs.promises
+    .readFile(path.resolve(io.cwd, file), 'utf8')
+    .catch((error: NodeJS.ErrnoException) => {
+      throw new UserError(
+        `--warmup ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,
+        exitCodes.usage,
+      );
+    });
+  let requests: unknown;
+  try {
+    requests = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`--warmup ${file} is not JSON (${(error as Error).message})`);
+  }
+  return {
+    requests,
+    source: file,
+    ...(flags.warmupSignature !== undefined ? { signatureName: flags.warmupSignature } : {}),
+  };
 }

@@ -1,10 +1,23 @@
-import { describeState, type ReleaseResult, release, rollback } from '@catwalk/registry';
+import {
+  checkReleaseSignatures,
+  describeState,
+  listVersions,
+  planRelease,
+  type ReleaseRequest,
+  type ReleaseResult,
+  type ReleaseState,
+  readRelease,
+  release,
+  rollback,
+  type SignatureCheckResult,
+} from '@catwalk/registry';
 import { exitCodes, type Io, UserError } from '../io';
 import {
   parseVersion,
   parseVersionList,
   resolveTarget,
   type S3Flags,
+  type Target,
   withRegistryErrors,
 } from '../registry-target';
 
@@ -15,6 +28,7 @@ export interface ReleaseFlags extends S3Flags {
   /** --no-verify sets it false. */
   verify?: boolean;
   json?: boolean;
+  allowBreaking?: boolean;
 }
 
 /** "stable=3" -> ['stable', 3]; "canary=" -> ['canary', null] (remove). */
@@ -43,25 +57,91 @@ export function printRelease(result: ReleaseResult, what: string, json: boolean 
 export async function releaseCommand(model: string, flags: ReleaseFlags, io: Io): Promise<number> {
   const serve = flags.serve !== undefined ? parseVersionList(flags.serve, '--serve') : undefined;
   const labels = Object.fromEntries((flags.label ?? []).map(parseLabel));
+  const expectGeneration =
+    flags.ifGeneration !== undefined ? parseVersion(flags.ifGeneration, '--if-generation') : undefined;
   const target = await resolveTarget(model, flags, io);
-  const result = await withRegistryErrors(
-    () =>
-      release({
-        client: target.client,
-        location: target.location,
-        ...(target.model ? { initial: target.initial } : {}),
-        request: { ...(serve ? { serve } : {}), labels },
-        ...(flags.ifGeneration !== undefined
-          ? { expectGeneration: parseVersion(flags.ifGeneration, '--if-generation') }
-          : {}),
-        ...(flags.verify === false ? { verify: false } : {}),
-      }),
-    target,
-  );
+  const request: ReleaseRequest = { ...(serve ? { serve } : {}), labels };
+  const { result, checked } = await withRegistryErrors(async () => {
+    const checked = await checkSignatures(target, request, flags.allowBreaking === true);
+    // The check read one generation of release.json: write the next one only if it is still that one.
+    const generation = expectGeneration ?? checked?.generation;
+    const result = await release({
+      client: target.client,
+      location: target.location,
+      ...(target.model ? { initial: target.initial } : {}),
+      request,
+      ...(generation !== undefined ? { expectGeneration: generation } : {}),
+      ...(flags.verify === false ? { verify: false } : {}),
+    });
+    return { result, checked };
+  }, target);
   printRelease(result, `released ${target.location.name}`, flags.json, io);
+  if (checked) printSignatureCheck(checked.result, flags.json === true, io);
   return exitCodes.ok;
 }
 
+/**
+ * The signature check of `catwalk release`: the versions the release starts
+ * serving, and the version it labels stable, against the version labelled
+ * stable now (or, on a first release, the one it labels stable). Undefined
+ * when the request itself is refused: release() then says why, as before.
+ */
+async function checkSignatures(
+  target: Target,
+  request: ReleaseRequest,
+  allowBreaking: boolean,
+): Promise<{ generation: number; result: SignatureCheckResult } | undefined> {
+  const { client, location } = target;
+  const versions = await listVersions(client, location);
+  const current = await readRelease(client, location, target.initial, versions);
+  const pruning = new Set(current.release?.pruning ?? []);
+  const complete = new Set(
+    versions.filter((v) => v.state === 'complete' && !pruning.has(v.version)).map((v) => v.version),
+  );
+  let next: ReleaseState;
+  try {
+    next = planRelease(current.state, request, complete);
+  } catch {
+    return undefined;
+  }
+  const stableNow = current.state.labels.stable;
+  // Before the first release.json, what the spec's policy serves was never checked: all of it is new.
+  const served = current.release ? current.state.serve : [];
+  const to = next.serve.filter((v) => !served.includes(v));
+  if (next.labels.stable !== undefined && next.labels.stable !== stableNow) to.push(next.labels.stable);
+  const result = await checkReleaseSignatures({
+    store: client,
+    model: location,
+    from: stableNow ?? next.labels.stable,
+    to,
+    allowBreaking,
+    versions,
+  });
+  return { generation: current.generation, result };
+}
+
+/** What the check let through: compatible additions, breaking changes allowed, versions it could not read. */
+export function printSignatureCheck(result: SignatureCheckResult, json: boolean, io: Io): void {
+  for (const u of result.unchecked) {
+    io.stderr.write(
+      `warning: the signatures of version ${u.version} were not checked against stable version ${result.stable}: ${u.reason}\n`,
+    );
+  }
+  for (const change of result.allowed) {
+    io.stderr.write(
+      `warning: version ${change.version} breaks callers (--allow-breaking): ${change.message}\n`,
+    );
+  }
+  if (json || result.additions.length === 0) return;
+  io.stdout.write(`compatible with the signatures of stable version ${result.stable}:\n`);
+  for (const change of result.additions) io.stdout.write(`  version ${change.version}: ${change.message}\n`);
+}
+
+/**
+ * `catwalk rollback` does not check signatures: it is the emergency path
+ * back to a version that served callers before, and refusing it over an
+ * interface change would keep the version being rolled back live.
+ */
 export async function rollbackCommand(
   model: string,
   flags: S3Flags & { to?: string; ifGeneration?: string; verify?: boolean; json?: boolean },

@@ -1,13 +1,21 @@
-import { listVersions, readRelease, type VersionInfo, verifyVersion } from '@catwalk/registry';
+import {
+  listVersions,
+  type RecordedSignatures,
+  readRelease,
+  recordedSignatures,
+  type VersionInfo,
+  verifyVersion,
+} from '@catwalk/registry';
+import { formatShape, type TensorSpec } from '@catwalk/savedmodel';
 import { describeBytes } from '@catwalk/schema';
 import Table from 'cli-table3';
 import { colors } from '../format';
 import { exitCodes, type Io } from '../io';
-import { resolveTarget, type S3Flags, withRegistryErrors } from '../registry-target';
+import { resolveTarget, type S3Flags, toUserError, withRegistryErrors } from '../registry-target';
 
 export async function versionsCommand(
   model: string,
-  flags: S3Flags & { json?: boolean; verify?: boolean },
+  flags: S3Flags & { json?: boolean; verify?: boolean; signatures?: boolean },
   io: Io,
 ): Promise<number> {
   const target = await resolveTarget(model, flags, io);
@@ -30,6 +38,15 @@ export async function versionsCommand(
       .filter(([, version]) => version === v)
       .map(([label]) => label);
   const size = (v: VersionInfo) => v.manifest?.totalBytes ?? v.storedBytes;
+  // Recorded at push; versions pushed before that (or whose SavedModel could not be read) have none.
+  const signaturesOf = (v: VersionInfo): RecordedSignatures | undefined => {
+    if (v.state !== 'complete' || !v.manifest) return undefined;
+    try {
+      return recordedSignatures(v.manifest, `version ${v.version}`);
+    } catch (error) {
+      throw toUserError(error);
+    }
+  };
   if (flags.json) {
     io.stdout.write(
       `${JSON.stringify(
@@ -44,6 +61,7 @@ export async function versionsCommand(
             pushedBy: v.manifest?.pushedBy ?? null,
             served: current.state.serve.includes(v.version),
             labels: labelsOf(v.version),
+            ...(flags.signatures ? { signatures: signaturesOf(v) ?? null } : {}),
             ...(v.problem ? { problem: v.problem } : {}),
           })),
         },
@@ -93,5 +111,46 @@ export async function versionsCommand(
   if (kept.length) io.stdout.write(`numbers never used again: ${kept.join('; ')}\n`);
   for (const v of versions.filter((x) => x.problem))
     io.stdout.write(`${c.red(`version ${v.version}`)}: ${v.problem}\n`);
+  if (flags.signatures)
+    io.stdout.write(
+      signatureTable(
+        versions.filter((v) => !retired(v)),
+        signaturesOf,
+        io,
+      ),
+    );
   return damaged ? exitCodes.invalid : exitCodes.ok;
+}
+
+/** One row per version and signature: its method, inputs and outputs (name, dtype, shape). */
+function signatureTable(
+  versions: readonly VersionInfo[],
+  signaturesOf: (v: VersionInfo) => RecordedSignatures | undefined,
+  io: Io,
+): string {
+  const table = new Table({
+    head: ['version', 'signature', 'method', 'inputs', 'outputs'],
+    style: { head: io.color ? ['cyan'] : [], border: io.color ? ['grey'] : [] },
+  });
+  for (const v of versions) {
+    const recorded = signaturesOf(v);
+    if (!recorded) {
+      const why =
+        v.state === 'complete'
+          ? 'not recorded (pushed before signatures were, or its SavedModel could not be read)'
+          : `none (${v.state})`;
+      table.push([String(v.version), { colSpan: 4, content: why }]);
+      continue;
+    }
+    const tensors = (side: Readonly<Record<string, TensorSpec>>) =>
+      Object.keys(side)
+        .sort()
+        .map((alias) => `${alias}: ${side[alias]!.dtype} ${formatShape(side[alias]!.shape)}`)
+        .join('\n');
+    for (const name of Object.keys(recorded.signatures).filter((n) => !n.startsWith('__'))) {
+      const sig = recorded.signatures[name]!;
+      table.push([String(v.version), name, sig.methodName, tensors(sig.inputs), tensors(sig.outputs)]);
+    }
+  }
+  return `${table.toString()}\n`;
 }
