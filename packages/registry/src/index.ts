@@ -25,6 +25,14 @@ export {
   parseModelUri,
   RELEASE_FILE,
 } from './location';
+export {
+  createLogger,
+  defaultLogFormat,
+  LOG_FORMATS,
+  type LogFormat,
+  type LoggerOptions,
+  podName,
+} from './log';
 export { type ConfigSource, initialFromConfig, renderModelsConfig } from './models-config';
 export { type PushOptions, type PushProgress, type PushResult, push } from './push';
 export type {
@@ -65,14 +73,6 @@ export {
 export { describeError } from './retry';
 export { createS3Client, type S3InputConfig } from './s3';
 export { checkExport, type FoundExport, findExports, savedModelProblems } from './savedmodel';
-export {
-  createLogger,
-  defaultLogFormat,
-  LOG_FORMATS,
-  type LogFormat,
-  type LoggerOptions,
-  podName,
-} from './log';
 export { createSyncLogger, runSidecar, type SidecarOptions, SyncFailedError } from './sidecar';
 export {
   BreakingSignatureError,
