@@ -19,7 +19,13 @@ import {
   runExperiment,
   type Verdict,
 } from '@catwalk/deploy';
-import { changeExperiment, listVersions, readRelease, whoAmI } from '@catwalk/registry';
+import {
+  changeExperiment,
+  checkReleaseSignatures,
+  listVersions,
+  readRelease,
+  whoAmI,
+} from '@catwalk/registry';
 import { analysisThresholds, validateSpecs } from '@catwalk/schema';
 import { readSpecSources } from '../files';
 import { exitCodes, type Io, UserError } from '../io';
@@ -242,7 +248,31 @@ export async function experimentStartCommand(spec: string, flags: StartFlags, io
     autoPromote: flags.autoPromote === true,
     ...(analysisUrl ? { analysisUrl } : {}),
   };
-  return drive(command, spec, flags, io);
+  return drive(command, spec, flags, io, async (target, store) => {
+    const release = await store.read();
+    // A rerun continues an experiment whose canary was checked when it started.
+    if (release.experiment?.canary === canary) return;
+    const result = await checkReleaseSignatures({
+      store: target.client,
+      model: target.location,
+      from: release.labels.stable,
+      to: [canary],
+      allowBreaking: flags.allowBreaking === true,
+    });
+    for (const u of result.unchecked) {
+      io.stderr.write(
+        `warning: the signatures of version ${u.version} were not checked against stable version ${result.stable}: ${u.reason}\n`,
+      );
+    }
+    for (const change of result.allowed) {
+      io.stderr.write(
+        `warning: version ${change.version} breaks callers (--allow-breaking): ${change.message}\n`,
+      );
+    }
+    for (const change of result.additions) {
+      io.stdout.write(`${target.location.name}: version ${change.version}, compatible: ${change.message}\n`);
+    }
+  });
 }
 
 export async function experimentStatusCommand(spec: string, flags: ExperimentFlags, io: Io): Promise<number> {

@@ -1,0 +1,105 @@
+// `catwalk experiment start` checks the canary's signatures against the stable
+// version's before it changes anything: a canary that would break stable's
+// callers is refused with the diff and the way on, and release.json stays as
+// it was. Against the real embedded S3; the refusal comes before any cluster
+// is contacted, so none is needed here (the lifecycle itself is tested
+// against a control plane in packages/deploy/test/cluster/experiment.test.ts).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { catwalk, repoRoot, tempDir } from './run';
+
+process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+let s3: ChildProcess;
+let endpoint = '';
+const s3Dir = tempDir();
+// A kubeconfig with no cluster: nothing here may reach one.
+const kubeconfig = path.join(tempDir(), 'kubeconfig');
+fs.writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+
+beforeAll(async () => {
+  s3 = spawn(
+    process.execPath,
+    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    s3.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
+    });
+    s3.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
+  });
+});
+
+afterAll(async () => {
+  if (s3 && s3.exitCode === null) {
+    const exited = new Promise((resolve) => s3.once('exit', resolve));
+    s3.kill('SIGTERM');
+    await exited;
+  }
+  fs.rmSync(s3Dir, { recursive: true, force: true });
+});
+
+/** An export whose saved_model.pbtxt has one predict signature with these input names. */
+function exportWith(input: string): string {
+  const dir = tempDir();
+  fs.writeFileSync(
+    path.join(dir, 'saved_model.pbtxt'),
+    `meta_graphs {
+  meta_info_def { tags: "serve" }
+  signature_def {
+    key: "serving_default"
+    value {
+      inputs { key: "${input}" value { name: "${input}:0" dtype: DT_FLOAT tensor_shape { dim { size: -1 } dim { size: 3 } } } }
+      outputs { key: "price" value { name: "price:0" dtype: DT_FLOAT tensor_shape { dim { size: -1 } dim { size: 1 } } } }
+      method_name: "tensorflow/serving/predict"
+    }
+  }
+}
+`,
+  );
+  return dir;
+}
+
+it('a canary that breaks the stable signatures is refused before anything changes, with the way on', async () => {
+  const prefix = `team/exp-sig-${process.pid}`;
+  const uri = `s3://models/${prefix}`;
+  for (const input of ['features', 'x']) {
+    const pushed = await catwalk(['push', exportWith(input), '--model', uri, '--endpoint', endpoint]);
+    expect(pushed.code).toBe(0);
+  }
+  expect(
+    (await catwalk(['release', uri, '--serve', '1', '--label', 'stable=1', '--endpoint', endpoint])).code,
+  ).toBe(0);
+  const spec = path.join(tempDir(), 'pricing.json');
+  fs.writeFileSync(
+    spec,
+    JSON.stringify({
+      apiVersion: 'catwalk/v1',
+      kind: 'Model',
+      metadata: { name: 'pricing', team: 'team' },
+      spec: {
+        source: { uri, endpoint },
+        serving: { versionPolicy: { specific: [1] }, versionLabels: { stable: 1 } },
+      },
+    }),
+  );
+  const release = async () =>
+    JSON.parse((await catwalk(['versions', uri, '--json', '--endpoint', endpoint])).stdout).release;
+  const before = await release();
+
+  const refused = await catwalk(['experiment', 'start', spec, '--canary', '2', '--kubeconfig', kubeconfig]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain('would break callers of stable version 1');
+  expect(refused.stderr).toContain('serving_default: input features was removed (renamed to x?)');
+  expect(refused.stderr).toContain('--allow-breaking');
+  expect(refused.stderr).not.toMatch(/\n\s+at /);
+  expect(await release()).toEqual(before);
+});
