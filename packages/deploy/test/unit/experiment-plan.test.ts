@@ -341,6 +341,19 @@ describe('experiment abort', () => {
   });
 });
 
+describe('another operator in the middle of a walking start', () => {
+  it('an abort by someone else stops the start, which says the experiment is being aborted and writes nothing more', () => {
+    const w = world();
+    run(w, start(), { limit: 6 });
+    run(w, { kind: 'abort' }, { me: 'bo@desk', limit: 1 });
+    const generation = w.release.generation;
+    const resumed = run(w, start());
+    expect(resumed.kind).toBe('refuse');
+    expect(resumed.say).toMatch(/being aborted.*run catwalk experiment abort to finish it/);
+    expect(w.release.generation).toBe(generation);
+  });
+});
+
 describe('experiment set-weight', () => {
   it('replaces the rest of the plan, so a running start stops walking', () => {
     const w = world();
