@@ -7,6 +7,9 @@ import type { ResolvedModel } from '@catwalk/schema';
 import { Document, isMap, isScalar, Scalar, visit, type YAMLMap } from 'yaml';
 import { helmFiles } from './generated/templates';
 import { pushPolicy, servingPolicy } from './iam';
+import { buildDashboard } from './monitoring/dashboard';
+import { buildDatadog } from './monitoring/datadog';
+import { buildPrometheusRule } from './monitoring/rules';
 import { escapeUnsafeYaml, hasUnsafeYaml, renderText } from './text';
 import { CATWALK_VERSION, type ChartOptions, chartValues, VALUE_DOCS } from './values';
 import { valuesJsonSchema } from './values-schema';
@@ -131,6 +134,7 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
       networkPolicy: { enabled: false },
       serviceAccount: { create: false, name: 'models' },
       metrics: { serviceMonitor: { enabled: false }, datadog: { enabled: false } },
+      monitoring: { prometheusRule: { enabled: false }, grafanaDashboard: { enabled: false } },
     },
     production: {
       environment: 'prod',
@@ -149,6 +153,7 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
       podDisruptionBudget: { maxUnavailable: '10%' },
       podAnnotations: { 'example.com/owner': model.team },
       metrics: { serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } } },
+      monitoring: { prometheusRule: { enabled: true, labels: { release: 'kube-prometheus-stack' } } },
     },
     'node-credentials': { credentials: { mode: 'node', roleArn: '' } },
     'pod-identity': { credentials: { mode: 'podIdentity', roleArn: '' } },
@@ -157,6 +162,42 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
     path: `ci/${name}-values.yaml`,
     contents: yamlText(new Document(values)),
   }));
+}
+
+/**
+ * Placeholders the PrometheusRule template replaces with what only helm
+ * knows: the release's namespace and its Deployments' names.
+ */
+export const RULE_PLACEHOLDERS = {
+  namespace: '__CATWALK_NAMESPACE__',
+  workload: '__CATWALK_MAIN__',
+  canaryWorkload: '__CATWALK_CANARY__',
+} as const;
+
+/** Data files of the monitoring templates, read with .Files.Get (helm does not render them). */
+function monitoringFiles(model: ResolvedModel): ChartFile[] {
+  const rules = buildPrometheusRule(model, RULE_PLACEHOLDERS);
+  const header = [
+    `Recording rules and alerts of model ${model.name}, generated from its spec (spec.monitoring.slo).`,
+    'templates/prometheusrule.yaml puts them into a PrometheusRule, with the placeholders replaced.',
+  ];
+  // Every rule spelled out: no YAML anchors for the label maps rules share.
+  const doc = new Document({ groups: rules.groups }, { aliasDuplicateObjects: false });
+  doc.commentBefore = header.map((line) => ` ${line}`).join('\n');
+  const files: ChartFile[] = [
+    { path: 'monitoring/prometheus-rules.yaml', contents: yamlText(doc) },
+    // Read by templates/grafana-dashboard.yaml into the ConfigMap Grafana's sidecar loads.
+    { path: 'monitoring/grafana-dashboard.json', contents: json(buildDashboard(model).json) },
+  ];
+  if (model.monitoring.datadog) {
+    // Beside the chart, not in it (.helmignore): applied through Datadog's API or Terraform.
+    const datadog = buildDatadog(model);
+    files.push(
+      { path: 'datadog/dashboard.json', contents: json(datadog.dashboard) },
+      { path: 'datadog/monitors.json', contents: json(datadog.monitors) },
+    );
+  }
+  return files;
 }
 
 /** A short content hash of the chart's other files: the chart version changes whenever the chart does. */
@@ -176,6 +217,8 @@ const HELMIGNORE = `# Files helm package leaves out of the chart archive.
 *.tmp
 *.orig
 *~
+# Datadog dashboard and monitors, for the Datadog API rather than the cluster.
+datadog/
 `;
 
 /** Every file of the model's chart. */
@@ -219,6 +262,7 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
     tls: model.endpoint.tls.enabled,
     versions,
     experiment: model.experiment ?? false,
+    datadog: model.monitoring.datadog,
     parameters: parameters(values),
   };
   const files: ChartFile[] = [
@@ -228,6 +272,7 @@ export function generateChart(model: ResolvedModel, options: ChartOptions = {}):
     { path: 'values.schema.json', contents: valuesSchemaText() },
     ...Object.entries(helmFiles).map(([path, contents]) => ({ path, contents })),
     ...ciValueSets(model),
+    ...monitoringFiles(model),
     { path: 'iam-policy.json', contents: json(servingPolicy(model)) },
     { path: 'push-policy.json', contents: json(pushPolicy(model)) },
   ];

@@ -54,6 +54,17 @@ const Resources = (extra: Record<string, TSchema> = {}) =>
     },
     strict,
   );
+// An OpenMetrics check entry: a metric name (or pattern), or {name: renamed}.
+const DatadogMetric = Type.Union(
+  [
+    Type.String({ minLength: 1 }),
+    Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
+      minProperties: 1,
+      maxProperties: 1,
+    }),
+  ],
+  { description: 'A metric name, or a one-key mapping {name: renamed}.' },
+);
 const Probe = Type.Object(
   {
     periodSeconds: Seconds(1, 3600),
@@ -236,8 +247,30 @@ export const ValuesSchema = Type.Object(
         datadog: Type.Object(
           {
             enabled: Type.Boolean(),
-            metrics: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-            syncMetrics: Type.Array(Type.String({ minLength: 1 })),
+            metrics: Type.Array(DatadogMetric, { minItems: 1 }),
+            syncMetrics: Type.Array(DatadogMetric),
+          },
+          strict,
+        ),
+      },
+      strict,
+    ),
+    monitoring: Type.Object(
+      {
+        prometheusRule: Type.Object(
+          {
+            enabled: Type.Union([Type.Boolean(), Type.Literal('auto')], {
+              description: 'true, false or auto.',
+            }),
+            labels: StringMap('PrometheusRule labels (the ruleSelector of the Prometheus Operator).'),
+          },
+          strict,
+        ),
+        grafanaDashboard: Type.Object(
+          {
+            enabled: Type.Boolean(),
+            labels: StringMap('Extra ConfigMap labels.'),
+            annotations: StringMap('ConfigMap annotations.'),
           },
           strict,
         ),

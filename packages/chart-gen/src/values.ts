@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { parseImageReference, ports, type ResolvedModel, tfServingFiles } from '@catwalk/schema';
+import { DATADOG_SYNC_METRICS, DATADOG_TF_SERVING_METRICS } from './monitoring/datadog-metrics';
 
 export interface ChartOptions {
   /** Image reference of the model sync sidecar (repository:tag or @digest). @default ghcr.io/catwalk-dev/model-sync:<Catwalk version> */
@@ -257,6 +258,23 @@ export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
   ],
   ['metrics.datadog.syncMetrics', 'Sidecar metrics the check collects.'],
   [
+    'monitoring.prometheusRule.enabled',
+    "Create a PrometheusRule with the model's recording rules and alerts (monitoring/prometheus-rules.yaml, thresholds from spec.monitoring.slo): true, false, or auto (where helm sees the Prometheus Operator API).",
+  ],
+  [
+    'monitoring.prometheusRule.labels',
+    "Labels the Prometheus Operator's ruleSelector selects rules by, e.g. release: kube-prometheus-stack.",
+  ],
+  [
+    'monitoring.grafanaDashboard.enabled',
+    'Create a ConfigMap holding the Grafana dashboard (monitoring/grafana-dashboard.json), labelled grafana_dashboard: "1" for the Grafana sidecar to load.',
+  ],
+  ['monitoring.grafanaDashboard.labels', "Extra labels of the dashboard's ConfigMap."],
+  [
+    'monitoring.grafanaDashboard.annotations',
+    "Annotations of the dashboard's ConfigMap, e.g. grafana_folder: Models for the sidecar's folder annotation.",
+  ],
+  [
     'gpu.nodeSelector',
     'Node labels GPU pods are scheduled on. The default is the GPU Feature Discovery label, which plain EKS GPU nodes and Karpenter may not set: replace it (set it to null, since Helm merges maps) with e.g. karpenter.k8s.aws/instance-gpu-manufacturer: nvidia or an instance-type label.',
   ],
@@ -290,20 +308,6 @@ export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
 ]);
 
 export type ChartValues = ReturnType<typeof chartValues>;
-
-/**
- * TF Serving metrics worth paying for (names as its Prometheus endpoint writes
- * them): requests by status, request and runtime latency, examples per
- * request, and model loads.
- */
-export const DATADOG_TF_SERVING_METRICS = [
-  ':tensorflow:serving:request_count',
-  ':tensorflow:serving:request_latency',
-  ':tensorflow:serving:runtime_latency',
-  ':tensorflow:serving:request_example_counts',
-  ':tensorflow:cc:saved_model:load_attempt_count',
-  ':tensorflow:cc:saved_model:load_latency',
-];
 
 /** Thread-pool flags the chart derives from the CPU: a spec that sets one sets the matching value instead. */
 const THREAD_FLAGS = {
@@ -438,9 +442,16 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
       },
       datadog: {
         enabled: model.monitoring.datadog,
-        metrics: DATADOG_TF_SERVING_METRICS,
-        syncMetrics: ['catwalk_sync_.*'],
+        metrics: DATADOG_TF_SERVING_METRICS.map((m) => ({ [m.raw]: m.name })),
+        syncMetrics: DATADOG_SYNC_METRICS.map((m) => ({ [m.raw]: m.name })),
       },
+    },
+    monitoring: {
+      prometheusRule: {
+        enabled: (model.monitoring.prometheus ? 'auto' : false) as boolean | 'auto',
+        labels: {},
+      },
+      grafanaDashboard: { enabled: model.monitoring.prometheus, labels: {}, annotations: {} },
     },
     gpu: {
       nodeSelector: { 'nvidia.com/gpu.present': 'true' },

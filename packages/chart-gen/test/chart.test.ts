@@ -34,7 +34,7 @@ describe('generated files', () => {
     }
   });
 
-  it('are complete: chart metadata, values and schema, templates, docs, CI value sets, IAM policies', () => {
+  it('are complete: chart metadata, values and schema, templates, docs, CI value sets, IAM policies, monitoring', () => {
     const paths = generateChart(exampleModel('pricing')).map((f) => f.path);
     expect(paths).toEqual([
       '.helmignore',
@@ -46,16 +46,22 @@ describe('generated files', () => {
       'ci/node-credentials-values.yaml',
       'ci/pod-identity-values.yaml',
       'ci/production-values.yaml',
+      'datadog/dashboard.json',
+      'datadog/monitors.json',
       'iam-policy.json',
+      'monitoring/grafana-dashboard.json',
+      'monitoring/prometheus-rules.yaml',
       'push-policy.json',
       'templates/NOTES.txt',
       'templates/_helpers.tpl',
       'templates/configmap.yaml',
       'templates/deployment.yaml',
+      'templates/grafana-dashboard.yaml',
       'templates/hpa.yaml',
       'templates/ingress.yaml',
       'templates/networkpolicy.yaml',
       'templates/pdb.yaml',
+      'templates/prometheusrule.yaml',
       'templates/service.yaml',
       'templates/serviceaccount.yaml',
       'templates/servicemonitor.yaml',

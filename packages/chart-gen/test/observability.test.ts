@@ -53,16 +53,23 @@ describe('Datadog', () => {
   const objects = renderWith(pricing, { environment: 'prod', ...experimentAt(10) });
   const pod = (name: string) => named(objects, 'Deployment', name)!.spec.template;
 
-  it('checks TF Serving with a list of metrics, not ".*", and the sidecar too', () => {
+  it('checks TF Serving and the sidecar with lists of metrics, not ".*"', () => {
     const annotations = pod('pricing').metadata.annotations;
     const tf = JSON.parse(annotations['ad.datadoghq.com/tfserving.checks']).openmetrics.instances[0];
     expect(tf.metrics).not.toContain('.*');
     expect(tf.metrics).toEqual(
-      expect.arrayContaining([':tensorflow:serving:request_count', ':tensorflow:serving:request_latency']),
+      expect.arrayContaining([
+        { ':tensorflow:serving:request_count': 'request_count' },
+        { ':tensorflow:serving:request_latency': 'request_latency' },
+      ]),
     );
     const sync = JSON.parse(annotations['ad.datadoghq.com/model-sync.checks']).openmetrics.instances[0];
     expect(sync.openmetrics_endpoint).toBe('http://%%host%%:9102/metrics');
-    expect(sync.metrics).toEqual(['catwalk_sync_.*']);
+    // Named one by one (monitoring.test.ts checks them against the sidecar), not catwalk_sync_.*.
+    expect(sync.metrics).toContainEqual({
+      catwalk_sync_last_success_timestamp_seconds: 'sync.last_success_timestamp',
+    });
+    expect(JSON.stringify(sync.metrics)).not.toContain('*');
     // Each check is keyed by its container's name.
     expect(pod('pricing').spec.containers.map((c: any) => c.name)).toEqual(['tfserving', 'model-sync']);
   });

@@ -294,7 +294,10 @@ Every problem is gathered first, then the install fails once, listing all.
 
 {{/*
 Datadog autodiscovery: OpenMetrics checks of TF Serving's Prometheus endpoint
-and of the sidecar's, with the listed metrics only (each one is billed).
+and of the sidecar's, with the listed metrics only (each one is billed),
+renamed to the names the generated Datadog dashboard and monitors use
+(datadog/*.json). TF Serving's histograms become distributions, so the
+monitors can ask for a p99 across pods.
 Tags carry the track, not a version number: the version a track serves moves
 with every `catwalk release` without touching the pod, so it is read from the
 sidecar's metrics instead of a tag that would go stale.
@@ -304,7 +307,7 @@ sidecar's metrics instead of a tag that would go stale.
 {{- $track := index . 1 -}}
 {{- $v := $root.Values -}}
 {{- $tags := list (printf "team:%s" $v.model.team) (printf "model:%s" $v.model.name) (printf "track:%s" $track) -}}
-{{- $tf := dict "openmetrics_endpoint" (printf "http://%%%%host%%%%:%v%s" $v.service.httpPort $v.metrics.path) "namespace" "tfserving" "metrics" $v.metrics.datadog.metrics "tags" $tags -}}
+{{- $tf := dict "openmetrics_endpoint" (printf "http://%%%%host%%%%:%v%s" $v.service.httpPort $v.metrics.path) "namespace" "tfserving" "metrics" $v.metrics.datadog.metrics "tags" $tags "histogram_buckets_as_distributions" true "collect_counters_with_distributions" true -}}
 {{- $checks := dict "tfserving" (dict "openmetrics" (dict "init_config" (dict) "instances" (list $tf))) -}}
 {{- if $v.metrics.datadog.syncMetrics -}}
 {{- $sync := dict "openmetrics_endpoint" (printf "http://%%%%host%%%%:%v/metrics" $v.sync.port) "namespace" "catwalk" "metrics" $v.metrics.datadog.syncMetrics "tags" $tags -}}

@@ -73,6 +73,52 @@ const crdChecks = {
     }
     return out;
   },
+  // The Operator's CRD: groups of rules, each a recording rule or an alert with an expression.
+  'monitoring.coreos.com/v1 PrometheusRule': (object) => {
+    const out = [];
+    const duration =
+      /^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$/;
+    for (const key of Object.keys(object.spec ?? {}))
+      if (key !== 'groups') out.push(`spec.${key}: unknown field`);
+    if (!Array.isArray(object.spec?.groups)) out.push('spec.groups: required');
+    for (const [g, group] of (object.spec?.groups ?? []).entries()) {
+      const groupKeys = new Set([
+        'name',
+        'interval',
+        'rules',
+        'limit',
+        'partial_response_strategy',
+        'query_offset',
+      ]);
+      for (const key of Object.keys(group))
+        if (!groupKeys.has(key)) out.push(`spec.groups[${g}].${key}: unknown field`);
+      if (typeof group.name !== 'string' || !group.name) out.push(`spec.groups[${g}].name: required`);
+      if (group.interval !== undefined && !duration.test(group.interval))
+        out.push(`spec.groups[${g}].interval: not a duration`);
+      for (const [r, rule] of (group.rules ?? []).entries()) {
+        const at = `spec.groups[${g}].rules[${r}]`;
+        const ruleKeys = new Set([
+          'record',
+          'alert',
+          'expr',
+          'for',
+          'keep_firing_for',
+          'labels',
+          'annotations',
+        ]);
+        for (const key of Object.keys(rule)) if (!ruleKeys.has(key)) out.push(`${at}.${key}: unknown field`);
+        if ((rule.record === undefined) === (rule.alert === undefined))
+          out.push(`${at}: needs record or alert`);
+        if (typeof rule.expr !== 'string' || !rule.expr) out.push(`${at}.expr: required`);
+        if (rule.for !== undefined && !duration.test(rule.for)) out.push(`${at}.for: not a duration`);
+        for (const map of ['labels', 'annotations']) {
+          for (const [k, v] of Object.entries(rule[map] ?? {}))
+            if (typeof v !== 'string') out.push(`${at}.${map}.${k}: must be a string`);
+        }
+      }
+    }
+    return out;
+  },
 };
 
 const problems = [];
