@@ -107,7 +107,8 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
   const port = flags.port !== undefined ? parsePort(flags.port) : flags.once ? undefined : 9102;
   const pollDeadlineMs = parseInterval(flags.pollDeadline ?? '10m', '--poll-deadline');
   // Unset, the sidecar picks the longer of 5 minutes and three polls: a fixed 5m default here would call a slow poller stale.
-  const staleAfterMs = flags.staleAfter === undefined ? undefined : parseInterval(flags.staleAfter, '--stale-after');
+  const staleAfterMs =
+    flags.staleAfter === undefined ? undefined : parseInterval(flags.staleAfter, '--stale-after');
   const servingUrl =
     flags.servingUrl === undefined
       ? undefined
