@@ -14,6 +14,7 @@ import {
   push,
   recordedSignatures,
   type SignedManifest,
+  writeExampleExport,
 } from '../src';
 import { client, halfPlusTwo, independentS3, type S3Server, startS3, tempDir } from './helpers';
 import { freshModel, lookalikeExport } from './push-support';
@@ -153,5 +154,27 @@ describe('export folders', () => {
     const text = path.join(tempDir('catwalk-numbered-'), '00000007');
     fs.cpSync(signatureExport(pricingV1), text, { recursive: true });
     expect(await findExports(text)).toEqual([{ dir: text, version: 7 }]);
+  });
+});
+
+describe('the example export', () => {
+  it('has signatures push can record, so demos push without a warning', async () => {
+    const loc = freshModel('sig-example');
+    const dir = tempDir('catwalk-example-');
+    await writeExampleExport(dir, { seed: 'a' });
+    const warnings: string[] = [];
+    const result = await push({
+      client: client(s3.endpoint),
+      location: loc,
+      dir,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([]);
+    expect(Object.keys(result.manifest.signatures?.signatures ?? {})).toEqual(['serving_default']);
+    // Two seeds, two different exports.
+    const other = tempDir('catwalk-example-');
+    await writeExampleExport(other, { seed: 'b' });
+    const text = (d: string) => fs.readFileSync(path.join(d, 'saved_model.pbtxt'), 'utf8');
+    expect(text(dir)).not.toBe(text(other));
   });
 });
