@@ -50,6 +50,7 @@ import {
 } from './s3';
 import { type CheckedExport, checkExport, type ExportFile } from './savedmodel';
 import {
+  checkWarmupFile,
   InvalidWarmupError,
   type RecordedSignatures,
   readExportSignatures,
@@ -338,6 +339,9 @@ export async function push(options: PushOptions): Promise<PushResult> {
     exported.files.map((f) => f.path),
   );
   if (!options.warmup) {
+    if (exported.files.some((f) => f.path === WARMUP_FILE)) {
+      await checkWarmupFile(path.join(options.dir, ...WARMUP_FILE.split('/')), read);
+    }
     if ('problem' in read) {
       options.onWarning?.(
         `the signatures of ${options.dir} cannot be read (${read.problem}); pushing it without them, ` +

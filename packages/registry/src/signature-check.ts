@@ -17,9 +17,11 @@ import {
   buildWarmupFile,
   type CompatibilityReport,
   compareSignatures,
+  MAX_WARMUP_RECORDS,
   type ModelSignatures,
   readSignatures,
   readSignaturesFromText,
+  readWarmupFile,
   type SignatureChange,
   type SignatureSpec,
   signatureFingerprint,
@@ -385,4 +387,51 @@ export function warmupFileBytes(
     if (error instanceof WarmupError) throw new InvalidWarmupError(`${source}: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * Checks a warm-up file that came with the export: TF Serving fails to load a
+ * version whose warm-up file it cannot replay, so a cut or corrupt file, too
+ * many records, or a request for a signature or input the model does not
+ * have stops the push instead of every pod's load.
+ */
+export async function checkWarmupFile(
+  file: string,
+  read: { signatures: RecordedSignatures } | { problem: string },
+): Promise<void> {
+  const refuse = (why: string): never => {
+    throw new InvalidWarmupError(
+      `${why}; TF Serving would fail to load the version. Write it again (catwalk push --warmup) or remove it`,
+    );
+  };
+  let logs: ReturnType<typeof readWarmupFile>;
+  try {
+    logs = readWarmupFile(await fs.readFile(file), file);
+  } catch (error) {
+    if (error instanceof WarmupError) return refuse(error.message);
+    throw error;
+  }
+  if (logs.length > MAX_WARMUP_RECORDS)
+    refuse(`${file}: ${logs.length} records, and TF Serving replays at most ${MAX_WARMUP_RECORDS}`);
+  if (!('signatures' in read)) return; // nothing to check the requests against; push has warned
+  const signatures = read.signatures.signatures;
+  logs.forEach((log, index) => {
+    if (log.logType.case !== 'predictLog') return; // classify, regress... are not declared here
+    const request = log.logType.value.request;
+    const name = request?.modelSpec?.signatureName || 'serving_default';
+    const signature = signatures[name];
+    if (signature === undefined) {
+      const names = Object.keys(signatures).filter((n) => !n.startsWith('__'));
+      refuse(
+        `${file}: record ${index} calls signature ${name}, which the model does not have (its signatures are ${names.join(', ') || 'none'})`,
+      );
+    }
+    for (const alias of Object.keys(request?.inputs ?? {}).sort()) {
+      if (signature!.inputs[alias] === undefined) {
+        refuse(
+          `${file}: record ${index} calls ${name} with input ${alias}, which it does not take (its inputs are ${Object.keys(signature!.inputs).sort().join(', ') || 'none'})`,
+        );
+      }
+    }
+  });
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Crc32c } from '@aws-crypto/crc32c';
-import { readWarmupFile, WARMUP_FILE } from '@catwalk/savedmodel';
+import { buildWarmupFile, readSignatures, readWarmupFile, WARMUP_FILE } from '@catwalk/savedmodel';
 import { InvalidWarmupError, listVersions, push } from '../src';
 import { client, halfPlusTwo, independentS3, type S3Server, startS3, tempDir } from './helpers';
 import { freshModel } from './push-support';
@@ -131,6 +131,56 @@ describe('push --warmup', () => {
     expect(unreadable).toBeInstanceOf(InvalidWarmupError);
     expect((unreadable as Error).message).toMatch(
       /^w\.json: the requests cannot be checked, because the export's signatures cannot be read \(saved_model\.pb: not a SavedModel/,
+    );
+    expect(await independentS3(s3.endpoint).keys(`${loc.prefix}/`)).toEqual([]);
+  });
+});
+
+// TF Serving fails to load a version whose warm-up file it cannot replay: one that came with the export
+// is checked too, so a cut or corrupt file stops the push instead of every pod's load.
+describe('a warm-up file that comes with the export', () => {
+  const exportWithWarmup = (bytes: Uint8Array) => {
+    const dir = tempDir('catwalk-export-');
+    fs.cpSync(halfPlusTwo, dir, { recursive: true });
+    fs.mkdirSync(path.join(dir, 'assets.extra'));
+    fs.writeFileSync(path.join(dir, WARMUP_FILE), bytes);
+    return dir;
+  };
+  const good = buildWarmupFile({
+    model: 'half_plus_two',
+    signature: readSignatures(fs.readFileSync(path.join(halfPlusTwo, 'saved_model.pb'))).signatures
+      .serving_default!,
+    requests: [{ x: [[1]] }, { x: [[2]] }],
+  });
+
+  it('is pushed as it is when TF Serving can replay it', async () => {
+    const loc = freshModel('warmup-own');
+    const result = await push({ client: client(s3.endpoint), location: loc, dir: exportWithWarmup(good) });
+    expect(result.manifest.files.map((f) => f.path)).toContain(WARMUP_FILE);
+  });
+
+  it('is refused, naming the record, when it is cut short or names an input the signature lacks', async () => {
+    const loc = freshModel('warmup-own-bad');
+    const c = client(s3.endpoint);
+    const cut = exportWithWarmup(good.subarray(0, good.length - 3));
+    const error = await push({ client: c, location: loc, dir: cut }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(InvalidWarmupError);
+    expect((error as Error).message).toBe(
+      `${path.join(cut, WARMUP_FILE)}: record 1 is truncated; TF Serving would fail to load the version. Write it again (catwalk push --warmup) or remove it`,
+    );
+    const features = buildWarmupFile({
+      model: 'm',
+      signature: {
+        methodName: 'tensorflow/serving/predict',
+        inputs: { features: { dtype: 'DT_FLOAT', shape: [-1, 1], tensorName: 'f:0' } },
+        outputs: {},
+      },
+      requests: [{ features: [[1]] }],
+    });
+    const wrong = exportWithWarmup(features);
+    const named = await push({ client: c, location: loc, dir: wrong }).catch((e: Error) => e);
+    expect((named as Error).message).toBe(
+      `${path.join(wrong, WARMUP_FILE)}: record 0 calls serving_default with input features, which it does not take (its inputs are x); TF Serving would fail to load the version. Write it again (catwalk push --warmup) or remove it`,
     );
     expect(await independentS3(s3.endpoint).keys(`${loc.prefix}/`)).toEqual([]);
   });
