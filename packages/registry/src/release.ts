@@ -530,15 +530,23 @@ function refusePruning(current: CurrentRelease, versions: Iterable<number>): voi
 }
 
 /**
- * While an experiment runs, its two versions stay served and the canary label
- * stays on the canary: the canary pods follow that label, and only the
- * experiment commands may end the test (promote or abort), in order.
+ * While an experiment runs, its two versions stay served and the canary and
+ * stable labels stay where the experiment put them: the pods of each track
+ * follow those labels, the experiment compares exactly those two versions,
+ * and only the experiment commands may end the test (promote moves stable,
+ * abort keeps it), in order.
  */
 function refuseExperimentChange(current: CurrentRelease, next: ReleaseState): void {
   const e = current.release?.experiment;
   if (!e) return;
   const problems: string[] = [];
   if (next.labels.canary !== e.canary) problems.push(`the canary label must stay on ${e.canary}`);
+  if (next.labels.stable !== e.stable) {
+    problems.push(
+      `the stable label must stay on ${e.stable} (catwalk experiment promote makes ${e.canary} stable; ` +
+        `catwalk experiment abort ends the test with ${e.stable} stable)`,
+    );
+  }
   for (const v of [e.stable, e.canary])
     if (!next.serve.includes(v)) problems.push(`version ${v} must stay served`);
   if (problems.length) {

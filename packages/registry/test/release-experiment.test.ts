@@ -139,6 +139,28 @@ describe('experiment state in release.json', () => {
     );
   });
 
+  it('release refuses to move the stable label under a running experiment, naming it and what to run', async () => {
+    const { loc, c } = await twoVersions('exp-stable', 225);
+    await changeExperiment({ client: c, location: loc, updatedBy: 'ana' }, (cur) => ({
+      state: { serve: [1, 2], labels: { ...cur.state.labels, canary: 2 } },
+      experiment: experimentOf(2, 'ana'),
+      action: 'experiment-start',
+      from: 'stable=1',
+      to: 'canary=2',
+    }));
+    const before = await current(loc);
+    for (const labels of [{ stable: 2 }, { stable: null }]) {
+      const moved = await release({ client: c, location: loc, request: { labels } }).catch((e: Error) => e);
+      expect(moved).toBeInstanceOf(ConflictError);
+      expect((moved as Error).message).toMatch(
+        /an experiment is running on .*canary 2 vs stable 1 .*the stable label must stay on 1.*catwalk experiment promote.*catwalk experiment abort/,
+      );
+    }
+    const after = await current(loc);
+    expect(after.generation).toBe(before.generation);
+    expect(after.state.labels).toEqual({ stable: 1, canary: 2 });
+  });
+
   it('refuses to write a broken experiment, naming the field, and writes nothing', async () => {
     const { loc, c } = await twoVersions('exp-bad', 230);
     const before = await current(loc);
