@@ -437,7 +437,9 @@ describe('a real Prometheus over the fake TF Serving and real sync sidecars', ()
     },
   );
 
-  it('cluster-only queries parse and evaluate in Prometheus, read a cluster metric, and return nothing without the cluster’s exporters', async () => {
+  // One test, so the two halves cannot run in the other order (or one without the other under -t).
+  it('cluster-only queries evaluate to nothing without the cluster’s exporters, then, with series shaped like theirs, join them to this model’s pods and tracks', async () => {
+    expect(clusterSeriesOn).toBe(false);
     expect(clusterQueries.length).toBeGreaterThan(0);
     for (const q of clusterQueries) {
       // query() throws on a syntax or evaluation error (Prometheus answers status "error").
@@ -450,9 +452,6 @@ describe('a real Prometheus over the fake TF Serving and real sync sidecars', ()
     }
     // Every entry of the list names a panel of the dashboard (no stale entries).
     for (const entry of CLUSTER_ONLY) expect(dashboard.queries.map((q) => q.panel)).toContain(entry.panel);
-  });
-
-  it('with series shaped like the cluster exporters, the cluster-only queries join them to this model’s pods and tracks', async () => {
     clusterSeriesOn = true;
     let empty: string[] = [];
     await waitFor(
