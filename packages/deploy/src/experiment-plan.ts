@@ -382,6 +382,39 @@ function finish(e: ExperimentRecord, input: PlanInput): Action {
   };
 }
 
+/**
+ * After a helm upgrade that was planned from an older generation of the
+ * record landed: the upgrade that brings the chart back to what the record
+ * says now, or undefined when it already does. Traffic leaves the canary
+ * before its Deployment goes, and only returns to it through the planner
+ * (which waits for the canary pods first).
+ */
+export function repairAfterRace(
+  release: ReleaseView,
+  applied: ExperimentValues | null,
+): Extract<Action, { kind: 'apply' }> | undefined {
+  const e = release.experiment;
+  if (!e) {
+    if (applied === null) return undefined;
+    if (applied.canaryWeight > 0) {
+      return { kind: 'apply', values: { ...applied, canaryWeight: 0 }, say: 'weights main/canary 100/0' };
+    }
+    return { kind: 'apply', values: null, say: 'removing the canary Deployment' };
+  }
+  const wanted = wantedValues(e);
+  const settled = e.phase === 'aborting' ? { ...wanted, canaryWeight: 0 } : wanted;
+  if (sameValues(applied, settled)) return undefined;
+  // Lower the canary's share at once; a higher one is the planner's to give, after its wait.
+  if (applied !== null && applied.canaryWeight > settled.canaryWeight) {
+    return {
+      kind: 'apply',
+      values: settled,
+      say: `weights main/canary ${weightsText(settled.canaryWeight)}`,
+    };
+  }
+  return undefined;
+}
+
 /** The one next action for `input.command`. */
 export function planNext(input: PlanInput): Action {
   const { command, release, cluster, me } = input;
@@ -544,8 +577,9 @@ export function planNext(input: PlanInput): Action {
     }
     case 'abort': {
       if (!e) {
-        if (cluster.applied !== null)
-          return { kind: 'apply', values: null, say: 'removing the canary Deployment' };
+        // Chart values left without a record (an interrupted repair): traffic first, then the Deployment.
+        const cleanup = repairAfterRace(release, cluster.applied);
+        if (cleanup) return cleanup;
         return { kind: 'done', say: 'no experiment is running' };
       }
       if (e.phase === 'promoting') {

@@ -23,10 +23,13 @@ import {
   type AuditLine,
   type ClusterView,
   type Command,
+  describeRecord,
   type ExperimentRecord,
+  type ExperimentValues,
   planNext,
   type RecordChange,
   type ReleaseView,
+  repairAfterRace,
   type Verdict,
 } from './experiment-plan';
 import { type ClusterTarget, type Connection, connect } from './kube';
@@ -65,7 +68,23 @@ export interface ExperimentOptions extends ClusterTarget {
   readonly pollMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * The cluster the commands act on. By default the model's helm release and
+   * its pods, found through the kubeconfig; the unit tests give a modelled one.
+   */
+  readonly cluster?: ExperimentCluster;
 }
+
+/** What the loop needs of the cluster: what it runs now, and a helm upgrade to new experiment values. */
+export interface ExperimentCluster {
+  readonly namespace: string;
+  observe(): Promise<ObservedCluster>;
+  apply(values: ExperimentValues | null): Promise<{ readonly ok: boolean; readonly reason?: string }>;
+}
+
+export type ObservedCluster = ClusterView & {
+  readonly reports: { readonly main: TrackReport | null; readonly canary: TrackReport | null };
+};
 
 export interface ExperimentOutcome {
   /** false when the experiment was aborted by its analysis. */
@@ -103,7 +122,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export async function observe(
   conn: Connection,
   options: Pick<ExperimentOptions, 'helm' | 'kubeconfig' | 'context' | 'model'>,
-): Promise<ClusterView & { readonly reports: { main: TrackReport | null; canary: TrackReport | null } }> {
+): Promise<ObservedCluster> {
   const name = options.model.name;
   const target = {
     helm: options.helm,
@@ -134,7 +153,6 @@ export async function runExperiment(
   command: Command,
   options: ExperimentOptions,
 ): Promise<ExperimentOutcome> {
-  const conn = await connect(options);
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 2000;
   const timeoutSeconds = options.timeoutSeconds ?? 600;
@@ -150,17 +168,48 @@ export async function runExperiment(
   let waitingSince: { key: string; at: number } | undefined;
   let conflicts = 0;
   let helmBusy = 0;
-  let scratch: string | undefined;
-  const helmTarget = {
-    helm: options.helm,
-    kubeconfig: options.kubeconfig,
-    context: options.context,
-    namespace: conn.namespace,
-  };
+  // The experiment this command has seen in the record; once it is gone, someone else ended it.
+  let ours: ExperimentRecord | undefined;
+  const scratch: { dir?: string } = {};
+  const cluster = options.cluster ?? helmCluster(await connect(options), options, scratch);
   try {
     return await loop();
   } finally {
-    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+    if (scratch.dir) await fs.rm(scratch.dir, { recursive: true, force: true });
+  }
+
+  /** One helm upgrade; false when helm's lock was held by another upgrade and it should be planned again. */
+  async function apply(values: ExperimentValues | null, what: string): Promise<boolean> {
+    const result = await cluster.apply(values);
+    if (result.ok) return true;
+    const reason = result.reason ?? 'helm upgrade failed';
+    // Another helm upgrade of the same release (a second operator, a deploy) holds helm's lock.
+    if (/another operation .* in progress/i.test(reason) && ++helmBusy <= 30) {
+      await sleep(pollMs, options.signal);
+      return false;
+    }
+    throw new ExperimentStuckError(`${what}: ${reason}`);
+  }
+
+  /**
+   * A helm upgrade planned from one generation of the record that landed
+   * after another operator changed it (an abort finished while this start's
+   * upgrade ran) puts back what that operator removed: the chart is brought
+   * to what the record says now, weight first, before anything else happens.
+   */
+  async function repair(): Promise<void> {
+    for (let round = 0; round < 10; round++) {
+      const release = await options.store.read();
+      const observed = await cluster.observe();
+      const fix = repairAfterRace(release, observed.applied);
+      if (!fix) return;
+      say(`release.json changed while helm ran (generation ${release.generation}); ${fix.say}`);
+      lastSaid = '';
+      await apply(fix.values, fix.say);
+    }
+    throw new ExperimentStuckError(
+      'release.json kept changing while this command brought the chart back to it; run the command again',
+    );
   }
 
   async function loop(): Promise<ExperimentOutcome> {
@@ -169,8 +218,24 @@ export async function runExperiment(
         throw new ExperimentStuckError('interrupted; run the same command again to continue from here');
       }
       const release = await options.store.read();
-      const cluster = await observe(conn, options);
-      const action: Action = planNext({ command, release, cluster, now: now(), me: options.me, verdict });
+      // An abort that finds the test already ended goes on to clean up what is left; the others stop.
+      if (ours && release.experiment?.startedAt !== ours.startedAt && command.kind !== 'abort') {
+        const last = release.audit?.[0];
+        throw new ExperimentRefusedError(
+          `the experiment this command ran (${describeRecord(ours)}) was ended meanwhile` +
+            `${last ? ` by ${last.by} (${last.action} at ${last.at})` : ''}; catwalk experiment status shows where it stands`,
+        );
+      }
+      if (release.experiment) ours = release.experiment;
+      const observed = await cluster.observe();
+      const action: Action = planNext({
+        command,
+        release,
+        cluster: observed,
+        now: now(),
+        me: options.me,
+        verdict,
+      });
       verdict = undefined;
       if (action.say !== lastSaid && action.kind !== 'done' && action.kind !== 'refuse') say(action.say);
       lastSaid = action.say;
@@ -192,40 +257,21 @@ export async function runExperiment(
             lastSaid = '';
             continue;
           }
+          if (action.change.experiment === null) ours = undefined;
           if (action.ends) {
             const after = await options.store.read();
             return { ok: action.ends === 'done', message: action.say, release: after };
           }
           continue;
         case 'apply': {
-          let values = options.values;
-          if (!values?.length) {
-            const kept = await keptUserValues(helmTarget, options.model.name);
-            scratch ??= await fs.mkdtemp(path.join(os.tmpdir(), 'catwalk-experiment-'));
-            const file = path.join(scratch, 'kept-values.json');
-            await fs.writeFile(file, JSON.stringify(kept));
-            values = [file];
+          // The plan was made from `release`; helm takes a while, so check it still holds just before.
+          if ((await options.store.read()).generation !== release.generation) {
+            lastSaid = '';
+            continue;
           }
-          const result = await deploy({
-            models: [options.model],
-            kubeconfig: options.kubeconfig,
-            context: options.context,
-            namespace: conn.namespace,
-            values,
-            helm: options.helm,
-            chartOptions: options.chartOptions,
-            timeoutSeconds,
-            experiment: action.values,
-          });
-          const outcome = result.models[0];
-          if (!outcome?.ok) {
-            const reason = outcome?.reason ?? 'helm upgrade failed';
-            // Another helm upgrade of the same release (a second operator, a deploy) holds helm's lock.
-            if (/another operation .* in progress/i.test(reason) && ++helmBusy <= 30) {
-              await sleep(pollMs, options.signal);
-              continue;
-            }
-            throw new ExperimentStuckError(`${action.say}: ${reason}`);
+          if (!(await apply(action.values, action.say))) continue;
+          if ((await options.store.read()).generation !== release.generation) {
+            await repair();
           }
           continue;
         }
@@ -233,7 +279,7 @@ export async function runExperiment(
           const key = `${action.for}:${action.version}`;
           if (waitingSince?.key !== key) waitingSince = { key, at: now() };
           if (now() - waitingSince.at > timeoutSeconds * 1000) {
-            const report = action.for === 'canary' ? cluster.reports.canary : cluster.reports.main;
+            const report = action.for === 'canary' ? observed.reports.canary : observed.reports.main;
             throw new ExperimentStuckError(
               `${action.for} pods did not serve version ${action.version} within ${timeoutSeconds} s:\n  ${notServing(report, action.version).join('\n  ')}\nRun the same command again to keep waiting, or catwalk experiment abort.`,
             );
@@ -252,7 +298,7 @@ export async function runExperiment(
               `the experiment is analysed against ${experiment.analysisUrl}, but this command was given no way to analyse`,
             );
           }
-          verdict = await options.analyse(experiment, { namespace: conn.namespace });
+          verdict = await options.analyse(experiment, { namespace: cluster.namespace });
           say(`analysis: ${verdict.verdict}: ${verdict.reason}`);
           lastSaid = '';
           continue;
@@ -260,6 +306,47 @@ export async function runExperiment(
       }
     }
   }
+}
+
+/** The model's helm release and pods: upgrades through deploy(), observed through helm and the pod proxy. */
+function helmCluster(
+  conn: Connection,
+  options: ExperimentOptions,
+  scratch: { dir?: string },
+): ExperimentCluster {
+  const helmTarget = {
+    helm: options.helm,
+    kubeconfig: options.kubeconfig,
+    context: options.context,
+    namespace: conn.namespace,
+  };
+  return {
+    namespace: conn.namespace,
+    observe: () => observe(conn, options),
+    async apply(experiment) {
+      let values = options.values;
+      if (!values?.length) {
+        const kept = await keptUserValues(helmTarget, options.model.name);
+        scratch.dir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'catwalk-experiment-'));
+        const file = path.join(scratch.dir, 'kept-values.json');
+        await fs.writeFile(file, JSON.stringify(kept));
+        values = [file];
+      }
+      const result = await deploy({
+        models: [options.model],
+        kubeconfig: options.kubeconfig,
+        context: options.context,
+        namespace: conn.namespace,
+        values,
+        helm: options.helm,
+        chartOptions: options.chartOptions,
+        timeoutSeconds: options.timeoutSeconds ?? 600,
+        experiment,
+      });
+      const outcome = result.models[0];
+      return outcome?.ok ? { ok: true } : { ok: false, reason: outcome?.reason ?? 'helm upgrade failed' };
+    },
+  };
 }
 
 /** Everything `catwalk experiment status` shows: the record, the cluster's weights, each track's pods. */

@@ -5,6 +5,7 @@ export { changedPaths } from './changes';
 export type { DeployOptions, DeployResult, ModelOutcome } from './deploy';
 export { checkOwnership, deploy, OwnershipError } from './deploy';
 export {
+  type ExperimentCluster,
   type ExperimentOptions,
   type ExperimentOutcome,
   ExperimentRefusedError,
@@ -13,6 +14,7 @@ export {
   ExperimentStuckError,
   experimentStatus,
   formatExperimentStatus,
+  type ObservedCluster,
   runExperiment,
 } from './experiment';
 export { appliedExperiment, type PodServing, type TrackReport } from './experiment-cluster';
