@@ -527,11 +527,13 @@ export function planNext(input: PlanInput): Action {
       }
       // A manual weight replaces what is left of the plan: a running start stops walking.
       if (e.weight !== w || e.phase !== 'running' || e.plan.steps.length !== 1 || e.plan.steps[0] !== w) {
+        // The last look judged another weight of another plan: it says nothing about this one.
+        const { analysis: _replaced, ...kept } = e;
         return {
           kind: 'write',
           change: {
             experiment: {
-              ...e,
+              ...kept,
               phase: 'running',
               weight: w,
               step: 0,

@@ -366,6 +366,21 @@ describe('experiment set-weight', () => {
     expect(run(w, start()).say).toMatch(/takes 50%/);
   });
 
+  it('drops the analysis of the replaced plan, so a rerun start analyses the new weight before calling it good', () => {
+    const w = world();
+    const pass: Verdict = { verdict: 'pass', reason: 'within thresholds' };
+    // The first step (5%) passes its look; the start is stopped at the second.
+    run(w, start({ analysisUrl: 'http://prometheus:9090' }), { verdicts: [pass], limit: 9 });
+    expect(w.release.experiment).toMatchObject({ step: 1, analysis: { verdict: 'pass', step: 0 } });
+    run(w, { kind: 'set-weight', weight: 50 });
+    expect(w.release.experiment).toMatchObject({ weight: 50, step: 0 });
+    expect(w.release.experiment?.analysis).toBeUndefined();
+    const before = w.actions.length;
+    const end = run(w, start({ analysisUrl: 'http://prometheus:9090' }), { verdicts: [pass] });
+    expect(kinds(w.actions.slice(before))).toContain('analyse');
+    expect(end.say).toMatch(/within the thresholds for the whole plan/);
+  });
+
   it('weight 0 keeps the canary but sends it nothing', () => {
     const w = world();
     run(w, start({ steps: [10] }));
