@@ -610,7 +610,8 @@ class ModelImpl {
     }
     const tensors: Record<string, Tensor> = {};
     for (const [alias, value] of Object.entries(inputs)) {
-      tensors[alias] = toTensor(value, signature?.inputs[alias] as TensorSpec | undefined, alias);
+      const spec = signature && Object.hasOwn(signature.inputs, alias) ? signature.inputs[alias] : undefined;
+      tensors[alias] = toTensor(value, spec as TensorSpec | undefined, alias);
     }
     if (validate && signature) checkInputs(signature, tensors, target);
     return {

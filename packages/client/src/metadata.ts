@@ -88,7 +88,7 @@ export function checkInputs(
     });
   const expected = Object.keys(signature.inputs);
   for (const alias of Object.keys(inputs)) {
-    if (!(alias in signature.inputs)) {
+    if (!Object.hasOwn(signature.inputs, alias)) {
       throw fail(`unknown input "${alias}"; the signature takes ${list(expected)}`);
     }
   }

@@ -59,6 +59,15 @@ describe('checkInputs', () => {
     [{ x: tensor(new Float32Array(4), [2, 2]) }, 'input "x" must have shape [?, 1], got [2, 2]'],
     [{ x: tensor(new Float32Array(2)) }, 'input "x" must have shape [?, 1], got [2]'],
     [{ z: tensor(new Float32Array(1), [1, 1]) }, 'unknown input "z"; the signature takes "x"'],
+    // Names that are properties of every plain object are inputs like any other name.
+    [
+      { x: tensor(new Float32Array(1), [1, 1]), constructor: tensor(new Float32Array(1), [1, 1]) },
+      'unknown input "constructor"; the signature takes "x"',
+    ],
+    [
+      { x: tensor(new Float32Array(1), [1, 1]), toString: tensor(new Float32Array(1), [1, 1]) },
+      'unknown input "toString"; the signature takes "x"',
+    ],
     [{}, 'missing input "x"; the signature takes "x"'],
   ])('refuses %p', (inputs, message) => {
     let error: unknown;

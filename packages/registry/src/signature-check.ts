@@ -374,7 +374,8 @@ export function warmupFileBytes(
       `${source}: the requests cannot be checked, because the export's signatures cannot be read (${read.problem})`,
     );
   }
-  const signature = read.signatures.signatures[signatureName];
+  const all = read.signatures.signatures;
+  const signature = Object.hasOwn(all, signatureName) ? all[signatureName] : undefined;
   if (signature === undefined) {
     const names = Object.keys(read.signatures.signatures).filter((n) => !n.startsWith('__'));
     throw new InvalidWarmupError(
@@ -419,7 +420,7 @@ export async function checkWarmupFile(
     if (log.logType.case !== 'predictLog') return; // classify, regress... are not declared here
     const request = log.logType.value.request;
     const name = request?.modelSpec?.signatureName || 'serving_default';
-    const signature = signatures[name];
+    const signature = Object.hasOwn(signatures, name) ? signatures[name] : undefined;
     if (signature === undefined) {
       const names = Object.keys(signatures).filter((n) => !n.startsWith('__'));
       refuse(
@@ -427,7 +428,7 @@ export async function checkWarmupFile(
       );
     }
     for (const alias of Object.keys(request?.inputs ?? {}).sort()) {
-      if (signature!.inputs[alias] === undefined) {
+      if (!Object.hasOwn(signature!.inputs, alias)) {
         refuse(
           `${file}: record ${index} calls ${name} with input ${alias}, which it does not take (its inputs are ${Object.keys(signature!.inputs).sort().join(', ') || 'none'})`,
         );

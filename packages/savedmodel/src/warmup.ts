@@ -136,7 +136,7 @@ export function buildPredictionLogs(input: WarmupInput): PredictionLog[] {
     const given = request as Record<string, unknown>;
     const aliases = Object.keys(input.signature.inputs).sort();
     for (const name of Object.keys(given)) {
-      if (input.signature.inputs[name] === undefined) {
+      if (!Object.hasOwn(input.signature.inputs, name)) {
         throw new WarmupError(
           `${where}: ${signatureName} has no input ${name}; its inputs are ${aliases.join(', ') || '(none)'}`,
         );
@@ -144,7 +144,7 @@ export function buildPredictionLogs(input: WarmupInput): PredictionLog[] {
     }
     const inputs: Record<string, TensorProto> = {};
     for (const alias of aliases) {
-      if (!(alias in given)) throw new WarmupError(`${where}: input ${alias} is missing`);
+      if (!Object.hasOwn(given, alias)) throw new WarmupError(`${where}: input ${alias} is missing`);
       inputs[alias] = encodeTensor(
         given[alias],
         input.signature.inputs[alias] as TensorSpec,

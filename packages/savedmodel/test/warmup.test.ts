@@ -137,6 +137,13 @@ describe('warm-up file for a predict signature', () => {
       'request 1: serving_default has no input features; its inputs are x',
     );
     expect(build([{}])).toThrow('request 0: input x is missing');
+    // A name every plain object has is an input like any other, never silently dropped.
+    expect(build([JSON.parse('{"x": [[1]], "constructor": [[1]]}')])).toThrow(
+      'request 0: serving_default has no input constructor; its inputs are x',
+    );
+    expect(build([JSON.parse('{"x": [[1]], "toString": [[1]]}')])).toThrow(
+      'request 0: serving_default has no input toString; its inputs are x',
+    );
     expect(build([{ x: [1, 2] }])).toThrow(
       "request 0: input x: shape [2] does not fit the signature's [?, 1]",
     );

@@ -315,7 +315,7 @@ export function runPredict(
     );
   }
   for (const alias of outputFilter) {
-    if (!(alias in signature.outputs)) {
+    if (!Object.hasOwn(signature.outputs, alias)) {
       throw new TfError(
         'INVALID_ARGUMENT',
         `output tensor alias not found in signature: ${alias} Outputs expected to be in the set {${Object.keys(signature.outputs).join(',')}}.`,
