@@ -5,8 +5,13 @@ export {
   type Bucket,
   countAbove,
   type ErrorCounts,
+  errorRateScale,
   errorRateTest,
+  errorRateUpperBound,
+  errorRateWithinTest,
   exceedanceTest,
+  exceedanceWithinTest,
+  growthNeeded,
   histogramQuantile,
   type SequentialResult,
 } from './sequential';

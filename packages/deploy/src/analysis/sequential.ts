@@ -38,12 +38,43 @@ export interface ErrorCounts {
   readonly errors: number;
 }
 
-/** Effect sizes the error-rate mixture spreads its weight over, in multiples of its scale. */
+/** Effect sizes the error-rate mixtures spread their weight over, in multiples of their scale. */
 const ERROR_SHIFTS = [0.25, 0.5, 1, 2, 4, 8];
+
+const rate = (c: ErrorCounts) => Math.min(1, Math.max(0, c.errors / c.requests));
+// Variance from rates pulled half a request towards 1/2, so no track has zero variance.
+const smoothed = (c: ErrorCounts) => (Math.max(0, c.errors) + 0.5) / (c.requests + 1);
+const variance = (c: ErrorCounts) => (smoothed(c) * (1 - smoothed(c))) / c.requests;
+
+/**
+ * log Λ of a Gaussian mixture over shifts of `excess` beyond a boundary:
+ * each component is the likelihood ratio of "the difference lies m·scale
+ * past the boundary" against "it lies on the boundary", with the plug-in
+ * information of the difference.
+ */
+function gaussianMixture(excess: number, information: number, scale: number): number {
+  // A plain loop: the verdict evaluates this a few hundred times per look.
+  let max = -Infinity;
+  const terms = new Array<number>(ERROR_SHIFTS.length);
+  for (let i = 0; i < ERROR_SHIFTS.length; i++) {
+    const shift = ERROR_SHIFTS[i]! * scale;
+    terms[i] = shift * excess * information - (shift * shift * information) / 2;
+    if (terms[i]! > max) max = terms[i]!;
+  }
+  let sum = 0;
+  for (const term of terms) sum += Math.exp(term - max);
+  return max + Math.log(sum / ERROR_SHIFTS.length);
+}
+
+/** The scale of the error-rate mixtures: shifts of a quarter to eight times it. */
+export function errorRateScale(maxIncrease: number): number {
+  return Math.max(maxIncrease, 0.005);
+}
 
 /**
  * H0: the canary's error rate exceeds the stable's by at most `maxIncrease`
  * (p_canary − p_stable ≤ maxIncrease), against a larger difference.
+ * Rejecting it is the evidence for `fail`.
  *
  * The difference of the two observed error rates is treated as Gaussian
  * with its plug-in variance (the normal approximation Johari et al. use for
@@ -58,24 +89,86 @@ export function errorRateTest(
   alpha: number,
 ): SequentialResult {
   if (stable.requests <= 0 || canary.requests <= 0) return result(-Infinity, alpha);
-  const rate = (c: ErrorCounts) => Math.min(1, Math.max(0, c.errors / c.requests));
-  // Variance from rates pulled half a request towards 1/2, so no track has zero variance.
-  const smoothed = (c: ErrorCounts) => (Math.max(0, c.errors) + 0.5) / (c.requests + 1);
-  const variance = (c: ErrorCounts) => (smoothed(c) * (1 - smoothed(c))) / c.requests;
   const information = 1 / (variance(stable) + variance(canary));
   const excess = rate(canary) - rate(stable) - maxIncrease;
-  const scale = Math.max(maxIncrease, 0.005);
-  const terms = ERROR_SHIFTS.map(
-    (m) =>
-      -Math.log(ERROR_SHIFTS.length) +
-      m * scale * excess * information -
-      ((m * scale) ** 2 * information) / 2,
-  );
-  return result(logSumExp(terms), alpha);
+  return result(gaussianMixture(excess, information, errorRateScale(maxIncrease)), alpha);
+}
+
+/**
+ * The mirror of errorRateTest. H0: the canary's error rate exceeds the
+ * stable's by `bound` or more (p_canary − p_stable ≥ bound), against a
+ * smaller difference; the mixture is over shifts below the bound. Rejecting
+ * it at bound = maxIncrease is the evidence for `pass`: the canary is shown
+ * within the threshold, not merely not shown beyond it.
+ */
+export function errorRateWithinTest(
+  stable: ErrorCounts,
+  canary: ErrorCounts,
+  bound: number,
+  alpha: number,
+  scale = errorRateScale(bound),
+): SequentialResult {
+  if (stable.requests <= 0 || canary.requests <= 0) return result(-Infinity, alpha);
+  const information = 1 / (variance(stable) + variance(canary));
+  const shortfall = bound - (rate(canary) - rate(stable));
+  return result(gaussianMixture(shortfall, information, scale), alpha);
+}
+
+/**
+ * The upper end of an always-valid confidence sequence for
+ * p_canary − p_stable: the smallest bound that errorRateWithinTest (at a
+ * fixed scale) rejects. It is the dual of the mixture test: the true
+ * difference lies below it at every look at once with probability at least
+ * 1 − α. Infinity without data.
+ */
+export function errorRateUpperBound(
+  stable: ErrorCounts,
+  canary: ErrorCounts,
+  maxIncrease: number,
+  alpha: number,
+): number {
+  if (stable.requests <= 0 || canary.requests <= 0) return Infinity;
+  const scale = errorRateScale(maxIncrease);
+  const information = 1 / (variance(stable) + variance(canary));
+  const target = Math.log(1 / alpha);
+  // The statistic grows with the shortfall (bound − observed difference):
+  // find by bisection the shortfall where it reaches 1/α. The largest
+  // component alone reaches it at `high`, so the edge lies in [0, high].
+  const largest = ERROR_SHIFTS[ERROR_SHIFTS.length - 1]! * scale;
+  let low = 0;
+  let high = (target + Math.log(ERROR_SHIFTS.length)) / (largest * information) + largest / 2;
+  // 24 halvings: far below the hundredth of a point the reason shows.
+  for (let i = 0; i < 24; i++) {
+    const mid = (low + high) / 2;
+    if (gaussianMixture(mid, information, scale) >= target) high = mid;
+    else low = mid;
+  }
+  return rate(canary) - rate(stable) + high;
 }
 
 /** Exceedance rates the latency mixture spreads its weight over, in multiples of p0. */
 const EXCEEDANCE_MULTIPLES = [1.5, 2, 3, 5, 8, 13];
+/** Exceedance rates below p0 the mirrored latency mixture spreads its weight over. */
+const WITHIN_MULTIPLES = [0, 0.1, 0.25, 0.5, 0.75];
+
+function binomialMixture(
+  requests: number,
+  exceeding: number,
+  p0: number,
+  multiples: readonly number[],
+): number {
+  const k = Math.min(Math.max(0, exceeding), requests);
+  return logSumExp(
+    multiples
+      .filter((m) => m * p0 < 1)
+      .map(
+        (m) =>
+          -Math.log(multiples.length) +
+          (k === 0 ? 0 : k * Math.log(m)) +
+          (requests - k) * Math.log((1 - m * p0) / (1 - p0)),
+      ),
+  );
+}
 
 /**
  * H0: at most a share `p0` of the canary's requests are slower than the
@@ -91,14 +184,46 @@ export function exceedanceTest(
   alpha: number,
 ): SequentialResult {
   if (requests <= 0) return result(-Infinity, alpha);
-  const k = Math.min(Math.max(0, exceeding), requests);
-  const terms = EXCEEDANCE_MULTIPLES.filter((m) => m * p0 < 1).map(
-    (m) =>
-      -Math.log(EXCEEDANCE_MULTIPLES.length) +
-      k * Math.log(m) +
-      (requests - k) * Math.log((1 - m * p0) / (1 - p0)),
-  );
-  return result(logSumExp(terms), alpha);
+  return result(binomialMixture(requests, exceeding, p0, EXCEEDANCE_MULTIPLES), alpha);
+}
+
+/**
+ * The mirror of exceedanceTest. H0: a share `p0` or more of the canary's
+ * requests are slower than the threshold, against a smaller share.
+ * Rejecting it is the evidence for `pass` on latency. Each component (a rate
+ * m·p0 with m < 1) has a ratio whose expectation is at most 1 under any rate
+ * ≥ p0, so the mixture is a supermartingale over the whole null.
+ */
+export function exceedanceWithinTest(
+  requests: number,
+  exceeding: number,
+  p0: number,
+  alpha: number,
+): SequentialResult {
+  if (requests <= 0) return result(-Infinity, alpha);
+  return result(binomialMixture(requests, exceeding, p0, WITHIN_MULTIPLES), alpha);
+}
+
+/**
+ * How many times the data seen so far a test needs before it rejects, if
+ * the rates stay as observed: the smallest factor f ≥ 1 (to within 2%) with
+ * `rejects(f)`; Infinity when even 10,000 times the data would not do.
+ */
+export function growthNeeded(rejects: (factor: number) => boolean): number {
+  if (rejects(1)) return 1;
+  let low = 1;
+  let high = 2;
+  while (!rejects(high)) {
+    low = high;
+    high *= 2;
+    if (high > 10_000) return Infinity;
+  }
+  while (high / low > 1.02) {
+    const mid = Math.sqrt(low * high);
+    if (rejects(mid)) high = mid;
+    else low = mid;
+  }
+  return high;
 }
 
 /** One bucket of a cumulative histogram: observations ≤ le (le may be Infinity). */

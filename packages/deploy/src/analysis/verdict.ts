@@ -5,7 +5,11 @@ import {
   type Bucket,
   countAbove,
   errorRateTest,
+  errorRateUpperBound,
+  errorRateWithinTest,
   exceedanceTest,
+  exceedanceWithinTest,
+  growthNeeded,
   histogramQuantile,
   type SequentialResult,
 } from './sequential';
@@ -145,14 +149,64 @@ export function decide(
       evidence,
     };
   }
+  // Not shown worse is not shown within: a pass needs each mirrored test to
+  // reject "the canary is at or beyond the threshold" at the same alpha.
+  const maxIncrease = thresholds.maxErrorRateIncrease;
+  const errorWithin = errorRateWithinTest(stable, canary, maxIncrease, perTest);
+  const upper = errorRateUpperBound(stable, canary, maxIncrease, perTest);
+  const latencyWithin = latency
+    ? exceedanceWithinTest(canaryOk, latency.slowShare * canaryOk, SLOW_SHARE, perTest)
+    : undefined;
+  const points = (share: number) => `${share >= 0 ? '+' : ''}${(share * 100).toFixed(2)}`;
+  const errorText =
+    `error rate: canary ${percent(canary.errorRate)} vs stable ${percent(stable.errorRate)}, ` +
+    `upper bound ${Number.isFinite(upper) ? points(upper) : 'unknown'} points where at most ${points(maxIncrease)} are allowed`;
   const latencyText = latency
-    ? `p99 ${ms(canary.p99Ms)} vs ${ms(stable.p99Ms)} (limit × ${thresholds.maxP99LatencyRatio})`
+    ? `latency: canary p99 ${ms(canary.p99Ms)} vs stable ${ms(stable.p99Ms)}, ${percent(latency.slowShare)} of canary requests slower than ${ms(latency.thresholdMs)} where at most ${percent(SLOW_SHARE)} may`
     : 'latency not compared: the stable track has no successful requests';
+  if (errorWithin.reject && latencyWithin?.reject) {
+    return {
+      verdict: 'pass',
+      reason: `no regression after ${count(canary.requests)} canary requests: ${errorText}; ${latencyText}`,
+      tracks,
+      evidence,
+    };
+  }
+  const open: string[] = [];
+  const factors: number[] = [];
+  if (!errorWithin.reject) {
+    open.push('error rate');
+    factors.push(
+      growthNeeded(
+        (f) =>
+          errorRateWithinTest(
+            { requests: stable.requests * f, errors: stable.errors * f },
+            { requests: canary.requests * f, errors: canary.errors * f },
+            maxIncrease,
+            perTest,
+          ).reject,
+      ),
+    );
+  }
+  if (!latencyWithin?.reject) {
+    open.push('latency');
+    factors.push(
+      latency
+        ? growthNeeded(
+            (f) =>
+              exceedanceWithinTest(canaryOk * f, latency.slowShare * canaryOk * f, SLOW_SHARE, perTest)
+                .reject,
+          )
+        : Infinity,
+    );
+  }
+  const factor = Math.max(...factors);
+  const more = Number.isFinite(factor)
+    ? `about ${count(canary.requests * (factor - 1))} more canary requests (and the stable track's in proportion) if the rates stay as they are`
+    : 'at the rates seen so far no amount of traffic shows the canary within them; more traffic may still show it beyond them (a failure)';
   return {
-    verdict: 'pass',
-    reason:
-      `no regression after ${count(canary.requests)} canary requests: error rate ${percent(canary.errorRate)} ` +
-      `vs ${percent(stable.errorRate)} (limit +${(thresholds.maxErrorRateIncrease * 100).toFixed(2)} points), ${latencyText}`,
+    verdict: 'inconclusive',
+    reason: `not yet shown within the thresholds (${open.join(' and ')}) after ${count(canary.requests)} canary requests: ${errorText}; ${latencyText}; ${more}`,
     tracks,
     evidence,
   };

@@ -10,7 +10,10 @@ import {
   countAbove,
   decide,
   errorRateTest,
+  errorRateUpperBound,
+  errorRateWithinTest,
   exceedanceTest,
+  exceedanceWithinTest,
   histogramQuantile,
 } from '../../src/analysis';
 import { type ExperimentPlan, runExperiment, TF_BUCKETS } from './analysis-simulate';
@@ -112,15 +115,116 @@ describe('verdicts', () => {
   });
 
   test('a pass says what was compared', () => {
-    const d = decide(track(20_000, 200), track(2_000, 20), thresholds);
+    const d = decide(track(40_000, 400), track(20_000, 200), thresholds);
     expect(d.verdict).toBe('pass');
-    expect(d.reason).toContain('no regression after 2,000 canary requests');
+    expect(d.reason).toMatch(
+      /^no regression after 20,000 canary requests: error rate: canary 1\.00% vs stable 1\.00%, upper bound \+0\.\d\d points where at most \+0\.50/,
+    );
     expect(d.tracks.stable.p50Ms).toBeCloseTo(10);
+  });
+});
+
+describe('pass needs evidence that the canary is within the thresholds', () => {
+  const track = (requests: number, errors: number) => ({
+    requests,
+    errors,
+    windowSeconds: 100,
+    latencyBuckets: [
+      { le: 10_000, count: (requests - errors) * 0.5 },
+      { le: 20_000, count: (requests - errors) * 0.995 },
+      { le: Infinity, count: requests - errors },
+    ],
+  });
+
+  test('1% vs 3% errors at 500 to 1,500 requests per track is never pass, and says how much more is needed', () => {
+    for (let n = 500; n <= 1500; n += 100) {
+      const d = decide(track(n, n * 0.01), track(n, n * 0.03), thresholds);
+      expect(d.verdict).not.toBe('pass');
+    }
+    const d = decide(track(1000, 10), track(1000, 30), thresholds);
+    expect(d.verdict).toBe('inconclusive');
+    expect(d.reason).toMatch(/error rate: canary 3\.00% vs stable 1\.00%/);
+  });
+
+  test('an equal error rate is inconclusive with the requests still needed, then passes with enough traffic', () => {
+    const early = decide(track(1000, 10), track(1000, 10), thresholds);
+    expect(early.verdict).toBe('inconclusive');
+    const needed = Number(/about ([\d,]+) more canary requests/.exec(early.reason)?.[1]?.replace(/,/g, ''));
+    expect(needed).toBeGreaterThan(1000);
+    // At the estimated size the same rates pass.
+    const n = 1000 + needed;
+    const late = decide(track(n, n * 0.01), track(n, n * 0.01), thresholds);
+    expect(late.verdict).toBe('pass');
+    expect(late.reason).toMatch(/upper bound/);
+  });
+
+  test('the upper confidence bound is the edge of what the within-test rejects', () => {
+    const stable = { requests: 20_000, errors: 200 };
+    const canary = { requests: 20_000, errors: 210 };
+    const bound = errorRateUpperBound(stable, canary, 0.005, perTest);
+    expect(bound).toBeGreaterThan(0.0005);
+    expect(errorRateWithinTest(stable, canary, bound + 1e-4, perTest, 0.005).reject).toBe(true);
+    expect(errorRateWithinTest(stable, canary, bound - 1e-4, perTest, 0.005).reject).toBe(false);
+  });
+
+  test('a slow share is only shown below its limit when few requests are slow', () => {
+    expect(exceedanceWithinTest(200, 0, 0.01, perTest).reject).toBe(false);
+    expect(exceedanceWithinTest(5000, 0, 0.01, perTest).reject).toBe(true);
+    expect(exceedanceWithinTest(5000, 60, 0.01, perTest).reject).toBe(false);
   });
 });
 
 // Each property runs many whole experiments; a run costs about a second.
 const simulation = { numRuns: 4, seed: 20261129 } as const;
+
+describe('pass is sound under repeated looks', () => {
+  test('a canary exactly at the allowed error-rate increase passes at most alpha/2 of experiments, 20 looks each', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0.01, 0.03),
+        fc.constantFrom(0.1, 0.5),
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        (stableRate, canaryShare, seed) => {
+          const experiments = 400;
+          let passed = 0;
+          for (let e = 0; e < experiments; e++) {
+            const outcome = runExperiment({
+              stable: { errorRate: stableRate, medianMs: 10, p99Ms: 10 },
+              canary: { errorRate: stableRate + thresholds.maxErrorRateIncrease, medianMs: 10, p99Ms: 10 },
+              canaryShare,
+              requestsPerLook: 2000,
+              looks: 20,
+              thresholds,
+              seed: seed + e,
+            });
+            if (outcome.passedAt) passed++;
+          }
+          report(
+            `pass at the edge of the error-rate limit: stable ${stableRate * 100}%, canary +${thresholds.maxErrorRateIncrease * 100} points, canary share ${canaryShare * 100}%: ${passed} of ${experiments} experiments passed`,
+          );
+          expect(passed / experiments).toBeLessThanOrEqual(falseAlarmBound(experiments, perTest));
+        },
+      ),
+      { ...simulation, numRuns: 2 },
+    );
+  });
+
+  test('a healthy canary (equal error rate, equal latency) passes within 40,000 requests in 95% of experiments, and never fails there', () => {
+    const runs = Array.from({ length: 100 }, (_, e) =>
+      runExperiment({
+        stable: { errorRate: 0.01, medianMs: 10, p99Ms: 10 },
+        canary: { errorRate: 0.01, medianMs: 10, p99Ms: 10 },
+        canaryShare: 0.5,
+        requestsPerLook: 2000,
+        looks: 20,
+        thresholds,
+        seed: 7000 + e,
+      }),
+    );
+    expect(runs.filter((r) => r.passedAt).length).toBeGreaterThanOrEqual(95);
+    expect(runs.filter((r) => r.failedAt).length).toBeLessThanOrEqual(5);
+  });
+});
 
 describe('sound under repeated looks', () => {
   test('a canary exactly at the allowed error-rate increase fails at most alpha/2 of experiments, 20 looks each', () => {

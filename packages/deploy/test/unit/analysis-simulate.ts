@@ -146,6 +146,8 @@ export interface ExperimentOutcome {
   /** The first look that failed, and how many requests had been served by then; absent when none did. */
   readonly failedAt?: { readonly look: number; readonly requests: number; readonly canaryRequests: number };
   readonly firstVerdictAt?: number;
+  /** The first look that passed (steps go on after a pass, as the experiment's do). */
+  readonly passedAt?: { readonly look: number; readonly requests: number; readonly canaryRequests: number };
   readonly last: Decision;
 }
 
@@ -156,19 +158,28 @@ export function runExperiment(plan: ExperimentPlan): ExperimentOutcome {
   const canary = new SimulatedTrack(plan.canary, random);
   let last: Decision | undefined;
   let firstVerdictAt: number | undefined;
+  let passedAt: ExperimentOutcome['passedAt'];
   for (let look = 1; look <= plan.looks; look++) {
     const toCanary = Math.round(plan.requestsPerLook * plan.canaryShare);
     canary.serve(toCanary);
     stable.serve(plan.requestsPerLook - toCanary);
     last = decide(stable.sample(), canary.sample(), plan.thresholds);
     if (last.verdict !== 'inconclusive' && firstVerdictAt === undefined) firstVerdictAt = look;
+    if (last.verdict === 'pass' && passedAt === undefined) {
+      passedAt = { look, requests: stable.requests + canary.requests, canaryRequests: canary.requests };
+    }
     if (last.verdict === 'fail') {
       return {
         failedAt: { look, requests: stable.requests + canary.requests, canaryRequests: canary.requests },
         ...(firstVerdictAt === undefined ? {} : { firstVerdictAt }),
+        ...(passedAt === undefined ? {} : { passedAt }),
         last,
       };
     }
   }
-  return { ...(firstVerdictAt === undefined ? {} : { firstVerdictAt }), last: last! };
+  return {
+    ...(firstVerdictAt === undefined ? {} : { firstVerdictAt }),
+    ...(passedAt === undefined ? {} : { passedAt }),
+    last: last!,
+  };
 }
