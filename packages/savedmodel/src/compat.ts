@@ -48,6 +48,11 @@ export interface CompareOptions {
 
 type Signatures = Readonly<Record<string, SignatureSpec>>;
 
+/** A record's own entry: names come from models and users, and "constructor" is on every object's prototype. */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 /** Compares the signatures of the version being served with those of a candidate. */
 export function compareSignatures(
   before: Signatures,
@@ -57,8 +62,8 @@ export function compareSignatures(
   const checked = checkedSignatures(before, options);
   const changes: SignatureChange[] = [];
   for (const name of checked) {
-    const old = before[name];
-    const next = after[name];
+    const old = own(before, name);
+    const next = own(after, name);
     if (old === undefined) continue; // a listed signature the old version never had binds no caller
     if (next === undefined) {
       changes.push({
@@ -72,7 +77,7 @@ export function compareSignatures(
     changes.push(...compareOne(name, old, next));
   }
   for (const name of Object.keys(after).sort()) {
-    if (before[name] === undefined && !name.startsWith('__')) {
+    if (own(before, name) === undefined && !name.startsWith('__')) {
       changes.push({
         kind: 'signature-added',
         breaking: false,
@@ -120,8 +125,8 @@ function compareTensors(
   next: Readonly<Record<string, TensorSpec>>,
 ): SignatureChange[] {
   const changes: SignatureChange[] = [];
-  const removed = Object.keys(old).filter((a) => next[a] === undefined);
-  const added = Object.keys(next).filter((a) => old[a] === undefined);
+  const removed = Object.keys(old).filter((a) => own(next, a) === undefined);
+  const added = Object.keys(next).filter((a) => own(old, a) === undefined);
   for (const alias of removed.sort()) {
     const spec = old[alias] as TensorSpec;
     // A removed and an added tensor of the same dtype and shape read as a rename.
@@ -154,7 +159,7 @@ function compareTensors(
   }
   for (const alias of Object.keys(old).sort()) {
     const a = old[alias] as TensorSpec;
-    const b = next[alias];
+    const b = own(next, alias);
     if (b === undefined) continue;
     if (baseDtype(a.dtype) !== baseDtype(b.dtype)) {
       changes.push({
@@ -219,8 +224,8 @@ function renderDiff(before: Signatures, after: Signatures, names: readonly strin
   const tensorLine = (alias: string, spec: TensorSpec) =>
     `${alias}: ${spec.dtype} ${formatShape(spec.shape)}`;
   for (const name of names) {
-    const old = before[name];
-    const next = after[name];
+    const old = own(before, name);
+    const next = own(after, name);
     if (old === undefined && next === undefined) continue;
     const method = next?.methodName ?? old?.methodName ?? '';
     lines.push(`${old === undefined ? '+' : next === undefined ? '-' : ' '} ${name} (${method})`);
@@ -232,8 +237,8 @@ function renderDiff(before: Signatures, after: Signatures, names: readonly strin
       const a = old?.[side] ?? {};
       const b = next?.[side] ?? {};
       for (const alias of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
-        const x = a[alias];
-        const y = b[alias];
+        const x = own(a, alias);
+        const y = own(b, alias);
         if (x !== undefined && y !== undefined && tensorLine(alias, x) === tensorLine(alias, y)) {
           lines.push(`      ${tensorLine(alias, x)}`);
           continue;

@@ -143,4 +143,13 @@ describe('compareSignatures', () => {
       }),
     );
   });
+  test('a listed signature named like an Object property is a signature like any other', () => {
+    // "constructor" and "toString" are on every plain object: the comparison must not find them there.
+    const listed = { signatures: ['serving_default', 'constructor', 'toString'] };
+    expect(compareSignatures(base, base, listed)).toMatchObject({ compatible: true, breaking: [] });
+    const withCtor = { ...base, constructor: base.serving_default } as Record<string, SignatureSpec>;
+    expect(compareSignatures(withCtor, base, listed).breaking.map((c) => c.message)).toEqual([
+      'signature constructor was removed',
+    ]);
+  });
 });
