@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChartOptions } from '@catwalk/chart-gen';
 import type { ResolvedModel } from '@catwalk/schema';
+import { PrometheusQueryError, queryInstant } from './analysis';
 import { deploy } from './deploy';
 import {
   appliedExperiment,
@@ -64,6 +65,8 @@ export interface ExperimentOptions extends ClusterTarget {
   readonly onEvent?: (line: string) => void;
   /** Stops the loop between actions (Ctrl-C); a rerun continues from the record. */
   readonly signal?: AbortSignal;
+  /** Failed Prometheus looks in a row (each an inconclusive look, retried an interval later) before the command stops. @default 3 */
+  readonly maxAnalysisFailures?: number;
   /** How often waits look again. @default 2000 */
   readonly pollMs?: number;
   /** @default Date.now */
@@ -168,6 +171,8 @@ export async function runExperiment(
   let waitingSince: { key: string; at: number } | undefined;
   let conflicts = 0;
   let helmBusy = 0;
+  let analysisFailures = 0;
+  const maxAnalysisFailures = options.maxAnalysisFailures ?? 3;
   // The experiment this command has seen in the record; once it is gone, someone else ended it.
   let ours: ExperimentRecord | undefined;
   const scratch: { dir?: string } = {};
@@ -298,7 +303,24 @@ export async function runExperiment(
               `the experiment is analysed against ${experiment.analysisUrl}, but this command was given no way to analyse`,
             );
           }
-          verdict = await options.analyse(experiment, { namespace: cluster.namespace });
+          try {
+            verdict = await options.analyse(experiment, { namespace: cluster.namespace });
+            analysisFailures = 0;
+          } catch (error) {
+            if (!(error instanceof PrometheusQueryError)) throw error;
+            // A Prometheus blip is a look with no answer: the step holds and the next interval looks again.
+            if (++analysisFailures >= maxAnalysisFailures) {
+              throw new ExperimentStuckError(
+                `--analysis prometheus=${experiment.analysisUrl}: ${analysisFailures} looks in a row failed; the last: ${error.message}. ` +
+                  `The canary holds ${experiment.weight}%. Bring Prometheus back or fix the URL, then run the same command again ` +
+                  '(an experiment started with another URL must be aborted and started again), or run catwalk experiment abort.',
+              );
+            }
+            verdict = {
+              verdict: 'inconclusive',
+              reason: `Prometheus did not answer (look ${analysisFailures} of at most ${maxAnalysisFailures} in a row): ${error.message}`,
+            };
+          }
           say(`analysis: ${verdict.verdict}: ${verdict.reason}`);
           lastSaid = '';
           continue;
@@ -306,6 +328,15 @@ export async function runExperiment(
       }
     }
   }
+}
+
+/**
+ * Asks Prometheus a trivial query, so a start with a wrong --analysis URL or
+ * a server that is down is refused before anything is written; throws
+ * PrometheusQueryError naming the URL and what went wrong.
+ */
+export async function checkPrometheus(url: string, timeoutMs = 5000): Promise<void> {
+  await queryInstant({ url, timeoutMs }, 'vector(1)');
 }
 
 /** The model's helm release and pods: upgrades through deploy(), observed through helm and the pod proxy. */

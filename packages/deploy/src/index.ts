@@ -5,6 +5,7 @@ export { changedPaths } from './changes';
 export type { DeployOptions, DeployResult, ModelOutcome } from './deploy';
 export { checkOwnership, deploy, OwnershipError } from './deploy';
 export {
+  checkPrometheus,
   type ExperimentCluster,
   type ExperimentOptions,
   type ExperimentOutcome,

@@ -1,17 +1,22 @@
-// Two operators on one experiment, through the command loop itself
-// (runExperiment): a walking `start` whose helm upgrade is held in flight
-// while another operator's `abort` runs to its end. The record is an
+// The command loop itself (runExperiment): two operators on one experiment
+// (a walking `start` whose helm upgrade is held in flight while another
+// operator's `abort` runs to its end), and Prometheus failing under an
+// analysed start. The record is an
 // in-memory release.json with the same compare-and-swap rule as the
 // registry's (the S3 edge has its own race tests); the cluster is modelled,
 // since helm and pods cannot run in the unit suite: an upgrade sets the chart
 // values when it lands, and canary pods serve their version once created.
 // The cluster suite runs the same commands against a real control plane.
 
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ResolvedModel } from '@catwalk/schema';
+import { queryInstant } from '../../src/analysis';
 import {
   type ExperimentCluster,
   ExperimentRefusedError,
   type ExperimentStore,
+  ExperimentStuckError,
   type ObservedCluster,
   runExperiment,
 } from '../../src/experiment';
@@ -172,4 +177,91 @@ describe('a start whose helm upgrade lands after another operator aborted', () =
       if (last.length > 0) expect(last.slice(-2)).toEqual(['ana 0', 'ana none']);
     },
   );
+});
+
+describe('an analysed start while Prometheus fails', () => {
+  // The loop's handling of a failed look is what is tested: the look is a
+  // real HTTP query (queryInstant) to a loopback server that answers as
+  // Prometheus does or fails; the verdict after a good answer is fixed here,
+  // since the analysis itself is tested in analysis-*.test.ts and against a
+  // real Prometheus in the cluster suite.
+  const analysedStart = (url: string): Command => ({
+    kind: 'start',
+    canary: 4,
+    steps: [10, 50],
+    intervalSeconds: 0,
+    autoPromote: false,
+    analysisUrl: url,
+  });
+  const look = async (e: { analysisUrl?: string }) => {
+    await queryInstant({ url: e.analysisUrl!, timeoutMs: 2000 }, 'vector(1)');
+    return { verdict: 'pass' as const, reason: 'within thresholds' };
+  };
+
+  it('a look that fails once holds the step and the next look goes on', async () => {
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      // The first query meets a Prometheus that is restarting.
+      if (requests++ === 0) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('Service Unavailable');
+        return;
+      }
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [0, '1'] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const record = memoryStore(initial);
+      const outcome = await runExperiment(analysedStart(url), {
+        model,
+        me: 'ana@laptop',
+        pollMs: 1,
+        store: record.store('ana@laptop'),
+        cluster: modelledCluster().clusterFor('ana'),
+        analyse: look,
+      });
+      expect(outcome.ok).toBe(true);
+      expect(outcome.message).toMatch(/stayed within the thresholds for the whole plan/);
+      expect(record.now().experiment).toMatchObject({ weight: 50, analysis: { verdict: 'pass', step: 1 } });
+      const held = record
+        .now()
+        .audit!.filter((a) => a.action === 'experiment-analysis' && /inconclusive/.test(a.to));
+      expect(held).toHaveLength(1);
+      expect(held[0]!.to).toMatch(/holding 10%: Prometheus did not answer .*HTTP 503/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('a Prometheus that stays down stops the start after three looks, naming --analysis and the way on', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const record = memoryStore(initial);
+    const error = await runExperiment(analysedStart(url), {
+      model,
+      me: 'ana@laptop',
+      pollMs: 1,
+      store: record.store('ana@laptop'),
+      cluster: modelledCluster().clusterFor('ana'),
+      analyse: look,
+    }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(ExperimentStuckError);
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `--analysis prometheus=${url}: 3 looks in a row failed.*ECONNREFUSED.*holds 10%.*run the same command again`,
+      ),
+    );
+    // The experiment is left where it stood, for a rerun: 10%, two inconclusive looks recorded.
+    expect(record.now().experiment).toMatchObject({
+      weight: 10,
+      phase: 'running',
+      analysis: { verdict: 'inconclusive' },
+    });
+    expect(record.now().audit!.filter((a) => a.action === 'experiment-analysis')).toHaveLength(2);
+  });
 });
