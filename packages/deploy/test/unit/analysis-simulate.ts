@@ -140,6 +140,8 @@ export interface ExperimentPlan {
   readonly looks: number;
   readonly thresholds: AnalysisThresholds;
   readonly seed: number;
+  /** Stop at the first pass too (for measuring how many requests a pass needs). */
+  readonly stopAtPass?: boolean;
 }
 
 export interface ExperimentOutcome {
@@ -167,6 +169,7 @@ export function runExperiment(plan: ExperimentPlan): ExperimentOutcome {
     if (last.verdict !== 'inconclusive' && firstVerdictAt === undefined) firstVerdictAt = look;
     if (last.verdict === 'pass' && passedAt === undefined) {
       passedAt = { look, requests: stable.requests + canary.requests, canaryRequests: canary.requests };
+      if (plan.stopAtPass) return { firstVerdictAt: look, passedAt, last };
     }
     if (last.verdict === 'fail') {
       return {
