@@ -7,7 +7,8 @@
 //
 // Datadog's metric monitors evaluate one window each, so the availability
 // burn rates are one monitor per long window (1h, 6h, 1d) rather than the
-// long-and-short pairs of the Prometheus alerts.
+// long-and-short pairs of the Prometheus alerts, and the release lag is
+// watched per namespace rather than per pod.
 
 import type { ResolvedModel } from '@catwalk/schema';
 import {
@@ -294,6 +295,23 @@ export function buildDatadog(model: ResolvedModel, options: DatadogOptions = {})
       'CatwalkPodsDisagreeOnRelease',
       `min(last_5m):max:${GENERATION}{${m}} by {kube_namespace,track} - min:${GENERATION}{${m}} by {kube_namespace,track} > 0`,
       0,
+    ),
+    monitor(
+      'CatwalkReleaseNotApplied',
+      `min(last_${staleMinutes}m):max:${GENERATION}{${m}} by {kube_namespace} - min:${GENERATION}{${m}} by {kube_namespace} > 0`,
+      0,
+      // A monitor compares within its groups, not each pod with the newest generation: it names the namespace.
+      {
+        ...alerts.get('CatwalkReleaseNotApplied')!,
+        summary: `${name}: not every pod in {{ $labels.namespace }} has applied the newest release`,
+        description:
+          `Pods of ${name} in {{ $labels.namespace }} have been up to {{ $value }} release generation(s) apart for over ` +
+          `${staleMinutes} minutes: some still serve the versions of an older release.`,
+        runbook:
+          'catwalk status <spec> lists the generation each pod applied; read the sidecar logs of the pods behind ' +
+          '(kubectl logs <pod> -c model-sync) for the reason (S3 access, a corrupt version, a full volume). They catch up ' +
+          'within a poll once it is fixed; a pod still behind after that can be deleted.',
+      },
     ),
     monitor(
       'CatwalkSyncStale',
