@@ -27,6 +27,22 @@ const isSpecPath = async (arg: string, cwd: string) =>
     () => false,
   ));
 
+/**
+ * A network failure on the way to the API server, as one line that names the
+ * server and the kubeconfig it came from; anything else is passed on.
+ */
+function unreachable(error: unknown, conn: Awaited<ReturnType<typeof connect>>, flags: StatusFlags): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return error;
+  const server = conn.kc.getCurrentCluster()?.server ?? 'the current cluster';
+  const source = flags.kubeconfig ?? (process.env.KUBECONFIG || '~/.kube/config');
+  return new UserError(
+    `cannot reach the Kubernetes API server at ${server} (${code}: ${(error as Error).message}); ` +
+      `check that the cluster is up and that the kubeconfig ${source} (context ${conn.context}) points at it`,
+    exitCodes.invalid,
+  );
+}
+
 /** One screen per model: cluster state, the registry's release and each pod's sidecar and TF Serving. */
 export async function statusCommand(args: readonly string[], flags: StatusFlags, io: Io): Promise<number> {
   let conn: Awaited<ReturnType<typeof connect>>;
@@ -51,7 +67,11 @@ export async function statusCommand(args: readonly string[], flags: StatusFlags,
     }
   }
   if (!args.length) {
-    names.push(...(await deployedModels(conn)));
+    names.push(
+      ...(await deployedModels(conn).catch((error: unknown) => {
+        throw unreachable(error, conn, flags);
+      })),
+    );
     if (!names.length) {
       io.stdout.write(`no Catwalk models in namespace ${conn.namespace}\n`);
       return exitCodes.ok;
@@ -69,7 +89,11 @@ export async function statusCommand(args: readonly string[], flags: StatusFlags,
       labels: current.state.labels,
     };
   };
-  const statuses = await modelStatus(conn, [...new Set(names)], { readRelease: readReleaseOf });
+  const statuses = await modelStatus(conn, [...new Set(names)], { readRelease: readReleaseOf }).catch(
+    (error: unknown) => {
+      throw unreachable(error, conn, flags);
+    },
+  );
   if (flags.json) io.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
   else io.stdout.write(statuses.map(formatStatus).join('\n'));
   return statuses.every((s) => s.found) ? exitCodes.ok : exitCodes.invalid;
