@@ -73,8 +73,6 @@ export function promDuration(window: string | number): { text: string; seconds: 
 export interface TrackQueries {
   /** Requests in the window by status code (OK, UNAVAILABLE, ...). */
   readonly requestsByStatus: string;
-  /** Requests per second by status code. */
-  readonly rateByStatus: string;
   /** Latency buckets' increase in the window, by le (microseconds). */
   readonly latencyBuckets: string;
   readonly p50: string;
@@ -97,7 +95,6 @@ export function trackQueries(options: {
   const buckets = `{__name__=${quote(REQUEST_LATENCY_BUCKET)}, ${scope}}[${options.window}]`;
   return {
     requestsByStatus: `sum by (status) (increase(${counts}))`,
-    rateByStatus: `sum by (status) (rate(${counts}))`,
     latencyBuckets: `sum by (le) (increase(${buckets}))`,
     p50: `histogram_quantile(0.5, sum by (le) (rate(${buckets})))`,
     p99: `histogram_quantile(0.99, sum by (le) (rate(${buckets})))`,

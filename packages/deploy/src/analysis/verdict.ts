@@ -1,6 +1,7 @@
 // The verdict between two steps of an experiment, from each track's counts
 // and latency histogram since the experiment started. Pure: the numbers come
 // from Prometheus through analyse.ts.
+import type { ResolvedAnalysisThresholds } from '@catwalk/schema';
 import {
   type Bucket,
   countAbove,
@@ -14,15 +15,8 @@ import {
   type SequentialResult,
 } from './sequential';
 
-/** `experiment.analysis` in the spec, with its defaults filled in. */
-export interface AnalysisThresholds {
-  /** Largest allowed canary error rate minus stable error rate (0.005 = half a percentage point). */
-  readonly maxErrorRateIncrease: number;
-  /** The canary's p99 may be at most this multiple of the stable's. */
-  readonly maxP99LatencyRatio: number;
-  /** Requests each track needs in the window before any verdict. */
-  readonly minRequests: number;
-}
+/** `experiment.analysis` in the spec, with its defaults filled in (validated by the spec's schema). */
+export type AnalysisThresholds = ResolvedAnalysisThresholds;
 
 /** Total false-alarm rate of one experiment, split evenly between the error and the latency test. */
 export const ALPHA = 0.05;

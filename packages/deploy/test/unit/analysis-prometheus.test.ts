@@ -107,6 +107,11 @@ describe('queries', () => {
     );
   });
 
+  test('only the queries the verdict reads', () => {
+    const q = trackQueries({ model: 'm', window: '5m', selector: 'track', track: 'stable' });
+    expect(Object.keys(q).sort()).toEqual(['latencyBuckets', 'p50', 'p99', 'requestsByStatus']);
+  });
+
   test('custom matchers per track; a bad one names the field', () => {
     const q = trackQueries({
       model: 'm"x',
