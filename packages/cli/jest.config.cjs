@@ -11,4 +11,7 @@ module.exports = {
     '^@catwalk/client/wire$': path.join(__dirname, '../client/src/wire.ts'),
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  // @kubernetes/client-node 1.x and some of its dependencies ship ES modules only
+  // (the experiment commands reach it through @catwalk/deploy).
+  transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
 };

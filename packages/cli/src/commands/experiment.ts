@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import {
   analyseExperiment,
+  checkPrometheus,
   type ExperimentCommand,
   type ExperimentRecord,
   ExperimentRefusedError,
@@ -14,6 +15,7 @@ import {
   experimentStatus,
   formatExperimentStatus,
   KubeconfigError,
+  PrometheusQueryError,
   type RecordChange,
   type ReleaseView,
   runExperiment,
@@ -57,6 +59,17 @@ export interface StartFlags extends ExperimentFlags {
   allowBreaking?: boolean;
 }
 
+/**
+ * S3 failures named as such (bucket, endpoint, the fix); a compare-and-swap
+ * conflict passes as it is, since the loop reads again and goes on.
+ */
+function s3Errors<T>(fn: () => Promise<T>, target: Target): Promise<T> {
+  return fn().catch((error: unknown) => {
+    if (error instanceof Error && error.name === 'ConflictError') throw error;
+    return withRegistryErrors(() => Promise.reject(error), target);
+  });
+}
+
 /** The registry behind the experiment: release.json read with its ETag, written compare-and-swap. */
 function storeOf(target: Target, me: string): ExperimentStore {
   const options = {
@@ -67,8 +80,10 @@ function storeOf(target: Target, me: string): ExperimentStore {
   };
   return {
     async read(): Promise<ReleaseView> {
-      const versions = await listVersions(target.client, target.location);
-      const current = await readRelease(target.client, target.location, target.initial, versions);
+      const current = await s3Errors(async () => {
+        const versions = await listVersions(target.client, target.location);
+        return readRelease(target.client, target.location, target.initial, versions);
+      }, target);
       return {
         generation: current.generation,
         serve: current.state.serve,
@@ -78,13 +93,17 @@ function storeOf(target: Target, me: string): ExperimentStore {
       };
     },
     async write(generation: number, change: RecordChange): Promise<void> {
-      await changeExperiment({ ...options, expectGeneration: generation }, () => ({
-        ...(change.state ? { state: change.state } : {}),
-        experiment: change.experiment,
-        action: change.action,
-        from: change.from,
-        to: change.to,
-      }));
+      await s3Errors(
+        () =>
+          changeExperiment({ ...options, expectGeneration: generation }, () => ({
+            ...(change.state ? { state: change.state } : {}),
+            experiment: change.experiment,
+            action: change.action,
+            from: change.from,
+            to: change.to,
+          })),
+        target,
+      );
     },
   };
 }
@@ -186,25 +205,22 @@ async function drive(
   const analyse = await analyserFor(spec, io);
   if (before) await withRegistryErrors(() => before(target, store), target);
   try {
+    // Only the store's S3 calls are S3's: the cluster's and helm's failures are named below.
     const outcome = await withSignals((signal) =>
-      withRegistryErrors(
-        () =>
-          runExperiment(command, {
-            model,
-            store,
-            me,
-            kubeconfig: flags.kubeconfig,
-            context: flags.context,
-            namespace: flags.namespace,
-            values: flags.values,
-            ...(flags.timeout ? { timeoutSeconds: parseDuration(flags.timeout, '--timeout') } : {}),
-            ...(analyse ? { analyse } : {}),
-            signal,
-            // With --json, stdout carries the result alone.
-            onEvent: (line) => (flags.json ? io.stderr : io.stdout).write(`${model.name}: ${line}\n`),
-          }),
-        target,
-      ),
+      runExperiment(command, {
+        model,
+        store,
+        me,
+        kubeconfig: flags.kubeconfig,
+        context: flags.context,
+        namespace: flags.namespace,
+        values: flags.values,
+        ...(flags.timeout ? { timeoutSeconds: parseDuration(flags.timeout, '--timeout') } : {}),
+        ...(analyse ? { analyse } : {}),
+        signal,
+        // With --json, stdout carries the result alone.
+        onEvent: (line) => (flags.json ? io.stderr : io.stdout).write(`${model.name}: ${line}\n`),
+      }),
     );
     if (flags.json) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
     if (!outcome.ok) {
@@ -221,8 +237,24 @@ async function drive(
     ) {
       throw new UserError(`${model.name}: ${error.message}`, exitCodes.invalid);
     }
-    throw error;
+    if (error instanceof UserError) throw error;
+    if (error instanceof PrometheusQueryError) throw prometheusError(error);
+    throw new UserError(
+      `${model.name}: the Kubernetes cluster or helm failed: ${firstLine(error)}. ` +
+        'Check --kubeconfig, --context and that the cluster answers, then run the same command again: it continues from where it stopped.',
+      exitCodes.invalid,
+    );
   }
+}
+
+const firstLine = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+
+function prometheusError(error: PrometheusQueryError): UserError {
+  return new UserError(
+    `--analysis prometheus=${error.url}: ${error.message}; check the URL and that Prometheus is up, or start without --analysis`,
+    exitCodes.invalid,
+  );
 }
 
 export async function experimentStartCommand(spec: string, flags: StartFlags, io: Io): Promise<number> {
@@ -272,6 +304,11 @@ export async function experimentStartCommand(spec: string, flags: StartFlags, io
     for (const change of result.additions) {
       io.stdout.write(`${target.location.name}: version ${change.version}, compatible: ${change.message}\n`);
     }
+    // A wrong URL or a Prometheus that is down is found before anything is written.
+    if (analysisUrl)
+      await checkPrometheus(analysisUrl).catch((error: unknown) => {
+        throw error instanceof PrometheusQueryError ? prometheusError(error) : error;
+      });
   });
 }
 
