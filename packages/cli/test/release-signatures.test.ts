@@ -233,6 +233,57 @@ describe('signatures on the command line', () => {
     );
   });
 
+  it('with no version labelled stable, a newly served version is checked against the highest one served', async () => {
+    const uri = freshUri();
+    const doubled = () => exportWith({ features: ['DT_DOUBLE', [-1, 3]] }, { price: ['DT_FLOAT', [-1, 1]] });
+    await pushAll(uri, [v1(), doubled(), extended()]);
+    const s3 = ['--endpoint', endpoint];
+    expect((await catwalk(['release', uri, '--serve', '1', ...s3])).code).toBe(0);
+    const refused = await catwalk(['release', uri, '--serve', '2', ...s3]);
+    expect(refused.code).toBe(1);
+    noStack(refused.stderr);
+    expect(refused.stderr).toContain('version 2 of');
+    expect(refused.stderr).toContain('would break callers of served version 1:');
+    expect(refused.stderr).toContain(
+      'serving_default: input features changed dtype from DT_FLOAT to DT_DOUBLE',
+    );
+    expect(refused.stderr).toContain('signatures (- served 1, + version 2):');
+    expect(refused.stderr).toContain('--allow-breaking');
+    let listed = JSON.parse((await catwalk(['versions', uri, '--json', ...s3])).stdout);
+    expect(listed.release).toMatchObject({ generation: 1, serve: [1] });
+
+    const allowed = await catwalk(['release', uri, '--serve', '1,2', '--allow-breaking', ...s3]);
+    expect(allowed.code).toBe(0);
+    expect(allowed.stderr).toContain(
+      'warning: version 2 breaks callers (--allow-breaking): serving_default: input features changed dtype',
+    );
+    // Served now: 1 and 2. Version 3 (compatible with 1) is compared with 2, what an unpinned request reaches.
+    const third = await catwalk(['release', uri, '--serve', '3', ...s3]);
+    expect(third.code).toBe(1);
+    expect(third.stderr).toContain('would break callers of served version 2:');
+    expect(third.stderr).toContain('input features changed dtype from DT_DOUBLE to DT_FLOAT');
+    listed = JSON.parse((await catwalk(['versions', uri, '--json', ...s3])).stdout);
+    expect(listed.release).toMatchObject({ generation: 2, serve: [1, 2] });
+  });
+
+  it('after the stable label is removed, what is served is still protected', async () => {
+    const uri = freshUri();
+    const doubled = () => exportWith({ features: ['DT_DOUBLE', [-1, 3]] }, { price: ['DT_FLOAT', [-1, 1]] });
+    await pushAll(uri, [v1(), doubled(), extended()]);
+    const s3 = ['--endpoint', endpoint];
+    expect((await catwalk(['release', uri, '--serve', '1', '--label', 'stable=1', ...s3])).code).toBe(0);
+    expect((await catwalk(['release', uri, '--label', 'stable=', ...s3])).code).toBe(0);
+    const refused = await catwalk(['release', uri, '--serve', '2', ...s3]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('would break callers of served version 1:');
+    // A compatible version is released, and the addition is reported against the served version.
+    const added = await catwalk(['release', uri, '--serve', '3', ...s3]);
+    expect(added).toMatchObject({ code: 0, stderr: '' });
+    expect(added.stdout).toContain(
+      'compatible with the signatures of served version 1:\n  version 3: serving_default: output band was added\n',
+    );
+  });
+
   it('rollback is not held up by an interface change', async () => {
     const uri = freshUri();
     await pushAll(uri, [v1(), renamed()]);

@@ -189,9 +189,17 @@ export interface SignatureComparison {
   readonly report: CompatibilityReport;
 }
 
+/** Whose callers a check protects: the version labelled stable, or (no stable label) the highest version served. */
+export interface SignatureBaseline {
+  readonly version: number;
+  readonly role: 'stable' | 'served';
+}
+
 export interface SignatureCheckResult {
-  /** The version compared against (the one labelled stable); undefined when there is none. */
+  /** The version compared against when it is the one labelled stable. */
   readonly stable?: number;
+  /** The version compared against and why it is the one; undefined when there is none. */
+  readonly baseline?: SignatureBaseline;
   /** Each candidate that could be compared, with its report (breaking changes only with allowBreaking). */
   readonly compared: readonly SignatureComparison[];
   /** Compatible changes to report: added signatures and outputs, widened input shapes. */
@@ -208,8 +216,10 @@ export class BreakingSignatureError extends RegistryError {
   readonly fault = 'client';
   constructor(
     message: string,
+    /** The version whose callers would break (labelled stable, or the highest served when none is). */
     readonly stable: number,
     readonly comparisons: readonly SignatureComparison[],
+    readonly baseline: SignatureBaseline = { version: stable, role: 'stable' },
   ) {
     super(message);
   }
@@ -220,10 +230,18 @@ export interface CheckReleaseSignaturesOptions {
   readonly store: S3Client;
   /** The model's folder. */
   readonly model: ModelLocation;
-  /** The version labelled stable, which callers are written against; nothing is checked without one. */
+  /** The version labelled stable, which callers are written against; without one, see `served`. */
   readonly from: number | undefined;
   /** The versions about to be served. */
   readonly to: readonly number[];
+  /**
+   * The versions served now. With no stable version, the highest of them is
+   * compared against instead: it is what a request that names no version
+   * reaches (TF Serving's default), so it is what unpinned callers are
+   * written against. Comparing against every served version would let an
+   * older, already superseded interface refuse every later release.
+   */
+  readonly served?: readonly number[];
   /**
    * Signatures callers depend on besides serving_default (e.g. those a spec
    * lists). @default serving_default, or every signature when stable has none
@@ -244,11 +262,20 @@ export interface CheckReleaseSignaturesOptions {
 export async function checkReleaseSignatures(
   options: CheckReleaseSignaturesOptions,
 ): Promise<SignatureCheckResult> {
-  const { store: client, model: location, from: stable } = options;
+  const { store: client, model: location } = options;
+  const baseline: SignatureBaseline | undefined =
+    options.from !== undefined
+      ? { version: options.from, role: 'stable' }
+      : options.served && options.served.length > 0
+        ? { version: Math.max(...options.served), role: 'served' }
+        : undefined;
+  const stable = baseline?.version;
+  const known = baseline ? { baseline, ...(baseline.role === 'stable' ? { stable } : {}) } : {};
+  const word = baseline?.role === 'served' ? 'served' : 'stable';
   const candidates = [...new Set(options.to)].filter((v) => v !== stable).sort((a, b) => a - b);
   if (stable === undefined || candidates.length === 0) {
     return {
-      ...(stable !== undefined ? { stable } : {}),
+      ...known,
       compared: [],
       additions: [],
       allowed: [],
@@ -256,15 +283,15 @@ export async function checkReleaseSignatures(
     };
   }
   const versions = options.versions ?? (await listVersions(client, location));
-  const known = new Map<number, Promise<VersionSignatures>>();
+  const read = new Map<number, Promise<VersionSignatures>>();
   const signaturesOf = (version: number): Promise<VersionSignatures> => {
-    let found = known.get(version);
+    let found = read.get(version);
     if (!found) {
       const manifest = versions.find((v) => v.version === version && v.state === 'complete')?.manifest;
       found = manifest
         ? versionSignatures(client, location, manifest)
         : Promise.resolve({ version, from: 'unknown', problem: `version ${version} is not complete` });
-      known.set(version, found);
+      read.set(version, found);
     }
     return found;
   };
@@ -272,13 +299,13 @@ export async function checkReleaseSignatures(
   const base = await signaturesOf(stable);
   if (base.from === 'unknown') {
     return {
-      stable,
+      ...known,
       compared: [],
       additions: [],
       allowed: [],
       unchecked: candidates.map((version) => ({
         version,
-        reason: `the signatures of stable version ${stable} cannot be read (${base.problem})`,
+        reason: `the signatures of ${word} version ${stable} cannot be read (${base.problem})`,
       })),
     };
   }
@@ -302,12 +329,17 @@ export async function checkReleaseSignatures(
   }
   const breaking = compared.filter((c) => !c.report.compatible);
   if (breaking.length > 0 && options.allowBreaking !== true) {
-    throw new BreakingSignatureError(breakingMessage(location, stable, breaking), stable, breaking);
+    throw new BreakingSignatureError(
+      breakingMessage(location, baseline!, breaking),
+      stable,
+      breaking,
+      baseline,
+    );
   }
   const tagged = (pick: (r: CompatibilityReport) => readonly SignatureChange[]) =>
     compared.flatMap((c) => pick(c.report).map((change) => ({ ...change, version: c.version })));
   return {
-    stable,
+    ...known,
     compared,
     additions: tagged((r) => r.compatibleChanges),
     allowed: tagged((r) => r.breaking),
@@ -317,15 +349,16 @@ export async function checkReleaseSignatures(
 
 function breakingMessage(
   location: ModelLocation,
-  stable: number,
+  baseline: SignatureBaseline,
   breaking: readonly SignatureComparison[],
 ): string {
   const lines: string[] = [];
+  const { version: base, role } = baseline;
   for (const { version, report } of breaking) {
     lines.push(
-      `version ${version} of ${location.name} would break callers of stable version ${stable}:`,
+      `version ${version} of ${location.name} would break callers of ${role} version ${base}:`,
       ...report.breaking.map((c) => `  - ${c.message}`),
-      `  signatures (- stable ${stable}, + version ${version}):`,
+      `  signatures (- ${role} ${base}, + version ${version}):`,
       ...report.diff.split('\n').map((line) => `    ${line}`),
     );
   }

@@ -141,6 +141,42 @@ describe('checkReleaseSignatures', () => {
     ).resolves.toEqual({ compared: [], additions: [], allowed: [], unchecked: [] });
   });
 
+  it('without a stable version, compares with the highest version served now', async () => {
+    const loc = freshModel('rel-served');
+    const c = await pushAll(loc, [
+      signatureExport(pricingV1),
+      signatureExport(renamedInput),
+      signatureExport(doubleOutput),
+    ]);
+    // Served: 1 and 2. Version 3 keeps 1's input but changes an output: compared with 2, it renames x back.
+    const error = await checkReleaseSignatures({
+      store: c,
+      model: loc,
+      from: undefined,
+      served: [2, 1],
+      to: [3],
+    }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(BreakingSignatureError);
+    expect((error as BreakingSignatureError).baseline).toEqual({ version: 2, role: 'served' });
+    expect((error as Error).message).toContain(
+      `version 3 of ${loc.name} would break callers of served version 2:`,
+    );
+    expect((error as Error).message).toContain('  signatures (- served 2, + version 3):');
+    const allowed = await checkReleaseSignatures({
+      store: c,
+      model: loc,
+      from: undefined,
+      served: [1],
+      to: [3],
+      allowBreaking: true,
+    });
+    expect(allowed).toMatchObject({ baseline: { version: 1, role: 'served' }, compared: [{ version: 3 }] });
+    expect(allowed).not.toHaveProperty('stable');
+    expect(allowed.allowed.map((a) => a.message)).toEqual([
+      'serving_default: output price changed dtype from DT_FLOAT to DT_DOUBLE',
+    ]);
+  });
+
   it('reads the SavedModel of versions pushed before signatures were recorded, once per check', async () => {
     const loc = freshModel('rel-legacy');
     await pushAll(loc, [halfPlusTwo, signatureExport(renamedInput), signatureExport(pricingV1)]);

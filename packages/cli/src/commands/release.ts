@@ -83,7 +83,8 @@ export async function releaseCommand(model: string, flags: ReleaseFlags, io: Io)
 /**
  * The signature check of `catwalk release`: the versions the release starts
  * serving, and the version it labels stable, against the version labelled
- * stable now (or, on a first release, the one it labels stable). Undefined
+ * stable now (or, on a first release, the one it labels stable; with no
+ * stable label at all, the highest version served now). Undefined
  * when the request itself is refused: release() then says why, as before.
  */
 async function checkSignatures(
@@ -113,6 +114,8 @@ async function checkSignatures(
     store: client,
     model: location,
     from: stableNow ?? next.labels.stable,
+    // No version labelled stable (a model without labels, or stable removed): what is served now is the baseline.
+    served,
     to,
     allowBreaking,
     versions,
@@ -122,9 +125,10 @@ async function checkSignatures(
 
 /** What the check let through: compatible additions, breaking changes allowed, versions it could not read. */
 export function printSignatureCheck(result: SignatureCheckResult, json: boolean, io: Io): void {
+  const against = result.baseline ? `${result.baseline.role} version ${result.baseline.version}` : '';
   for (const u of result.unchecked) {
     io.stderr.write(
-      `warning: the signatures of version ${u.version} were not checked against stable version ${result.stable}: ${u.reason}\n`,
+      `warning: the signatures of version ${u.version} were not checked against ${against}: ${u.reason}\n`,
     );
   }
   for (const change of result.allowed) {
@@ -133,7 +137,7 @@ export function printSignatureCheck(result: SignatureCheckResult, json: boolean,
     );
   }
   if (json || result.additions.length === 0) return;
-  io.stdout.write(`compatible with the signatures of stable version ${result.stable}:\n`);
+  io.stdout.write(`compatible with the signatures of ${against}:\n`);
   for (const change of result.additions) io.stdout.write(`  version ${change.version}: ${change.message}\n`);
 }
 
