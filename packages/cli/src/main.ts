@@ -494,6 +494,7 @@ Examples:
     .option('--analysis <source>', 'compare the tracks before each step: prometheus=<url>')
     .option('--auto-promote', 'promote when the last step passes (default: stop and wait for promote)')
     .option('--allow-breaking', 'start even if the canary changes the stable signatures incompatibly')
+    .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .addHelpText(
       'after',
       examples(
@@ -515,9 +516,11 @@ Examples:
       .description("set the canary's percent of unaddressed requests (replaces the rest of the plan)")
       .argument('<spec>', 'spec file')
       .argument('<percent>', '0 to 100'),
-  ).action(async (spec, percent, options) =>
-    setExit(await experimentSetWeightCommand(spec, percent, options, io)),
-  );
+  )
+    .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
+    .action(async (spec, percent, options) =>
+      setExit(await experimentSetWeightCommand(spec, percent, options, io)),
+    );
   clusterOptions(
     experiment
       .command('promote')
@@ -525,13 +528,17 @@ Examples:
         'make the canary version stable: main pods load it, traffic returns to them, then the canary goes',
       )
       .argument('<spec>', 'spec file'),
-  ).action(async (spec, options) => setExit(await experimentPromoteCommand(spec, options, io)));
+  )
+    .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
+    .action(async (spec, options) => setExit(await experimentPromoteCommand(spec, options, io)));
   clusterOptions(
     experiment
       .command('abort')
       .description('end the test: canary weight 0 first, then the canary goes and its label is dropped')
       .argument('<spec>', 'spec file'),
-  ).action(async (spec, options) => setExit(await experimentAbortCommand(spec, options, io)));
+  )
+    .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
+    .action(async (spec, options) => setExit(await experimentAbortCommand(spec, options, io)));
 
   cli
     .command('codegen')
@@ -571,6 +578,7 @@ Examples:
     .argument('[stdin]', '- to read the inputs from standard input')
     .option('--input <json>', 'inputs by name as JSON, e.g. \'{"x": [[1.0], [2.0]]}\'')
     .option('--input-file <file>', 'a JSON file of inputs by name (- for standard input)')
+    .option('--model <name>', "the model's name, when the URL does not end in /v1/models/<name>")
     .option('--version <n>', 'call this version')
     .option('--label <label>', 'call the version with this label, e.g. canary')
     .option('--signature <name>', 'signature to call', 'serving_default')

@@ -29,6 +29,11 @@ describe('catwalk experiment arguments', () => {
       /--analysis 'datadog': write prometheus=<url of the Prometheus server>/,
     ],
     [
+      ['experiment', 'promote', 'pricing.yaml', '--log-format', 'yaml'],
+      /--log-format 'yaml': use json or text/,
+    ],
+    [['experiment', 'abort', 'pricing.yaml', '--log-format', 'xml'], /--log-format 'xml': use json or text/],
+    [
       ['experiment', 'set-weight', 'pricing.yaml', 'half'],
       /percent 'half': give a whole percent from 0 to 100/,
     ],

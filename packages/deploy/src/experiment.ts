@@ -61,8 +61,8 @@ export interface ExperimentOptions extends ClusterTarget {
     experiment: ExperimentRecord,
     where: { readonly namespace: string },
   ) => Promise<Verdict>;
-  /** One line per action taken and per new wait. */
-  readonly onEvent?: (line: string) => void;
+  /** One line per action taken and per new wait, with where the experiment stands. */
+  readonly onEvent?: (line: string, fields: ExperimentEventFields) => void;
   /** Stops the loop between actions (Ctrl-C); a rerun continues from the record. */
   readonly signal?: AbortSignal;
   /** Failed Prometheus looks in a row (each an inconclusive look, retried an interval later) before the command stops. @default 3 */
@@ -76,6 +76,19 @@ export interface ExperimentOptions extends ClusterTarget {
    * its pods, found through the kubeconfig; the unit tests give a modelled one.
    */
   readonly cluster?: ExperimentCluster;
+}
+
+/** Where the experiment stands when a line is reported: for log lines a machine reads. */
+export interface ExperimentEventFields {
+  readonly model: string;
+  /** The release.json generation the action was planned from. */
+  readonly generation: number;
+  readonly stable?: number;
+  readonly canary?: number;
+  /** The canary's percent: the one being applied for a helm upgrade, else the record's. */
+  readonly weight: number;
+  /** The track a wait is for, or whose Deployment an upgrade creates or removes. */
+  readonly track?: 'main' | 'canary';
 }
 
 /** What the loop needs of the cluster: what it runs now, and a helm upgrade to new experiment values. */
@@ -159,7 +172,19 @@ export async function runExperiment(
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 2000;
   const timeoutSeconds = options.timeoutSeconds ?? 600;
-  const say = options.onEvent ?? (() => undefined);
+  const report = options.onEvent ?? (() => undefined);
+  const fieldsOf = (release: ReleaseView, extra: Partial<ExperimentEventFields> = {}): ExperimentEventFields => {
+    const e = release.experiment;
+    const stable = e?.stable ?? release.labels.stable;
+    return {
+      model: options.model.name,
+      generation: release.generation,
+      ...(stable !== undefined ? { stable } : {}),
+      ...(e ? { canary: e.canary } : {}),
+      weight: e?.weight ?? 0,
+      ...extra,
+    };
+  };
   if (options.model.experiment && command.kind === 'start') {
     throw new ExperimentRefusedError(
       `the spec of ${options.model.name} sets experiment.canaryVersion, so its chart already runs a fixed A/B test; ` +
@@ -208,7 +233,13 @@ export async function runExperiment(
       const observed = await cluster.observe();
       const fix = repairAfterRace(release, observed.applied);
       if (!fix) return;
-      say(`release.json changed while helm ran (generation ${release.generation}); ${fix.say}`);
+      report(
+        `release.json changed while helm ran (generation ${release.generation}); ${fix.say}`,
+        fieldsOf(release, {
+          weight: fix.values?.canaryWeight ?? 0,
+          ...(fix.values === null ? { track: 'canary' as const } : {}),
+        }),
+      );
       lastSaid = '';
       await apply(fix.values, fix.say);
     }
@@ -242,6 +273,7 @@ export async function runExperiment(
         verdict,
       });
       verdict = undefined;
+      const say = (line: string) => report(line, fieldsOf(release, eventExtra(action, observed.applied)));
       if (action.say !== lastSaid && action.kind !== 'done' && action.kind !== 'refuse') say(action.say);
       lastSaid = action.say;
       if (action.kind !== 'wait') waitingSince = undefined;
@@ -337,6 +369,17 @@ export async function runExperiment(
  */
 export async function checkPrometheus(url: string, timeoutMs = 5000): Promise<void> {
   await queryInstant({ url, timeoutMs }, 'vector(1)');
+}
+
+/** The weight an upgrade applies, and the track a wait or a canary's creation or removal concerns. */
+function eventExtra(action: Action, applied: ExperimentValues | null): Partial<ExperimentEventFields> {
+  if (action.kind === 'wait') return { track: action.for };
+  if (action.kind !== 'apply') return {};
+  const creates = action.values !== null && applied === null;
+  return {
+    weight: action.values?.canaryWeight ?? 0,
+    ...(action.values === null || creates ? { track: 'canary' as const } : {}),
+  };
 }
 
 /** The model's helm release and pods: upgrades through deploy(), observed through helm and the pod proxy. */

@@ -24,6 +24,8 @@ import {
 import {
   changeExperiment,
   checkReleaseSignatures,
+  createLogger,
+  defaultLogFormat,
   listVersions,
   readRelease,
   whoAmI,
@@ -39,6 +41,7 @@ import {
   withRegistryErrors,
   withSignals,
 } from '../registry-target';
+import { parseLogFormat } from './sync';
 
 export interface ExperimentFlags extends S3Flags {
   context?: string;
@@ -47,6 +50,7 @@ export interface ExperimentFlags extends S3Flags {
   values?: string[];
   timeout?: string;
   json?: boolean;
+  logFormat?: string;
 }
 
 export interface StartFlags extends ExperimentFlags {
@@ -201,8 +205,15 @@ async function drive(
   io: Io,
   before?: (target: Target, store: ExperimentStore) => Promise<void>,
 ): Promise<number> {
+  const format = parseLogFormat(flags.logFormat);
   const { target, model, store, me } = await setUp(spec, flags, io);
   const analyse = await analyserFor(spec, io);
+  // With --json, stdout carries the result alone and the lines go to stderr.
+  const destination = (flags.json ? io.stderr : io.stdout) as Io['stdout'] & { isTTY?: boolean };
+  const log =
+    (format ?? defaultLogFormat(destination)) === 'json'
+      ? createLogger({ destination, format: 'json', fields: { component: 'catwalk-experiment' } })
+      : undefined;
   if (before) await withRegistryErrors(() => before(target, store), target);
   try {
     // Only the store's S3 calls are S3's: the cluster's and helm's failures are named below.
@@ -218,11 +229,25 @@ async function drive(
         ...(flags.timeout ? { timeoutSeconds: parseDuration(flags.timeout, '--timeout') } : {}),
         ...(analyse ? { analyse } : {}),
         signal,
-        // With --json, stdout carries the result alone.
-        onEvent: (line) => (flags.json ? io.stderr : io.stdout).write(`${model.name}: ${line}\n`),
+        onEvent: (line, fields) =>
+          log ? log.info(fields, line) : destination.write(`${model.name}: ${line}\n`),
       }),
     );
     if (flags.json) io.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+    if (log) {
+      const e = outcome.release.experiment;
+      const fields = {
+        model: model.name,
+        generation: outcome.release.generation,
+        stable: outcome.release.labels.stable,
+        ...(e ? { canary: e.canary } : {}),
+        weight: e?.weight ?? 0,
+        outcome: outcome.ok ? 'done' : 'aborted',
+      };
+      if (outcome.ok) log.info(fields, outcome.message);
+      else log.error(fields, outcome.message);
+      return outcome.ok ? exitCodes.ok : exitCodes.invalid;
+    }
     if (!outcome.ok) {
       io.stderr.write(`✗ ${model.name}: ${outcome.message}\n`);
       return exitCodes.invalid;

@@ -30,6 +30,10 @@ const { run } = require('../../../cli/src/main') as {
 };
 
 async function catwalk(argv: string[]) {
+  // The lifecycle commands' lines as a person reads them, unless a test asks for JSON.
+  if (argv[0] === 'experiment' && argv[1] !== 'status' && !argv.includes('--log-format')) {
+    argv = [...argv, '--log-format', 'text'];
+  }
   let stdout = '';
   let stderr = '';
   const sink = (append: (t: string) => void) => ({
@@ -278,10 +282,26 @@ describe('catwalk experiment', () => {
       expect((await snapshot(s)).weights).toEqual({ pricing: 80, 'pricing-canary': 20 });
 
       const { result: aborted, seen } = await watchWeights(s, () =>
-        catwalk(['experiment', 'abort', s.specFile, ...s.flags]),
+        catwalk(['experiment', 'abort', s.specFile, ...s.flags, '--log-format', 'json']),
       );
       expect(aborted.code).toBe(0);
       expect(seen).toEqual([20, 0, null]);
+      // One JSON object per line, each with where the experiment stood.
+      const lines = aborted.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      for (const line of lines) {
+        expect(line).toMatchObject({ component: 'catwalk-experiment', model: 'pricing', stable: 1 });
+        expect(typeof line.generation).toBe('number');
+      }
+      expect(lines.map((l) => [l.msg, l.weight, l.track ?? null])).toEqual([
+        ['aborting: canary weight to 0 in the release', 20, null],
+        ['weights main/canary 100/0', 0, null],
+        ['removing the canary Deployment', 0, 'canary'],
+        ['aborted; version 1 stayed stable throughout', 0, null],
+      ]);
+      expect(lines.at(-1)).toMatchObject({ outcome: 'done', level: 'info' });
       const after = await snapshot(s);
       expect(after.deployments).toEqual(['pricing']);
       expect(after.release.labels).toEqual({ stable: 1 });

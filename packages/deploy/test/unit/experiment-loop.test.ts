@@ -265,3 +265,35 @@ describe('an analysed start while Prometheus fails', () => {
     expect(record.now().audit!.filter((a) => a.action === 'experiment-analysis')).toHaveLength(2);
   });
 });
+
+describe('the lines a command reports', () => {
+  it('carry the model, the release generation, both versions, the weight, and the track a wait is for', async () => {
+    const record = memoryStore(initial);
+    const events: { line: string; fields: Record<string, unknown> }[] = [];
+    await runExperiment(start, {
+      model,
+      me: 'ana@laptop',
+      pollMs: 1,
+      store: record.store('ana@laptop'),
+      cluster: modelledCluster().clusterFor('ana'),
+      onEvent: (line, fields) => events.push({ line, fields: { ...fields } }),
+    });
+    const find = (pattern: RegExp) => events.find((e) => pattern.test(e.line));
+    expect(find(/labelling version 4 canary/)?.fields).toEqual({
+      model: 'pricing',
+      generation: 3,
+      stable: 3,
+      weight: 0,
+    });
+    // The upgrade that creates the canary Deployment (at weight 0).
+    expect(find(/weights main\/canary 100\/0/)?.fields).toEqual({
+      model: 'pricing',
+      generation: 4,
+      stable: 3,
+      canary: 4,
+      weight: 0,
+      track: 'canary',
+    });
+    expect(find(/weights main\/canary 50\/50/)?.fields).toMatchObject({ generation: 5, canary: 4, weight: 50 });
+  });
+});
