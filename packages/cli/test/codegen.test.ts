@@ -198,6 +198,26 @@ export const call = async () => (await defaultModel(createClient({ baseUrl: 'htt
     expect(missing.stderr).toContain('none.ts does not exist');
   });
 
+  test('--check compares what the module declares, not where it was generated from', async () => {
+    const out = path.join(dir, 'moved.ts');
+    const cpu = path.join(tfserving, 'saved_model_half_plus_two_cpu');
+    expect((await catwalk(['codegen', cpu, '--model', 'pricing', '--out', out])).code).toBe(0);
+    // The same export, copied elsewhere (a CI checkout, another machine): only the Source line differs.
+    const copy = path.join(dir, 'elsewhere', 'pricing');
+    fs.cpSync(cpu, copy, { recursive: true });
+    const ok = await catwalk(['codegen', copy, '--model', 'pricing', '--out', out, '--check']);
+    expect(ok).toMatchObject({ code: 0, stderr: '' });
+    expect(ok.stdout).toContain('is up to date with');
+    // A real change still fails, and the diff shows the declarations that changed, not the Source line.
+    const tf2 = path.join(dir, 'elsewhere', 'tf2');
+    fs.cpSync(path.join(tfserving, 'saved_model_half_plus_two_tf2_cpu'), tf2, { recursive: true });
+    const stale = await catwalk(['codegen', tf2, '--model', 'pricing', '--out', out, '--check']);
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toContain("+    x: { dtype: 'float32'; rank: 1 };");
+    expect(stale.stdout).toMatch(/^\+\/\/ Signatures fingerprint: /m);
+    expect(stale.stdout).not.toMatch(/^[-+]\/\/ Source:/m);
+  });
+
   test('bad exports get one clear line, no stack trace', async () => {
     const bad = await catwalk(['codegen', path.join(tfserving, 'bad_half_plus_two')]);
     expect(bad.code).toBe(1);
@@ -287,6 +307,14 @@ describe('catwalk codegen from TF Serving (the fake), and the generated handle o
       }
     },
   );
+
+  test('--check passes when the same model is served under another host name', async () => {
+    const out = path.join(dir, 'hosts.ts');
+    const at = (host: string) => `${fake.restUrl.replace('127.0.0.1', host)}/v1/models/half_plus_two`;
+    expect((await catwalk(['codegen', at('127.0.0.1'), '--out', out])).code).toBe(0);
+    const check = await catwalk(['codegen', at('localhost'), '--out', out, '--check']);
+    expect(check).toMatchObject({ code: 0, stderr: '' });
+  });
 
   test('server errors are one line with the SDK code, no stack', async () => {
     const r = await catwalk(['codegen', `${fake.restUrl}/v1/models/no_such_model`]);

@@ -27,6 +27,7 @@ export {
   type TensorSpec,
 } from './signatures.js';
 export {
+  generatedDeclarations,
   generateTypeScriptModule,
   sdkDtype,
   signatureFingerprint,

@@ -18,6 +18,18 @@ export interface TypeScriptModuleInput {
 
 const PREDICT_METHOD = 'tensorflow/serving/predict';
 
+const PROVENANCE_LINE = /^\/\/ Source: .*\n/m;
+
+/**
+ * A generated module without its `// Source:` line. Where the signatures
+ * were read from (a folder, a host name) is provenance, not interface: a
+ * module generated from http://127.0.0.1:8501 is current for the same model
+ * served at https://models.example.com, so a staleness check compares this.
+ */
+export function generatedDeclarations(text: string): string {
+  return text.replace(PROVENANCE_LINE, '');
+}
+
 // TensorFlow's dtype names and the SDK's dtypes (@catwalk/client's DType).
 const SDK_DTYPE: Readonly<Record<string, string>> = {
   DT_FLOAT: 'float32',

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { CatwalkError, createClient, type ModelMetadata } from '@catwalk/client';
 import { listVersions, readRelease, versionSignatures } from '@catwalk/registry';
 import {
+  generatedDeclarations,
   generateTypeScriptModule,
   type ModelSignatures,
   readSignatures,
@@ -52,16 +53,19 @@ export async function codegenCommand(target: string, flags: CodegenFlags, io: Io
       if (error.code === 'ENOENT') return undefined;
       throw new UserError(`cannot read ${shown}: ${error.message}`);
     });
-    if (current === text) {
-      io.stdout.write(c.green(`✓ ${shown} is up to date with ${found.source}\n`));
-      return exitCodes.ok;
-    }
     if (current === undefined) {
       io.stderr.write(`catwalk: ${shown} does not exist; write it with: ${regenerate(target, flags)}\n`);
       return exitCodes.invalid;
     }
+    // The Source line says where the file was generated, which may be another host or checkout.
+    const committed = generatedDeclarations(current);
+    const wanted = generatedDeclarations(text);
+    if (committed === wanted) {
+      io.stdout.write(c.green(`✓ ${shown} is up to date with ${found.source}\n`));
+      return exitCodes.ok;
+    }
     io.stdout.write(
-      createTwoFilesPatch(`${shown} (committed)`, `${shown} (from ${found.source})`, current, text),
+      createTwoFilesPatch(`${shown} (committed)`, `${shown} (from ${found.source})`, committed, wanted),
     );
     io.stderr.write(`catwalk: ${shown} is out of date; regenerate it with: ${regenerate(target, flags)}\n`);
     return exitCodes.invalid;
