@@ -63,6 +63,27 @@ describe('catwalk predict', () => {
     expect(fake.requests.at(-1)).toMatchObject({ transport: 'grpc', method: 'predict' });
   });
 
+  test('a URL without the model path names the model with --model, as the hint says', async () => {
+    const unnamed = await catwalk(['predict', `${fake.restUrl}/`, '--input', '{"x": [[1]]}']);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain('or with --model <name>');
+    const r = await catwalk([
+      'predict',
+      `${fake.restUrl}/`,
+      '--model',
+      'half_plus_two',
+      '--input',
+      '{"x": [[1], [2]]}',
+      '--json',
+    ]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      model: 'half_plus_two',
+      outputs: { y: { shape: [2, 1], values: [[2.5], [3]] } },
+    });
+    expect(fake.requests.at(-1)).toMatchObject({ model: 'half_plus_two', method: 'predict' });
+  });
+
   test('inputs from standard input with -', async () => {
     let stdout = '';
     let stderr = '';

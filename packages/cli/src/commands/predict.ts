@@ -11,6 +11,8 @@ import { parseServingUrl, sdkUserError } from './codegen';
 import { loadModels } from './load';
 
 export interface PredictFlags {
+  /** Model name, when the URL does not name it (as codegen takes it). */
+  readonly model?: string;
   readonly version?: string;
   readonly label?: string;
   readonly signature?: string;
@@ -36,7 +38,11 @@ export async function predictCommand(
   }
   const inputs = await readInputs(stdinFlag, flags, io);
   const endpoint = await endpointOf(target, io);
-  const where = parseServingUrl(endpoint.url, { version: flags.version, label: flags.label });
+  const where = parseServingUrl(endpoint.url, {
+    model: flags.model,
+    version: flags.version,
+    label: flags.label,
+  });
   if (transport === 'grpc' && !flags.grpcAddress && endpoint.spec && !endpoint.grpc) {
     throw new UserError(
       `${target}: the spec does not expose gRPC (spec.endpoint.grpc is false); call it over REST or give --grpc-address`,
