@@ -19,7 +19,7 @@ const { startPrometheus } = require('../../../../tools/prometheus/run.cjs') as {
 };
 
 const NAMESPACE = 'models';
-const MODELS = ['healthy', 'errors3x', 'slow2x', 'quiet'] as const;
+const MODELS = ['healthy', 'clean', 'errors3x', 'slow2x', 'quiet'] as const;
 const thresholds = defaults.experimentAnalysis;
 
 let stable: FakeServing;
@@ -138,7 +138,7 @@ async function runSteps(s: Scenario): Promise<Decision[]> {
 
 const latency = { medianMs: 10, p99Ms: 20 };
 
-test('a healthy canary passes every step once both tracks have minRequests', async () => {
+test('a healthy canary at 1% errors is not passed on 1,200 requests: it is inconclusive and says how many more it needs', async () => {
   const decisions = await runSteps({
     model: 'healthy',
     stable: { errorRate: 0.01, latency, seed: 11 },
@@ -146,8 +146,16 @@ test('a healthy canary passes every step once both tracks have minRequests', asy
     perStep: 300,
     steps: 4,
   });
-  expect(decisions.map((d) => d.verdict)).toEqual(['inconclusive', 'pass', 'pass', 'pass']);
+  expect(decisions.map((d) => d.verdict)).toEqual([
+    'inconclusive',
+    'inconclusive',
+    'inconclusive',
+    'inconclusive',
+  ]);
+  expect(decisions[0]!.reason).toMatch(/^too few requests/);
   const last = decisions.at(-1)!;
+  expect(last.reason).toMatch(/^not yet shown within the thresholds \(error rate/);
+  expect(last.reason).toMatch(/about [\d,]+ more canary requests/);
   // increase() extrapolates a little: the counts are close to, not exactly, what was sent.
   expect(last.tracks.canary.requests).toBeGreaterThan(1100);
   expect(last.tracks.canary.requests).toBeLessThan(1400);
@@ -155,7 +163,22 @@ test('a healthy canary passes every step once both tracks have minRequests', asy
   expect(last.tracks.stable.errorRate).toBeLessThan(0.03);
   expect(last.tracks.canary.p50Ms).toBeGreaterThan(8);
   expect(last.tracks.canary.p99Ms).toBeGreaterThan(last.tracks.canary.p50Ms!);
-  expect(last.reason).toContain('no regression');
+});
+
+test('a canary as good as stable passes once the traffic shows it within the thresholds', async () => {
+  const decisions = await runSteps({
+    model: 'clean',
+    stable: { latency, seed: 51 },
+    canary: { latency, seed: 52 },
+    perStep: 1000,
+    steps: 4,
+  });
+  expect(decisions.map((d) => d.verdict)).not.toContain('fail');
+  const last = decisions.at(-1)!;
+  expect(last.verdict).toBe('pass');
+  expect(last.reason).toMatch(
+    /^no regression after [\d,]+ canary requests: error rate: canary 0\.00% vs stable 0\.00%, upper bound/,
+  );
 });
 
 test('a canary with 3x the errors (2% vs 6%) fails on its error rate within 4 steps of 300 requests per track', async () => {
