@@ -195,9 +195,11 @@ export function decide(
     );
   }
   const factor = Math.max(...factors);
-  const more = Number.isFinite(factor)
-    ? `about ${count(canary.requests * (factor - 1))} more canary requests (and the stable track's in proportion) if the rates stay as they are`
-    : 'at the rates seen so far no amount of traffic shows the canary within them; more traffic may still show it beyond them (a failure)';
+  const more = !latency
+    ? 'latency is compared once the stable track serves successful requests'
+    : Number.isFinite(factor)
+      ? `about ${count(canary.requests * (factor - 1))} more canary requests (and the stable track's in proportion) if the rates stay as they are`
+      : 'at the rates seen so far no amount of traffic shows the canary within them; more traffic may still show it beyond them (a failure)';
   return {
     verdict: 'inconclusive',
     reason: `not yet shown within the thresholds (${open.join(' and ')}) after ${count(canary.requests)} canary requests: ${errorText}; ${latencyText}; ${more}`,

@@ -158,6 +158,14 @@ describe('pass needs evidence that the canary is within the thresholds', () => {
     expect(late.reason).toMatch(/upper bound/);
   });
 
+  test('without stable latency to compare with there is no pass, and the reason says what is missing', () => {
+    const noLatency = { ...track(40_000, 40_000), latencyBuckets: [{ le: Infinity, count: 0 }] };
+    const d = decide(noLatency, track(40_000, 0), { ...thresholds, maxErrorRateIncrease: 0.005 });
+    // The canary is far better on errors, but nothing shows its latency within the limit.
+    expect(d.verdict).toBe('inconclusive');
+    expect(d.reason).toMatch(/latency is compared once the stable track serves successful requests$/);
+  });
+
   test('the upper confidence bound is the edge of what the within-test rejects', () => {
     const stable = { requests: 20_000, errors: 200 };
     const canary = { requests: 20_000, errors: 210 };
