@@ -4,8 +4,8 @@
 // are TF Serving's own test exports.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type CatwalkClient, createClient, type Model } from '@catwalk/client';
-import { type FakeServing, halfPlusTwo, startFakeServing } from '@catwalk/testing';
+import { type CatwalkClient, createClient, InvalidInputError, type Model, tensor } from '@catwalk/client';
+import { type FakeModel, type FakeServing, halfPlusTwo, startFakeServing } from '@catwalk/testing';
 import * as ts from 'typescript';
 import { catwalk, repoRoot, tempDir } from './run';
 
@@ -326,5 +326,72 @@ describe('catwalk codegen from TF Serving (the fake), and the generated handle o
     expect(unnamed.stderr).toContain(
       'name the model, as http(s)://host:port/v1/models/<name> or with --model <name>',
     );
+  });
+});
+
+describe('the generated handle of a signature without inputs (saved_model_counter)', () => {
+  // The fake's counter stands in for TF Serving loading saved_model_counter, which cannot run here.
+  let count = 0;
+  const output = { output: { dtype: 'DT_FLOAT', shape: [], tensorName: 'counter:0' } };
+  const value = () => ({ output: tensor(new Float32Array([count]), [], 'float32') });
+  const counterModel: FakeModel = {
+    name: 'counter',
+    versions: [123],
+    signatures: {
+      get_counter: { methodName: 'tensorflow/serving/predict', inputs: {}, outputs: output, predict: value },
+      incr_counter: {
+        methodName: 'tensorflow/serving/predict',
+        inputs: {},
+        outputs: output,
+        predict: () => {
+          count += 1;
+          return value();
+        },
+      },
+    },
+  };
+  let fake: FakeServing;
+  const dir = tempDir();
+  beforeAll(async () => {
+    fake = await startFakeServing({ models: [counterModel] });
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+
+  test('predict({}) calls it over gRPC; over REST the SDK says TF Serving cannot, and to use gRPC', async () => {
+    const file = path.join(dir, 'counter.ts');
+    const r = await catwalk([
+      'codegen',
+      path.join(tfserving, 'saved_model_counter'),
+      '--model',
+      'counter',
+      '--out',
+      file,
+    ]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const generated = require(file) as {
+      counter: (client: CatwalkClient, options?: { signature?: string }) => Model;
+    };
+    const grpc = createClient({ transport: 'grpc', grpcAddress: fake.grpcAddress });
+    try {
+      await generated.counter(grpc, { signature: 'incr_counter' }).predict({});
+      const now = await generated.counter(grpc).predict({});
+      expect(Array.from(now.output?.data as Float32Array)).toEqual([1]);
+      expect(fake.requests.at(-1)).toMatchObject({ model: 'counter', transport: 'grpc', method: 'predict' });
+    } finally {
+      await grpc.close();
+    }
+    const rest = createClient({ baseUrl: fake.restUrl });
+    try {
+      const refused = await generated
+        .counter(rest)
+        .predict({})
+        .catch((e: Error) => e);
+      expect(refused).toBeInstanceOf(InvalidInputError);
+      expect((refused as Error).message).toContain("TF Serving's REST API cannot call such a signature");
+    } finally {
+      await rest.close();
+    }
   });
 });

@@ -539,9 +539,11 @@ class ModelImpl {
     options: PredictOptions = {},
   ): Promise<Record<string, Tensor>> {
     const target = this.target(options, 'serving_default');
-    if (typeof inputs !== 'object' || inputs === null || Object.keys(inputs).length === 0) {
+    // {} is a valid request for a signature without inputs (a counter's get_counter, say): whether
+    // the signature takes inputs is the signature check's call, or the server's without one.
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
       throw configError(
-        `model "${this.name}": predict needs at least one named input, e.g. { x: tensor(...) }`,
+        `model "${this.name}": predict takes an object of named inputs, e.g. { x: tensor(...) }`,
       );
     }
     const client = this.client;
@@ -605,6 +607,15 @@ class ModelImpl {
         )
           .map((s) => `"${s}"`)
           .join(', ')}`,
+        { code: 'INVALID_ARGUMENT', model: this.name, version: target.version, label: target.label },
+      );
+    }
+    if (signature && Object.keys(signature.inputs).length === 0 && this.client.transport === 'rest') {
+      // TF Serving's REST handler refuses every request for a signature whose input map is empty.
+      throw new InvalidInputError(
+        `model "${this.name}" signature "${signature.name}" takes no inputs, and TF Serving's REST API cannot call ` +
+          'such a signature (it answers "Failed to get input map for signature"); call it over gRPC ' +
+          "(createClient({ transport: 'grpc' }))",
         { code: 'INVALID_ARGUMENT', model: this.name, version: target.version, label: target.label },
       );
     }

@@ -177,6 +177,14 @@ function signatureName(body: { signature_name?: unknown }): string {
 function predict(core: Core, servable: Servable, text: string): string {
   const body = parseObject(text);
   const sigName = signatureName(body);
+  // TF Serving looks the signature's input map up before reading the body, and refuses an empty one.
+  const signature = core.signature(servable, sigName, 'rest');
+  if (Object.keys(signature.inputs).length === 0) {
+    throw new TfError(
+      'INVALID_ARGUMENT',
+      `Failed to get input map for signature: ${body.signature_name === undefined ? 'DEFAULT' : sigName}`,
+    );
+  }
   const hasInstances = 'instances' in body;
   const hasInputs = 'inputs' in body;
   if (hasInstances && hasInputs) {
@@ -187,7 +195,6 @@ function predict(core: Core, servable: Servable, text: string): string {
   }
   if (!hasInstances && !hasInputs)
     throw new TfError('INVALID_ARGUMENT', "Missing 'inputs' or 'instances' key");
-  const signature = core.signature(servable, sigName, 'rest');
   const aliases = Object.keys(signature.inputs);
   const inputs: Record<string, Tensor> = {};
   if (hasInstances) {
