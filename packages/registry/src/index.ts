@@ -56,6 +56,8 @@ export {
   describeExperiment,
   describeState,
   type ExperimentChange,
+  type ExperimentRecordView,
+  experimentStore,
   type InitialRelease,
   initialState,
   type PruneResult,

@@ -513,6 +513,48 @@ export async function changeExperiment(
   return { release: next, written: true };
 }
 
+/** release.json as the experiment commands plan from it. */
+export interface ExperimentRecordView {
+  readonly generation: number;
+  readonly serve: readonly number[];
+  readonly labels: Readonly<Record<string, number>>;
+  readonly experiment?: ExperimentState;
+  readonly audit?: readonly AuditEntry[];
+}
+
+/**
+ * The experiment commands' view of release.json (@catwalk/deploy's
+ * ExperimentStore): read with the versions in S3, each write one
+ * changeExperiment compare-and-swap on the generation the plan was made
+ * from, failing with a ConflictError when the record moved.
+ */
+export function experimentStore(options: ReleaseOptions): {
+  read(): Promise<ExperimentRecordView>;
+  write(generation: number, change: ExperimentChange): Promise<void>;
+} {
+  return {
+    async read() {
+      const versions = await listVersions(options.client, options.location);
+      const current = await readRelease(
+        options.client,
+        options.location,
+        options.initial ?? defaultInitialRelease,
+        versions,
+      );
+      return {
+        generation: current.generation,
+        serve: current.state.serve,
+        labels: current.state.labels,
+        ...(current.release?.experiment ? { experiment: current.release.experiment } : {}),
+        ...(current.release?.audit ? { audit: current.release.audit } : {}),
+      };
+    },
+    async write(generation, change) {
+      await changeExperiment({ ...options, expectGeneration: generation }, () => change);
+    },
+  };
+}
+
 export function describeState(state: ReleaseState): string {
   const labels = Object.entries(state.labels).map(([l, v]) => `${l}=${v}`);
   return `serve ${state.serve.join(',') || 'nothing'}${labels.length ? `, ${labels.join(' ')}` : ''}`;

@@ -8,6 +8,7 @@ import {
   ConflictError,
   changeExperiment,
   type ExperimentState,
+  experimentStore,
   InvalidRecordError,
   push,
   readRelease,
@@ -159,6 +160,34 @@ describe('experiment state in release.json', () => {
     const after = await current(loc);
     expect(after.generation).toBe(before.generation);
     expect(after.state.labels).toEqual({ stable: 1, canary: 2 });
+  });
+
+  it('experimentStore reads the record the experiment commands plan from and writes it compare-and-swap', async () => {
+    const { loc, c } = await twoVersions('exp-store', 235);
+    const store = experimentStore({ client: c, location: loc, updatedBy: 'ana' });
+    const before = await store.read();
+    expect(before).toMatchObject({ generation: 1, serve: [1], labels: { stable: 1 } });
+    expect(before.experiment).toBeUndefined();
+    await store.write(before.generation, {
+      state: { serve: [1, 2], labels: { stable: 1, canary: 2 } },
+      experiment: experimentOf(2, 'ana'),
+      action: 'experiment-start',
+      from: 'stable=1',
+      to: 'canary=2 at 0%',
+    });
+    const after = await store.read();
+    expect(after).toMatchObject({
+      generation: 2,
+      labels: { stable: 1, canary: 2 },
+      experiment: { canary: 2 },
+    });
+    expect(after.audit?.[0]).toMatchObject({ by: 'ana', action: 'experiment-start' });
+    // A write planned from the older generation is a conflict, and nothing is written.
+    const stale = await store
+      .write(before.generation, { experiment: null, action: 'experiment-aborted', from: '-', to: '-' })
+      .catch((e: Error) => e);
+    expect(stale).toBeInstanceOf(ConflictError);
+    expect((await store.read()).generation).toBe(2);
   });
 
   it('refuses to write a broken experiment, naming the field, and writes nothing', async () => {

@@ -16,18 +16,14 @@ import {
   formatExperimentStatus,
   KubeconfigError,
   PrometheusQueryError,
-  type RecordChange,
-  type ReleaseView,
   runExperiment,
   type Verdict,
 } from '@catwalk/deploy';
 import {
-  changeExperiment,
   checkReleaseSignatures,
   createLogger,
   defaultLogFormat,
-  listVersions,
-  readRelease,
+  experimentStore,
   whoAmI,
 } from '@catwalk/registry';
 import { analysisThresholds, validateSpecs } from '@catwalk/schema';
@@ -76,39 +72,15 @@ function s3Errors<T>(fn: () => Promise<T>, target: Target): Promise<T> {
 
 /** The registry behind the experiment: release.json read with its ETag, written compare-and-swap. */
 function storeOf(target: Target, me: string): ExperimentStore {
-  const options = {
+  const store = experimentStore({
     client: target.client,
     location: target.location,
     updatedBy: me,
-    ...(target.model ? { initial: target.initial } : {}),
-  };
+    initial: target.initial,
+  });
   return {
-    async read(): Promise<ReleaseView> {
-      const current = await s3Errors(async () => {
-        const versions = await listVersions(target.client, target.location);
-        return readRelease(target.client, target.location, target.initial, versions);
-      }, target);
-      return {
-        generation: current.generation,
-        serve: current.state.serve,
-        labels: current.state.labels,
-        ...(current.release?.experiment ? { experiment: current.release.experiment } : {}),
-        ...(current.release?.audit ? { audit: current.release.audit } : {}),
-      };
-    },
-    async write(generation: number, change: RecordChange): Promise<void> {
-      await s3Errors(
-        () =>
-          changeExperiment({ ...options, expectGeneration: generation }, () => ({
-            ...(change.state ? { state: change.state } : {}),
-            experiment: change.experiment,
-            action: change.action,
-            from: change.from,
-            to: change.to,
-          })),
-        target,
-      );
-    },
+    read: () => s3Errors(() => store.read(), target),
+    write: (generation, change) => s3Errors(() => store.write(generation, change), target),
   };
 }
 

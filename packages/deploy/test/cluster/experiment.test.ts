@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ModelLocation } from '@catwalk/registry';
-import { listVersions, type Release, readRelease } from '@catwalk/registry';
+import { experimentStore, listVersions, type Release, readRelease } from '@catwalk/registry';
 import {
   type ExperimentCommand as Command,
   ExperimentRefusedError,
@@ -51,6 +51,9 @@ async function catwalk(argv: string[]) {
   const code = await run(argv, io as never);
   return { code, stdout, stderr };
 }
+
+/** What release.json serves before anyone released, for the stores below (every test releases first). */
+const all = { versionPolicy: { kind: 'all' as const }, versionLabels: {} };
 
 let s3: { endpoint: string; stop(): Promise<void> };
 let seed = 500;
@@ -327,28 +330,12 @@ describe('catwalk experiment', () => {
     try {
       const model = resolveSpec(s.spec);
       const c = client(s3.endpoint);
-      const { changeExperiment } = await import('@catwalk/registry');
       const writes: string[] = [];
+      const registry = experimentStore({ client: c, location: s.location, updatedBy: 'ana', initial: all });
       const store = (killAfterWrite?: string): ExperimentStore => ({
-        async read() {
-          const current = await readRelease(
-            c,
-            s.location,
-            { versionPolicy: { kind: 'all' }, versionLabels: {} },
-            await listVersions(c, s.location),
-          );
-          return {
-            generation: current.generation,
-            serve: current.state.serve,
-            labels: current.state.labels,
-            ...(current.release?.experiment ? { experiment: current.release.experiment } : {}),
-          };
-        },
+        read: () => registry.read(),
         async write(generation, change) {
-          await changeExperiment(
-            { client: c, location: s.location, expectGeneration: generation, updatedBy: 'ana' },
-            () => change,
-          );
+          await registry.write(generation, change);
           writes.push(change.action);
           // The process dies right after its write reached S3: nothing after it runs.
           if (change.action === killAfterWrite) throw new Error('killed');
@@ -411,7 +398,6 @@ describe('catwalk experiment', () => {
     const s = await deployed('race');
     try {
       const model = resolveSpec(s.spec);
-      const { changeExperiment } = await import('@catwalk/registry');
       for (let round = 0; round < 2; round++) {
         const canary = 2;
         const generationBefore = (await snapshot(s)).release.generation;
@@ -422,33 +408,25 @@ describe('catwalk experiment', () => {
           bothRead = r;
         });
         const storeFor = (who: string): ExperimentStore => {
-          const c = client(s3.endpoint);
+          const registry = experimentStore({
+            client: client(s3.endpoint),
+            location: s.location,
+            updatedBy: who,
+            initial: all,
+          });
           let first = true;
           return {
             async read() {
-              const current = await readRelease(
-                c,
-                s.location,
-                { versionPolicy: { kind: 'all' }, versionLabels: {} },
-                await listVersions(c, s.location),
-              );
+              const current = await registry.read();
               if (first) {
                 first = false;
                 if (++reads === 2) bothRead();
               }
-              return {
-                generation: current.generation,
-                serve: current.state.serve,
-                labels: current.state.labels,
-                ...(current.release?.experiment ? { experiment: current.release.experiment } : {}),
-              };
+              return current;
             },
             async write(generation, change) {
               await read;
-              await changeExperiment(
-                { client: c, location: s.location, expectGeneration: generation, updatedBy: who },
-                () => change,
-              );
+              await registry.write(generation, change);
             },
           };
         };
@@ -501,29 +479,12 @@ describe('catwalk experiment', () => {
     try {
       const model = resolveSpec(s.spec);
       const c = client(s3.endpoint);
-      const { changeExperiment } = await import('@catwalk/registry');
-      const store: ExperimentStore = {
-        async read() {
-          const current = await readRelease(
-            c,
-            s.location,
-            { versionPolicy: { kind: 'all' }, versionLabels: {} },
-            await listVersions(c, s.location),
-          );
-          return {
-            generation: current.generation,
-            serve: current.state.serve,
-            labels: current.state.labels,
-            ...(current.release?.experiment ? { experiment: current.release.experiment } : {}),
-          };
-        },
-        async write(generation, change) {
-          await changeExperiment(
-            { client: c, location: s.location, expectGeneration: generation, updatedBy: 'ana' },
-            () => change,
-          );
-        },
-      };
+      const store: ExperimentStore = experimentStore({
+        client: c,
+        location: s.location,
+        updatedBy: 'ana',
+        initial: all,
+      });
       // The comparison itself is tested against a real Prometheus in analysis.test.ts; here the
       // verdicts are given, to check what the lifecycle does with them on a real cluster.
       const verdicts = [
