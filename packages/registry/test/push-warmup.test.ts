@@ -92,9 +92,9 @@ describe('push --warmup', () => {
         'warmup.json: request 1: input x: value 0 ("one") is not a number (DT_FLOAT)',
       ],
       [
-        [{ x: [1, 2] }],
+        [{ x: [[1, 2]] }],
         undefined,
-        "warmup.json: request 0: input x: shape [2] does not fit the signature's [?, 1]",
+        "warmup.json: request 0: input x: shape [1, 2] does not fit the signature's [?, 1]",
       ],
       [{ x: [[1]] }, undefined, 'warmup.json: expected a JSON list of requests'],
       [Array.from({ length: 1001 }, () => ({ x: [[1]] })), undefined, 'TF Serving replays at most 1000'],

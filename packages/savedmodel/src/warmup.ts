@@ -180,7 +180,9 @@ export function readWarmupFile(bytes: Uint8Array, source = WARMUP_FILE): Predict
 
 function encodeTensor(value: unknown, spec: TensorSpec, where: string): TensorProto {
   const dtype = spec.dtype.replace(/_REF$/, '');
-  const { shape, leaves } = flatten(value, where);
+  const flat = flatten(value, where);
+  const { leaves } = flat;
+  const shape = fitFlatList(flat.shape, spec.shape);
   if (!shapeCovers(spec.shape, shape)) {
     throw new WarmupError(
       `${where}: shape ${formatShape(shape)} does not fit the signature's ${formatShape(spec.shape)}`,
@@ -247,6 +249,21 @@ function encodeTensor(value: unknown, spec: TensorSpec, where: string): TensorPr
       throw new WarmupError(`${where}: ${spec.dtype} inputs cannot be written to warm-up records`);
   }
   return tensor;
+}
+
+/**
+ * The rule @catwalk/client applies to predict's inputs, so a warm-up request
+ * is written as `catwalk predict` would send it: a flat list for a signature
+ * of higher rank with exactly one unknown dimension (half_plus_two's x is
+ * [?, 1]) takes the signature's shape when its length divides evenly.
+ */
+function fitFlatList(shape: readonly number[], target: readonly number[] | null): number[] {
+  if (target === null || shape.length !== 1 || target.length <= 1) return [...shape];
+  const unknown = target.filter((d) => d === -1).length;
+  const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const length = shape[0]!;
+  if (unknown !== 1 || known === 0 || length % known !== 0) return [...shape];
+  return target.map((d) => (d === -1 ? length / known : d));
 }
 
 function bigIntOf(v: unknown, i: number, where: string, min: bigint, max: bigint, kind: string): bigint {

@@ -108,6 +108,41 @@ describe('warm-up file for a predict signature', () => {
     expect(readWarmupFile(file).map((log) => log.logType.case)).toEqual(['predictLog', 'predictLog']);
   });
 
+  test('a flat list takes the shape of a signature with one unknown dimension, as predict sends it', () => {
+    const file = buildWarmupFile({
+      model: 'half_plus_two',
+      signature: servingDefault,
+      requests: [{ x: [1.0, 2.0] }],
+    });
+    const request = fromBinary(PredictRequestSchema, requestBytes(parseFraming(file)[0]!));
+    const x = decodeTensor(request.inputs.x!);
+    expect({ shape: x.shape, data: Array.from(x.data as Float32Array) }).toEqual({
+      shape: [2, 1],
+      data: [1, 2],
+    });
+    // A signature of known dimensions only, or of more than one unknown one, keeps the list as given.
+    const fixed = (shape: number[]): SignatureSpec => ({
+      methodName: 'tensorflow/serving/predict',
+      inputs: { x: { dtype: 'DT_FLOAT', shape, tensorName: 'x:0' } },
+      outputs: {},
+    });
+    expect(() =>
+      buildWarmupFile({ model: 'm', signature: fixed([-1, -1]), requests: [{ x: [1, 2] }] }),
+    ).toThrow("request 0: input x: shape [2] does not fit the signature's [?, ?]");
+    expect(() =>
+      buildWarmupFile({ model: 'm', signature: fixed([-1, 3]), requests: [{ x: [1, 2] }] }),
+    ).toThrow("request 0: input x: shape [2] does not fit the signature's [?, 3]");
+    const six = fromBinary(
+      PredictRequestSchema,
+      requestBytes(
+        parseFraming(
+          buildWarmupFile({ model: 'm', signature: fixed([-1, 3]), requests: [{ x: [1, 2, 3, 4, 5, 6] }] }),
+        )[0]!,
+      ),
+    );
+    expect(decodeTensor(six.inputs.x!).shape).toEqual([2, 3]);
+  });
+
   test('int64, string and bytes inputs keep their values', () => {
     const signature: SignatureSpec = {
       methodName: 'tensorflow/serving/predict',
@@ -144,8 +179,8 @@ describe('warm-up file for a predict signature', () => {
     expect(build([JSON.parse('{"x": [[1]], "toString": [[1]]}')])).toThrow(
       'request 0: serving_default has no input toString; its inputs are x',
     );
-    expect(build([{ x: [1, 2] }])).toThrow(
-      "request 0: input x: shape [2] does not fit the signature's [?, 1]",
+    expect(build([{ x: [[1, 2]] }])).toThrow(
+      "request 0: input x: shape [1, 2] does not fit the signature's [?, 1]",
     );
     expect(build([{ x: [['a']] }])).toThrow('request 0: input x: value 0 ("a") is not a number (DT_FLOAT)');
     expect(build([{ x: [[1], [2, 3]] }])).toThrow('request 0: input x: ragged nesting at [1]');
