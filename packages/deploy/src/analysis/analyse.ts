@@ -3,7 +3,7 @@
 import { type PrometheusOptions, queryInstant, type VectorSample } from './prometheus';
 import { promDuration, type Track, type TrackSelector, trackQueries } from './queries';
 import type { Bucket } from './sequential';
-import { type AnalysisThresholds, type Decision, decide, type TrackSample } from './verdict';
+import { type AnalysisThresholds, type Decision, decide, decideOverSteps, type TrackSample } from './verdict';
 
 export interface AnalyseOptions {
   /** e.g. http://prometheus.monitoring:9090 */
@@ -19,6 +19,14 @@ export interface AnalyseOptions {
    * sliding window.
    */
   readonly window: string | number;
+  /**
+   * When each step's weight took effect, oldest first (the first is the
+   * experiment's start). Given, each step is compared over its own window,
+   * both tracks over the same time (decideOverSteps), and `window` is not
+   * used: a drift of the error rate while the weight rises then biases
+   * nothing. Absent, both tracks are pooled over `window`.
+   */
+  readonly stepStarts?: readonly Date[];
   readonly thresholds: AnalysisThresholds;
   /** @default "track": a label with values "stable" and "canary" */
   readonly trackSelector?: TrackSelector;
@@ -40,6 +48,7 @@ async function sampleTrack(
   options: AnalyseOptions,
   window: { text: string; seconds: number },
   track: Track,
+  at: Date | undefined,
 ): Promise<TrackSample> {
   const q = trackQueries({
     model: options.model,
@@ -49,10 +58,10 @@ async function sampleTrack(
     track,
   });
   const [byStatus, buckets, p50, p99] = await Promise.all([
-    queryInstant(prometheus, q.requestsByStatus, options.at),
-    queryInstant(prometheus, q.latencyBuckets, options.at),
-    queryInstant(prometheus, q.p50, options.at),
-    queryInstant(prometheus, q.p99, options.at),
+    queryInstant(prometheus, q.requestsByStatus, at),
+    queryInstant(prometheus, q.latencyBuckets, at),
+    queryInstant(prometheus, q.p50, at),
+    queryInstant(prometheus, q.p99, at),
   ]);
   let requests = 0;
   let errors = 0;
@@ -88,15 +97,31 @@ async function sampleTrack(
  * schema (analysisThresholds of @catwalk/schema).
  */
 export async function analyseExperiment(options: AnalyseOptions): Promise<Decision> {
-  const window = promDuration(options.window);
   const prometheus: PrometheusOptions = {
     url: options.prometheusUrl,
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   };
-  const [stable, canary] = await Promise.all([
-    sampleTrack(prometheus, options, window, 'stable'),
-    sampleTrack(prometheus, options, window, 'canary'),
-  ]);
+  const sampleBoth = (window: { text: string; seconds: number }, at: Date | undefined) =>
+    Promise.all([
+      sampleTrack(prometheus, options, window, 'stable', at),
+      sampleTrack(prometheus, options, window, 'canary', at),
+    ]).then(([stable, canary]) => ({ stable, canary }));
+  if (options.stepStarts && options.stepStarts.length > 0) {
+    const end = options.at ?? new Date();
+    const starts = options.stepStarts;
+    const windows = starts
+      .map((start, i) => {
+        const until = i + 1 < starts.length ? starts[i + 1]! : end;
+        return { until, seconds: Math.floor((until.getTime() - start.getTime()) / 1000) };
+      })
+      // A step shorter than a second (a weight changed twice at once) has nothing to compare.
+      .filter((w) => w.seconds >= 1);
+    if (windows.length > 0) {
+      const steps = await Promise.all(windows.map((w) => sampleBoth(promDuration(w.seconds), w.until)));
+      return decideOverSteps(steps, options.thresholds, options.alpha);
+    }
+  }
+  const { stable, canary } = await sampleBoth(promDuration(options.window), options.at);
   return decide(stable, canary, options.thresholds, options.alpha);
 }

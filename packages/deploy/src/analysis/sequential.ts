@@ -71,6 +71,40 @@ export function errorRateScale(maxIncrease: number): number {
   return Math.max(maxIncrease, 0.005);
 }
 
+/** Both tracks' counts over the same window (one step of an experiment, or all of it). */
+export interface StepCounts {
+  readonly stable: ErrorCounts;
+  readonly canary: ErrorCounts;
+}
+
+/** Each window's observed difference and its plug-in information; windows a track has no requests in carry none. */
+function differences(steps: readonly StepCounts[]): { difference: number; information: number }[] {
+  return steps
+    .filter((s) => s.stable.requests > 0 && s.canary.requests > 0)
+    .map((s) => ({
+      difference: rate(s.canary) - rate(s.stable),
+      information: 1 / (variance(s.stable) + variance(s.canary)),
+    }));
+}
+
+/**
+ * log of the product of one mixture per window. Each window's mixture starts
+ * at 1 when its window starts, so under H0 the running product is still a
+ * nonnegative supermartingale and Ville's inequality holds for it: the
+ * windows can be the steps of an experiment, each comparing the tracks over
+ * the same time.
+ */
+function productOverWindows(
+  windows: readonly { difference: number; information: number }[],
+  excess: (difference: number) => number,
+  scale: number,
+): number {
+  if (windows.length === 0) return -Infinity;
+  let sum = 0;
+  for (const w of windows) sum += gaussianMixture(excess(w.difference), w.information, scale);
+  return sum;
+}
+
 /**
  * H0: the canary's error rate exceeds the stable's by at most `maxIncrease`
  * (p_canary − p_stable ≤ maxIncrease), against a larger difference.
@@ -88,10 +122,17 @@ export function errorRateTest(
   maxIncrease: number,
   alpha: number,
 ): SequentialResult {
-  if (stable.requests <= 0 || canary.requests <= 0) return result(-Infinity, alpha);
-  const information = 1 / (variance(stable) + variance(canary));
-  const excess = rate(canary) - rate(stable) - maxIncrease;
-  return result(gaussianMixture(excess, information, errorRateScale(maxIncrease)), alpha);
+  return errorRateTestOverSteps([{ stable, canary }], maxIncrease, alpha);
+}
+
+/** errorRateTest over several windows (the product of their mixtures). */
+export function errorRateTestOverSteps(
+  steps: readonly StepCounts[],
+  maxIncrease: number,
+  alpha: number,
+): SequentialResult {
+  const log = productOverWindows(differences(steps), (d) => d - maxIncrease, errorRateScale(maxIncrease));
+  return result(log, alpha);
 }
 
 /**
@@ -108,10 +149,20 @@ export function errorRateWithinTest(
   alpha: number,
   scale = errorRateScale(bound),
 ): SequentialResult {
-  if (stable.requests <= 0 || canary.requests <= 0) return result(-Infinity, alpha);
-  const information = 1 / (variance(stable) + variance(canary));
-  const shortfall = bound - (rate(canary) - rate(stable));
-  return result(gaussianMixture(shortfall, information, scale), alpha);
+  return errorRateWithinTestOverSteps([{ stable, canary }], bound, alpha, scale);
+}
+
+/** errorRateWithinTest over several windows (the product of their mixtures). */
+export function errorRateWithinTestOverSteps(
+  steps: readonly StepCounts[],
+  bound: number,
+  alpha: number,
+  scale = errorRateScale(bound),
+): SequentialResult {
+  return result(
+    productOverWindows(differences(steps), (d) => bound - d, scale),
+    alpha,
+  );
 }
 
 /**
@@ -127,23 +178,36 @@ export function errorRateUpperBound(
   maxIncrease: number,
   alpha: number,
 ): number {
-  if (stable.requests <= 0 || canary.requests <= 0) return Infinity;
+  return errorRateUpperBoundOverSteps([{ stable, canary }], maxIncrease, alpha);
+}
+
+/** errorRateUpperBound over several windows. */
+export function errorRateUpperBoundOverSteps(
+  steps: readonly StepCounts[],
+  maxIncrease: number,
+  alpha: number,
+): number {
+  const windows = differences(steps);
+  if (windows.length === 0) return Infinity;
   const scale = errorRateScale(maxIncrease);
-  const information = 1 / (variance(stable) + variance(canary));
   const target = Math.log(1 / alpha);
-  // The statistic grows with the shortfall (bound − observed difference):
-  // find by bisection the shortfall where it reaches 1/α. The largest
-  // component alone reaches it at `high`, so the edge lies in [0, high].
-  const largest = ERROR_SHIFTS[ERROR_SHIFTS.length - 1]! * scale;
-  let low = 0;
-  let high = (target + Math.log(ERROR_SHIFTS.length)) / (largest * information) + largest / 2;
+  const statistic = (bound: number) => productOverWindows(windows, (d) => bound - d, scale);
+  // The statistic grows with the bound; below the smallest observed
+  // difference every mixture is under 1, so the edge lies above it.
+  let low = Math.min(...windows.map((w) => w.difference));
+  let width = ERROR_SHIFTS[ERROR_SHIFTS.length - 1]! * scale;
+  while (statistic(low + width) < target) {
+    width *= 2;
+    if (width > 4) return Infinity;
+  }
+  let high = low + width;
   // 24 halvings: far below the hundredth of a point the reason shows.
   for (let i = 0; i < 24; i++) {
     const mid = (low + high) / 2;
-    if (gaussianMixture(mid, information, scale) >= target) high = mid;
+    if (statistic(mid) >= target) high = mid;
     else low = mid;
   }
-  return rate(canary) - rate(stable) + high;
+  return high;
 }
 
 /** Exceedance rates the latency mixture spreads its weight over, in multiples of p0. */
@@ -202,6 +266,38 @@ export function exceedanceWithinTest(
 ): SequentialResult {
   if (requests <= 0) return result(-Infinity, alpha);
   return result(binomialMixture(requests, exceeding, p0, WITHIN_MULTIPLES), alpha);
+}
+
+/** Requests and how many of them were slow, in one window. */
+export interface ExceedanceCounts {
+  readonly requests: number;
+  readonly exceeding: number;
+}
+
+/** exceedanceTest over several windows: the product of their mixtures, a supermartingale as each one is. */
+export function exceedanceTestOverSteps(
+  windows: readonly ExceedanceCounts[],
+  p0: number,
+  alpha: number,
+): SequentialResult {
+  const used = windows.filter((w) => w.requests > 0);
+  if (used.length === 0) return result(-Infinity, alpha);
+  let log = 0;
+  for (const w of used) log += binomialMixture(w.requests, w.exceeding, p0, EXCEEDANCE_MULTIPLES);
+  return result(log, alpha);
+}
+
+/** exceedanceWithinTest over several windows. */
+export function exceedanceWithinTestOverSteps(
+  windows: readonly ExceedanceCounts[],
+  p0: number,
+  alpha: number,
+): SequentialResult {
+  const used = windows.filter((w) => w.requests > 0);
+  if (used.length === 0) return result(-Infinity, alpha);
+  let log = 0;
+  for (const w of used) log += binomialMixture(w.requests, w.exceeding, p0, WITHIN_MULTIPLES);
+  return result(log, alpha);
 }
 
 /**

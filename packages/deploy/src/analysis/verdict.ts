@@ -5,11 +5,11 @@ import type { ResolvedAnalysisThresholds } from '@catwalk/schema';
 import {
   type Bucket,
   countAbove,
-  errorRateTest,
-  errorRateUpperBound,
-  errorRateWithinTest,
-  exceedanceTest,
-  exceedanceWithinTest,
+  errorRateTestOverSteps,
+  errorRateUpperBoundOverSteps,
+  errorRateWithinTestOverSteps,
+  exceedanceTestOverSteps,
+  exceedanceWithinTestOverSteps,
   growthNeeded,
   histogramQuantile,
   type SequentialResult,
@@ -80,28 +80,75 @@ const ms = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const p = (r: SequentialResult) => (r.pValue < 0.001 ? r.pValue.toExponential(1) : r.pValue.toFixed(3));
 
+/** Both tracks over the same window: one step of an experiment. */
+export interface StepSample {
+  readonly stable: TrackSample;
+  readonly canary: TrackSample;
+}
+
+/** One track's samples of several windows added up (buckets by their bound). */
+function pooled(samples: readonly TrackSample[]): TrackSample {
+  if (samples.length === 1) return samples[0]!;
+  const byLe = new Map<number, number>();
+  for (const s of samples) for (const b of s.latencyBuckets) byLe.set(b.le, (byLe.get(b.le) ?? 0) + b.count);
+  return {
+    requests: samples.reduce((sum, s) => sum + s.requests, 0),
+    errors: samples.reduce((sum, s) => sum + s.errors, 0),
+    windowSeconds: samples.reduce((sum, s) => sum + s.windowSeconds, 0),
+    latencyBuckets: [...byLe].map(([le, count]) => ({ le, count })).sort((x, y) => x.le - y.le),
+  };
+}
+
+/** The verdict on one window: both tracks' counts since the experiment started. */
 export function decide(
   stableSample: TrackSample,
   canarySample: TrackSample,
   thresholds: AnalysisThresholds,
   alpha = ALPHA,
 ): Decision {
+  return decideOverSteps([{ stable: stableSample, canary: canarySample }], thresholds, alpha);
+}
+
+/**
+ * The verdict on an experiment's steps, each comparing both tracks over the
+ * same window: the tests multiply one mixture per step, so a drift of the
+ * error rate or latency over time, while the canary's weight rises, does
+ * not bias the comparison. The tracks' figures in the decision are the
+ * steps added up.
+ */
+export function decideOverSteps(
+  steps: readonly StepSample[],
+  thresholds: AnalysisThresholds,
+  alpha = ALPHA,
+): Decision {
+  const stableSample = pooled(steps.map((s) => s.stable));
+  const canarySample = pooled(steps.map((s) => s.canary));
   const stable = trackStats(stableSample);
   const canary = trackStats(canarySample);
   const tracks = { stable, canary };
   const perTest = alpha / 2;
-  const errorRate = errorRateTest(stable, canary, thresholds.maxErrorRateIncrease, perTest);
+  const counts = steps.map((s) => ({ stable: s.stable, canary: s.canary }));
+  const errorRate = errorRateTestOverSteps(counts, thresholds.maxErrorRateIncrease, perTest);
 
-  const canaryOk = canarySample.latencyBuckets.at(-1)?.count ?? 0;
+  // Per step: the canary's successful requests and how many were slower than
+  // the ratio × that step's stable p99 (steps without a stable p99 carry none).
+  const slowByStep = steps.flatMap((s) => {
+    const stableP99 = trackStats(s.stable).p99Ms;
+    if (stableP99 === null) return [];
+    const ok = s.canary.latencyBuckets.at(-1)?.count ?? 0;
+    const slow = countAbove(stableP99 * thresholds.maxP99LatencyRatio * 1000, s.canary.latencyBuckets);
+    return [{ requests: ok, exceeding: slow }];
+  });
+  const canaryOk = slowByStep.reduce((sum, w) => sum + w.requests, 0);
+  const slowTotal = slowByStep.reduce((sum, w) => sum + w.exceeding, 0);
   const latency =
-    stable.p99Ms === null
+    stable.p99Ms === null || slowByStep.length === 0
       ? undefined
-      : (() => {
-          const thresholdMs = stable.p99Ms * thresholds.maxP99LatencyRatio;
-          const slow = countAbove(thresholdMs * 1000, canarySample.latencyBuckets);
-          const test = exceedanceTest(canaryOk, slow, SLOW_SHARE, perTest);
-          return { ...test, thresholdMs, slowShare: canaryOk > 0 ? slow / canaryOk : 0 };
-        })();
+      : {
+          ...exceedanceTestOverSteps(slowByStep, SLOW_SHARE, perTest),
+          thresholdMs: stable.p99Ms * thresholds.maxP99LatencyRatio,
+          slowShare: canaryOk > 0 ? slowTotal / canaryOk : 0,
+        };
   const evidence = { errorRate, ...(latency ? { latency } : {}) };
 
   const short = (['canary', 'stable'] as const).filter((t) => tracks[t].requests < thresholds.minRequests);
@@ -146,11 +193,9 @@ export function decide(
   // Not shown worse is not shown within: a pass needs each mirrored test to
   // reject "the canary is at or beyond the threshold" at the same alpha.
   const maxIncrease = thresholds.maxErrorRateIncrease;
-  const errorWithin = errorRateWithinTest(stable, canary, maxIncrease, perTest);
-  const upper = errorRateUpperBound(stable, canary, maxIncrease, perTest);
-  const latencyWithin = latency
-    ? exceedanceWithinTest(canaryOk, latency.slowShare * canaryOk, SLOW_SHARE, perTest)
-    : undefined;
+  const errorWithin = errorRateWithinTestOverSteps(counts, maxIncrease, perTest);
+  const upper = errorRateUpperBoundOverSteps(counts, maxIncrease, perTest);
+  const latencyWithin = latency ? exceedanceWithinTestOverSteps(slowByStep, SLOW_SHARE, perTest) : undefined;
   const points = (share: number) => `${share >= 0 ? '+' : ''}${(share * 100).toFixed(2)}`;
   const errorText =
     `error rate: canary ${percent(canary.errorRate)} vs stable ${percent(stable.errorRate)}, ` +
@@ -173,9 +218,11 @@ export function decide(
     factors.push(
       growthNeeded(
         (f) =>
-          errorRateWithinTest(
-            { requests: stable.requests * f, errors: stable.errors * f },
-            { requests: canary.requests * f, errors: canary.errors * f },
+          errorRateWithinTestOverSteps(
+            counts.map((c) => ({
+              stable: { requests: c.stable.requests * f, errors: c.stable.errors * f },
+              canary: { requests: c.canary.requests * f, errors: c.canary.errors * f },
+            })),
             maxIncrease,
             perTest,
           ).reject,
@@ -188,8 +235,11 @@ export function decide(
       latency
         ? growthNeeded(
             (f) =>
-              exceedanceWithinTest(canaryOk * f, latency.slowShare * canaryOk * f, SLOW_SHARE, perTest)
-                .reject,
+              exceedanceWithinTestOverSteps(
+                slowByStep.map((w) => ({ requests: w.requests * f, exceeding: w.exceeding * f })),
+                SLOW_SHARE,
+                perTest,
+              ).reject,
           )
         : Infinity,
     );

@@ -3,12 +3,20 @@
 // real Prometheus is in the cluster suite (test/cluster/analysis.test.ts).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PrometheusQueryError, promDuration, queryInstant, trackQueries } from '../../src/analysis';
+import { defaults } from '@catwalk/schema';
+import {
+  analyseExperiment,
+  PrometheusQueryError,
+  promDuration,
+  queryInstant,
+  trackQueries,
+} from '../../src/analysis';
 
 let server: Server;
 let url: string;
 let answer: (query: string) => { status: number; body: string };
 const received: string[] = [];
+let answerAt: (query: string, time: string | null) => { status: number; body: string };
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -18,7 +26,7 @@ beforeAll(async () => {
       const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       const query = params.get('query') ?? '';
       received.push(`${req.method} ${req.url} ${query}`);
-      const { status, body } = answer(query);
+      const { status, body } = answerAt ? answerAt(query, params.get('time')) : answer(query);
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(body);
     });
@@ -138,5 +146,61 @@ describe('queries', () => {
     expect(promDuration('1h30m')).toEqual({ text: '1h30m', seconds: 5400 });
     expect(() => promDuration('10 minutes')).toThrow(/not a Prometheus duration/);
     expect(() => promDuration(0)).toThrow(/at least 1 second/);
+  });
+});
+
+describe('analyseExperiment over step windows', () => {
+  afterEach(() => {
+    answerAt = undefined as unknown as typeof answerAt;
+  });
+
+  test('each step is asked for over its own window at its own end, and a drift across steps is no regression', async () => {
+    const t0 = 1_700_000_000;
+    // Both versions fail 1% of requests in the first step (5% canary) and 3%
+    // in the second (50%): pooled, the canary would look 1.1 points worse.
+    const traffic: Record<string, { stable: [number, number]; canary: [number, number] }> = {
+      [`${t0 + 600}.000`]: { stable: [95_000, 0.01], canary: [5_000, 0.01] },
+      [`${t0 + 900}.000`]: { stable: [50_000, 0.03], canary: [50_000, 0.03] },
+    };
+    answerAt = (query, time) => {
+      const step = traffic[time ?? ''];
+      const track = query.includes('track="canary"') ? 'canary' : 'stable';
+      const [requests, rate] = step![track];
+      const vector = (result: unknown[]) => ({
+        status: 200,
+        body: JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }),
+      });
+      const ok = requests * (1 - rate);
+      if (query.startsWith('sum by (status)')) {
+        return vector([
+          { metric: { status: 'OK' }, value: [0, String(ok)] },
+          { metric: { status: 'UNAVAILABLE' }, value: [0, String(requests * rate)] },
+        ]);
+      }
+      if (query.startsWith('sum by (le)')) {
+        return vector([
+          { metric: { le: '10000' }, value: [0, String(ok / 2)] },
+          { metric: { le: '20000' }, value: [0, String(ok)] },
+          { metric: { le: '+Inf' }, value: [0, String(ok)] },
+        ]);
+      }
+      return vector([]);
+    };
+    const before = received.length;
+    const decision = await analyseExperiment({
+      prometheusUrl: url,
+      model: 'pricing',
+      window: '900s',
+      stepStarts: [new Date(t0 * 1000), new Date((t0 + 600) * 1000)],
+      at: new Date((t0 + 900) * 1000),
+      thresholds: defaults.experimentAnalysis,
+    });
+    const queries = received.slice(before);
+    expect(queries.filter((q) => q.includes('[600s]'))).toHaveLength(8);
+    expect(queries.filter((q) => q.includes('[300s]'))).toHaveLength(8);
+    expect(queries.some((q) => q.includes('[900s]'))).toBe(false);
+    expect(decision.tracks.canary.requests).toBeCloseTo(55_000);
+    expect(decision.tracks.canary.errorRate - decision.tracks.stable.errorRate).toBeGreaterThan(0.01);
+    expect(decision.verdict).toBe('pass');
   });
 });

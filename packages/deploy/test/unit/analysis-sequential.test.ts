@@ -9,6 +9,7 @@ import {
   ALPHA,
   countAbove,
   decide,
+  decideOverSteps,
   errorRateTest,
   errorRateUpperBound,
   errorRateWithinTest,
@@ -179,6 +180,48 @@ describe('pass needs evidence that the canary is within the thresholds', () => {
     expect(exceedanceWithinTest(200, 0, 0.01, perTest).reject).toBe(false);
     expect(exceedanceWithinTest(5000, 0, 0.01, perTest).reject).toBe(true);
     expect(exceedanceWithinTest(5000, 60, 0.01, perTest).reject).toBe(false);
+  });
+});
+
+describe('steps compared over their own windows', () => {
+  // An identical canary while the error rate of both versions rises from 1%
+  // to 3% over four steps of 100,000 requests, at weights 5/10/25/50%.
+  const weights = [0.05, 0.1, 0.25, 0.5];
+  const rates = [0.01, 0.0167, 0.0233, 0.03];
+  const side = (requests: number, rate: number) => ({
+    requests,
+    errors: requests * rate,
+    windowSeconds: 600,
+    latencyBuckets: [
+      { le: 10_000, count: requests * (1 - rate) * 0.5 },
+      { le: 20_000, count: requests * (1 - rate) },
+      { le: Infinity, count: requests * (1 - rate) },
+    ],
+  });
+  const steps = weights.map((w, i) => ({
+    stable: side(100_000 * (1 - w), rates[i]!),
+    canary: side(100_000 * w, rates[i]!),
+  }));
+
+  test('counts pooled since the start make a drift look like a regression', () => {
+    const pooled = (t: 'stable' | 'canary') => {
+      const requests = steps.reduce((sum, s) => sum + s[t].requests, 0);
+      return side(requests, steps.reduce((sum, s) => sum + s[t].errors, 0) / requests);
+    };
+    const d = decide(pooled('stable'), pooled('canary'), thresholds);
+    expect(d.tracks.canary.errorRate - d.tracks.stable.errorRate).toBeGreaterThan(0.005);
+    expect(d.verdict).toBe('fail');
+  });
+
+  test('compared step by step, the same traffic is no regression and passes', () => {
+    const d = decideOverSteps(steps, thresholds);
+    expect(d.verdict).toBe('pass');
+    expect(d.tracks.canary.requests).toBe(90_000);
+  });
+
+  test('a real regression in every step still fails step by step', () => {
+    const worse = steps.map((s, i) => ({ ...s, canary: side(s.canary.requests, rates[i]! * 3) }));
+    expect(decideOverSteps(worse, thresholds).verdict).toBe('fail');
   });
 });
 
