@@ -22,7 +22,7 @@ describe('catwalk experiment arguments', () => {
     ],
     [
       ['experiment', 'start', 'pricing.yaml', '--canary', '4', '--step-interval', 'soon'],
-      /--step-interval 'soon': give seconds or a duration such as 90s, 10m or 1h/,
+      /--step-interval 'soon': give seconds or a duration such as 500ms, 90s, 10m or 1h/,
     ],
     [
       ['experiment', 'start', 'pricing.yaml', '--canary', '4', '--analysis', 'datadog'],

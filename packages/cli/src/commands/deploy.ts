@@ -1,5 +1,6 @@
 import { deploy, KubeconfigError, type ModelProgress, OwnershipError, progressLine } from '@catwalk/deploy';
 import { createLogger, podName } from '@catwalk/registry';
+import { parseDurationSeconds } from '../duration';
 import { colors } from '../format';
 import { exitCodes, type Io, UserError } from '../io';
 import { loadModels } from './load';
@@ -17,20 +18,10 @@ export interface DeployFlags {
   logFormat?: string;
 }
 
-/** `10m`, `90s`, `300` → seconds. */
-export function parseTimeout(text: string): number {
-  const match = /^(\d+)(s|m|h)?$/.exec(text.trim());
-  if (!match)
-    throw new UserError(
-      `--timeout ${text}: give seconds or a duration such as 90s, 10m or 1h`,
-      exitCodes.usage,
-    );
-  return Number(match[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(match[2] ?? 's') as 's' | 'm' | 'h'];
-}
-
 /** Installs or upgrades each model's chart and follows the rollout; exit 0 only when every model is Ready. */
 export async function deployCommand(paths: readonly string[], flags: DeployFlags, io: Io): Promise<number> {
   const logFormat = parseLogFormat(flags.logFormat);
+  const timeoutSeconds = flags.timeout ? parseDurationSeconds(flags.timeout, '--timeout') : undefined;
   if (logFormat === 'json' && flags.json) {
     throw new UserError(
       '--json and --log-format json both write to stdout: use --json for one result at the end, or --log-format json for a line per change',
@@ -86,7 +77,7 @@ export async function deployCommand(paths: readonly string[], flags: DeployFlags
       namespace: flags.namespace,
       kubeconfig: flags.kubeconfig,
       values: flags.values,
-      timeoutSeconds: flags.timeout ? parseTimeout(flags.timeout) : undefined,
+      timeoutSeconds,
       dryRun: flags.dryRun,
       onProgress,
     });

@@ -27,6 +27,7 @@ import {
   whoAmI,
 } from '@catwalk/registry';
 import { analysisThresholds, validateSpecs } from '@catwalk/schema';
+import { parseDurationSeconds } from '../duration';
 import { readSpecSources } from '../files';
 import { exitCodes, type Io, UserError } from '../io';
 import {
@@ -82,18 +83,6 @@ function storeOf(target: Target, me: string): ExperimentStore {
     read: () => s3Errors(() => store.read(), target),
     write: (generation, change) => s3Errors(() => store.write(generation, change), target),
   };
-}
-
-/** `10m`, `90s`, `1h`, `300` → seconds; the error names the flag. */
-function parseDuration(text: string, flag: string): number {
-  const match = /^(\d+)(s|m|h)?$/.exec(text.trim());
-  if (!match) {
-    throw new UserError(
-      `${flag} '${text}': give seconds or a duration such as 90s, 10m or 1h`,
-      exitCodes.usage,
-    );
-  }
-  return Number(match[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(match[2] ?? 's') as 's' | 'm' | 'h'];
 }
 
 /** "5,10,25,50" → [5, 10, 25, 50]. */
@@ -178,6 +167,7 @@ async function drive(
   before?: (target: Target, store: ExperimentStore) => Promise<void>,
 ): Promise<number> {
   const format = parseLogFormat(flags.logFormat);
+  const timeoutSeconds = flags.timeout ? parseDurationSeconds(flags.timeout, '--timeout') : undefined;
   const { target, model, store, me } = await setUp(spec, flags, io);
   const analyse = await analyserFor(spec, io);
   // With --json, stdout carries the result alone and the lines go to stderr.
@@ -198,7 +188,7 @@ async function drive(
         context: flags.context,
         namespace: flags.namespace,
         values: flags.values,
-        ...(flags.timeout ? { timeoutSeconds: parseDuration(flags.timeout, '--timeout') } : {}),
+        ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
         ...(analyse ? { analyse } : {}),
         signal,
         onEvent: (line, fields) =>
@@ -267,7 +257,7 @@ export async function experimentStartCommand(spec: string, flags: StartFlags, io
   const canary = parseVersion(flags.canary, '--canary');
   const steps =
     flags.steps !== undefined ? parseSteps(flags.steps) : [parsePercent(flags.weight ?? '10', '--weight')];
-  const intervalSeconds = parseDuration(flags.stepInterval ?? '10m', '--step-interval');
+  const intervalSeconds = parseDurationSeconds(flags.stepInterval ?? '10m', '--step-interval');
   const analysisUrl = flags.analysis !== undefined ? parseAnalysis(flags.analysis) : undefined;
   const command: ExperimentCommand = {
     kind: 'start',

@@ -10,6 +10,7 @@ import {
   SyncFailedError,
   type Track,
 } from '@catwalk/registry';
+import { parseDuration } from '../duration';
 import { exitCodes, type Io, UserError } from '../io';
 import {
   resolveTarget,
@@ -46,16 +47,6 @@ export function parseLogFormat(text: string | undefined): LogFormat | undefined 
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-/** "10s", "500ms", "1m", or plain seconds. */
-export function parseInterval(text: string, flag = '--interval'): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match || Number(match[1]) <= 0) {
-    throw new UserError(`${flag} '${text}': write a duration such as 10s, 500ms or 1m`, exitCodes.usage);
-  }
-  const unit = match[2] ?? 's';
-  return Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
-}
 
 function parsePort(text: string): number {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
@@ -103,12 +94,12 @@ export async function syncCommand(flags: SyncFlags, io: Io): Promise<number> {
   if (flags.logLevel !== undefined && !LOG_LEVELS.includes(flags.logLevel)) {
     throw new UserError(`--log-level '${flags.logLevel}': use ${LOG_LEVELS.join(', ')}`, exitCodes.usage);
   }
-  const intervalMs = parseInterval(flags.interval ?? '10s');
+  const intervalMs = parseDuration(flags.interval ?? '10s', '--interval');
   const port = flags.port !== undefined ? parsePort(flags.port) : flags.once ? undefined : 9102;
-  const pollDeadlineMs = parseInterval(flags.pollDeadline ?? '10m', '--poll-deadline');
+  const pollDeadlineMs = parseDuration(flags.pollDeadline ?? '10m', '--poll-deadline');
   // Unset, the sidecar picks the longer of 5 minutes and three polls: a fixed 5m default here would call a slow poller stale.
   const staleAfterMs =
-    flags.staleAfter === undefined ? undefined : parseInterval(flags.staleAfter, '--stale-after');
+    flags.staleAfter === undefined ? undefined : parseDuration(flags.staleAfter, '--stale-after');
   const servingUrl =
     flags.servingUrl === undefined
       ? undefined
