@@ -284,6 +284,49 @@ describe('signatures on the command line', () => {
     );
   });
 
+  it('a spec that lists a signature (spec.serving.signatures) has release check it like serving_default', async () => {
+    const uri = freshUri();
+    const tensor = (alias: string, dims: number[]) =>
+      `key: "${alias}" value { name: "${alias}:0" dtype: DT_FLOAT tensor_shape { ${dims.map((d) => `dim { size: ${d} }`).join(' ')} } }`;
+    const withExplain = (output: string) => {
+      const dir = tempDir();
+      const signature = (name: string, out: string) =>
+        `  signature_def { key: "${name}" value { inputs { ${tensor('features', [-1, 3])} } outputs { ${tensor(out, [-1, 1])} } method_name: "tensorflow/serving/predict" } }\n`;
+      fs.writeFileSync(
+        path.join(dir, 'saved_model.pbtxt'),
+        `meta_graphs {\n  meta_info_def { tags: "serve" }\n${signature('serving_default', 'price')}${signature('explain', output)}}\n`,
+      );
+      return dir;
+    };
+    await pushAll(uri, [withExplain('weights'), withExplain('w')]);
+    const dir = tempDir();
+    const spec = (signatures: string) =>
+      [
+        'apiVersion: catwalk/v1',
+        'kind: Model',
+        'metadata: { name: pricing, team: search }',
+        'spec:',
+        `  source: { uri: "${uri}", endpoint: "${endpoint}" }`,
+        `  serving: { versionPolicy: { specific: [1, 2] }${signatures} }`,
+        '',
+      ].join('\n');
+    fs.writeFileSync(path.join(dir, 'listed.yaml'), spec(', signatures: [explain]'));
+    fs.writeFileSync(path.join(dir, 'plain.yaml'), spec(''));
+    const release = (file: string, ...args: string[]) =>
+      catwalk(['release', path.join(dir, file), ...args, '--endpoint', endpoint]);
+    expect((await release('listed.yaml', '--serve', '1', '--label', 'stable=1')).code).toBe(0);
+
+    const refused = await release('listed.yaml', '--serve', '1,2');
+    expect(refused.code).toBe(1);
+    noStack(refused.stderr);
+    expect(refused.stderr).toContain('would break callers of stable version 1:');
+    expect(refused.stderr).toContain('explain: output weights was removed');
+    expect(refused.stderr).toContain('--allow-breaking');
+    // The same release through a spec that does not list explain only checks serving_default.
+    const unlisted = await release('plain.yaml', '--serve', '1,2');
+    expect(unlisted).toMatchObject({ code: 0, stderr: '' });
+  });
+
   it('rollback is not held up by an interface change', async () => {
     const uri = freshUri();
     await pushAll(uri, [v1(), renamed()]);

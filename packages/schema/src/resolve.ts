@@ -104,6 +104,8 @@ export interface ResolvedModel {
     /** The folder TF Serving watches: <modelRoot>/<name>. */
     readonly basePath: string;
     readonly extraArgs: readonly string[];
+    /** Signatures the release check protects besides serving_default; absent when the spec lists none. */
+    readonly signatures?: readonly string[];
   };
   readonly resources: {
     readonly requests: ResolvedQuantities;
@@ -281,6 +283,7 @@ export function resolve(model: ModelSpec): ResolvedModel {
       pollSeconds: serving.pollSeconds ?? defaults.pollSeconds,
       basePath: `${podPaths.modelRoot}/${metadata.name}`,
       extraArgs: [...(serving.extraArgs ?? [])],
+      ...(serving.signatures ? { signatures: [...serving.signatures] } : {}),
     },
     resources: {
       requests,

@@ -189,6 +189,19 @@ export const Serving = Type.Object(
         description: 'Extra tensorflow_model_server flags (--name=value) for flags Catwalk does not manage.',
       }),
     ),
+    signatures: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: '^[^\\s]+$',
+          description: 'A signature name as the SavedModel defines it, e.g. explain (no spaces).',
+        }),
+        {
+          uniqueItems: true,
+          description:
+            'Signatures callers depend on besides serving_default, e.g. [explain]: catwalk release refuses a version that removes or breaks one of them, as it does for serving_default.',
+        },
+      ),
+    ),
   },
   { ...strict, description: 'How TF Serving serves the model.' },
 );

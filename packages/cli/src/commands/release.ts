@@ -117,6 +117,8 @@ async function checkSignatures(
     // No version labelled stable (a model without labels, or stable removed): what is served now is the baseline.
     served,
     to,
+    // Signatures the spec says callers depend on besides serving_default.
+    ...(target.model?.serving.signatures ? { signatureNames: target.model.serving.signatures } : {}),
     allowBreaking,
     versions,
   });
