@@ -23,6 +23,7 @@ const KSM_METRICS = [
   'kubernetes_state.deployment.replicas_available',
   'kubernetes_state.hpa.current_replicas',
   'kubernetes_state.hpa.max_replicas',
+  'kubernetes_state.hpa.min_replicas',
   'kubernetes_state.container.restarts',
   'kubernetes_state.container.status_report.count.terminated',
 ];
@@ -138,6 +139,27 @@ describe('buildDatadog', () => {
     expect(query(60)).toContain('change(max(last_5m),last_10m)');
   });
 
+  it('the HPA monitor triggers at the maximum only for an HPA with room to scale (not a canary pinned at min = max)', () => {
+    const { query } = buildDatadog(exampleModel('pricing')).monitors.find((m) =>
+      m.message.includes('Prometheus alert CatwalkHpaAtMaxReplicas;'),
+    )!;
+    const parsed = parseMonitorQuery(query);
+    const triggers = (values: Record<string, number>) => {
+      // Each metric query stands for its value; the rest is arithmetic.
+      const body = query.slice(query.indexOf('):') + 2);
+      const expression = body.replace(/[a-z0-9_]+:kubernetes_state\.hpa\.([a-z_]+)\{[^}]*\} by \{[^}]*\}/g, (_, m) => {
+        if (!(m in values)) throw new Error(`no value for ${m}`);
+        return String(values[m]);
+      });
+      return Function(`return (${expression.replace(/ (>=|<=|>|<) (-?[0-9.]+)$/, ') $1 $2')}`)() as boolean;
+    };
+    expect(parsed.metrics.map((m) => m.metric)).toContain('kubernetes_state.hpa.min_replicas');
+    expect(triggers({ current_replicas: 8, min_replicas: 2, max_replicas: 8 })).toBe(true);
+    expect(triggers({ current_replicas: 7, min_replicas: 2, max_replicas: 8 })).toBe(false);
+    expect(triggers({ current_replicas: 2, min_replicas: 2, max_replicas: 2 })).toBe(false);
+    expect(triggers({ current_replicas: 1, min_replicas: 1, max_replicas: 1 })).toBe(false);
+  });
+
   it("turns Prometheus' template actions into Datadog's message variables", () => {
     expect(datadogText('pod {{ $labels.pod }} in {{ $labels.namespace }} at {{ $value | humanize }}')).toBe(
       'pod {{pod_name.name}} in {{kube_namespace.name}} at {{value}}',
@@ -186,6 +208,7 @@ describe('the query checker', () => {
     'avg(last_5m):avg:system.cpu.user{*} > 2',
     'sum(last_1h):sum:a.b{model:x,status IN (internal,unknown)} by {kube_namespace}.as_count() / sum:a.b{model:x} by {kube_namespace}.as_count() > 0.0144',
     'change(max(last_5m),last_10m):max:a.b{model:x} by {pod_name} <= 0',
+    'min(last_30m):( max:a.b{model:x} by {h} - max:a.c{model:x} by {h} + 1 ) * ( max:a.c{model:x} by {h} - max:a.d{model:x} by {h} ) >= 1',
   ])('accepts %s', (q) => expect(() => parseMonitorQuery(q)).not.toThrow());
 
   it.each([
@@ -195,6 +218,7 @@ describe('the query checker', () => {
     ['avg(last_5m):avg:a{model=x} > 1', /tag filter/],
     ['avg(last_5m):avg:a{*}', /operator #/],
     ['avg(last_5m):top:a{*} > 1', /space aggregator/],
+    ['avg(last_5m):( avg:a{*} - 1 > 1', /parenthes/],
   ])('refuses %s', (q, message) => {
     expect(() => parseMonitorQuery(q)).toThrow(DatadogQueryError);
     expect(() => parseMonitorQuery(q)).toThrow(message);

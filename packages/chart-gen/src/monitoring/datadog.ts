@@ -270,6 +270,8 @@ export function buildDatadog(model: ResolvedModel, options: DatadogOptions = {})
   };
 
   const m = `model:${name}`;
+  const hpaMetric = (part: string) =>
+    `max:kubernetes_state.hpa.${part}{horizontalpodautoscaler IN (${workloads})} by {kube_namespace,horizontalpodautoscaler}`;
   const staleMinutes = Math.ceil(Math.max(SYNC_STALE_POLLS * model.serving.pollSeconds, 300) / 60);
   const monitors: DatadogMonitor[] = [
     ...BURN_RATE_WINDOWS.map((w) => {
@@ -325,9 +327,18 @@ export function buildDatadog(model: ResolvedModel, options: DatadogOptions = {})
     ),
     monitor(
       'CatwalkHpaAtMaxReplicas',
-      `min(last_30m):max:kubernetes_state.hpa.current_replicas{horizontalpodautoscaler IN (${workloads})} by {kube_namespace,horizontalpodautoscaler} - ` +
-        `max:kubernetes_state.hpa.max_replicas{horizontalpodautoscaler IN (${workloads})} by {kube_namespace,horizontalpodautoscaler} >= 0`,
-      0,
+      // (current - max + 1) * (max - min) is at least 1 only at the maximum of
+      // an HPA with room to scale: a track at a low experiment weight gets
+      // min = max and would otherwise sit at its maximum all along.
+      `min(last_30m):( ${hpaMetric('current_replicas')} - ${hpaMetric('max_replicas')} + 1 ) * ` +
+        `( ${hpaMetric('max_replicas')} - ${hpaMetric('min_replicas')} ) >= 1`,
+      1,
+      {
+        ...alerts.get('CatwalkHpaAtMaxReplicas')!,
+        description:
+          'The autoscaler {{ $labels.horizontalpodautoscaler }} in {{ $labels.namespace }} has run at its maximum ' +
+          'replicas, above its minimum, for 30 minutes: more load does not get more capacity, and latency and errors follow.',
+      },
     ),
     monitor(
       'CatwalkPodOOMKilled',

@@ -345,15 +345,27 @@ export function buildPrometheusRule(model: ResolvedModel, options: RuleOptions =
     }),
     alert({
       alert: 'CatwalkHpaAtMaxReplicas',
+      // At its maximum, with room it was given to scale (a track at a low
+      // experiment weight gets min = max and sits at max all along), and
+      // ScalingLimited true: the controller wanted more pods than max allows.
       expr:
         `kube_horizontalpodautoscaler_status_current_replicas${hpas}\n` +
-        `>= on (namespace, horizontalpodautoscaler) kube_horizontalpodautoscaler_spec_max_replicas${hpas}`,
+        `>= on (namespace, horizontalpodautoscaler) kube_horizontalpodautoscaler_spec_max_replicas${hpas}\n` +
+        `and on (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_max_replicas${hpas}\n` +
+        `  > on (namespace, horizontalpodautoscaler) kube_horizontalpodautoscaler_spec_min_replicas${hpas})\n` +
+        `and on (namespace, horizontalpodautoscaler) kube_horizontalpodautoscaler_status_condition${selector([
+          ...ns,
+          ['horizontalpodautoscaler', '=~', workloads],
+          ['condition', '=', 'ScalingLimited'],
+          ['status', '=', 'true'],
+        ])} == 1`,
       for: '30m',
       severity: 'warning',
       summary: `${name}: {{ $labels.horizontalpodautoscaler }} at its maximum replicas for 30 minutes`,
       description:
         `The autoscaler {{ $labels.horizontalpodautoscaler }} in {{ $labels.namespace }} has run at its maximum of ` +
-        `{{ $value }} pods for 30 minutes: more load would not get more capacity, and latency and errors follow.`,
+        `{{ $value }} pods for 30 minutes and wants more (ScalingLimited): more load does not get more capacity, and ` +
+        'latency and errors follow.',
       runbook:
         'Check the request rate against spec.traffic.expectedPeakRps. Raise spec.scaling.maxReplicas (or the CPU per pod) ' +
         'and regenerate the chart; during an experiment each track gets its weight share of maxReplicas.',

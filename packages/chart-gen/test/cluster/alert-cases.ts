@@ -348,27 +348,41 @@ export function alertCases(model: ResolvedModel): Record<string, { fire: AlertCa
     ],
   };
 
-  const hpa = (current: number) =>
-    [main, canary].flatMap((horizontalpodautoscaler) => [
+  /**
+   * One HPA's series as kube-state-metrics v2 exports them. `limited`: the
+   * ScalingLimited condition is true (the controller wanted more than max).
+   */
+  const hpaSeries = (
+    horizontalpodautoscaler: string,
+    bounds: { current: number; min: number; max: number; limited: boolean },
+  ) => {
+    const hpaLabels = { namespace: NAMESPACE, horizontalpodautoscaler };
+    const flat = (value: number) => `${value}x${steps(40)}`;
+    return [
       {
-        series: seriesText('kube_horizontalpodautoscaler_status_current_replicas', {
-          namespace: NAMESPACE,
-          horizontalpodautoscaler,
-        }),
-        values: `${horizontalpodautoscaler === main ? current : 1}x${steps(40)}`,
+        series: seriesText('kube_horizontalpodautoscaler_status_current_replicas', hpaLabels),
+        values: flat(bounds.current),
       },
-      {
-        series: seriesText('kube_horizontalpodautoscaler_spec_max_replicas', {
-          namespace: NAMESPACE,
-          horizontalpodautoscaler,
+      { series: seriesText('kube_horizontalpodautoscaler_spec_min_replicas', hpaLabels), values: flat(bounds.min) },
+      { series: seriesText('kube_horizontalpodautoscaler_spec_max_replicas', hpaLabels), values: flat(bounds.max) },
+      ...(['true', 'false', 'unknown'] as const).map((status) => ({
+        series: seriesText('kube_horizontalpodautoscaler_status_condition', {
+          ...hpaLabels,
+          condition: 'ScalingLimited',
+          status,
         }),
-        values: `${horizontalpodautoscaler === main ? 8 : 2}x${steps(40)}`,
-      },
-    ]);
+        values: flat((status === 'true') === bounds.limited && status !== 'unknown' ? 1 : 0),
+      })),
+    ];
+  };
+  const hpa = (current: number, limited = current >= 8) => [
+    ...hpaSeries(main, { current, min: 2, max: 8, limited }),
+    ...hpaSeries(canary, { current: 1, min: 1, max: 2, limited: false }),
+  ];
   cases.CatwalkHpaAtMaxReplicas = {
     fire: [
       {
-        name: 'at 8 of 8 for over 30 minutes',
+        name: 'at 8 of 8 for over 30 minutes, wanting more',
         input: hpa(8),
         evalMinutes: 35,
         expected: [labels('warning', { namespace: NAMESPACE, horizontalpodautoscaler: main })],
@@ -377,6 +391,27 @@ export function alertCases(model: ResolvedModel): Record<string, { fire: AlertCa
     quiet: [
       { name: 'at 7 of 8', input: hpa(7), evalMinutes: 35, expected: [] },
       { name: 'at 8 of 8 for 20 minutes', input: hpa(8), evalMinutes: 20, expected: [] },
+      { name: 'at 8 of 8 with just enough (not limited)', input: hpa(8, false), evalMinutes: 35, expected: [] },
+      {
+        // At a low weight the chart pins the canary's bounds (min = max = 2 at
+        // weight 10 of 10 replicas, 1 and 1 at weight 0): at its maximum all along.
+        name: 'a canary at weight 10 with min = max = 2 and the main track below its maximum',
+        input: [
+          ...hpaSeries(main, { current: 5, min: 2, max: 8, limited: false }),
+          ...hpaSeries(canary, { current: 2, min: 2, max: 2, limited: true }),
+        ],
+        evalMinutes: 35,
+        expected: [],
+      },
+      {
+        name: 'a canary at weight 0 with min = max = 1',
+        input: [
+          ...hpaSeries(main, { current: 5, min: 2, max: 8, limited: false }),
+          ...hpaSeries(canary, { current: 1, min: 1, max: 1, limited: true }),
+        ],
+        evalMinutes: 35,
+        expected: [],
+      },
     ],
   };
 

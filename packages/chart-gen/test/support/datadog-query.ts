@@ -77,7 +77,18 @@ export function parseMetricQuery(text: string): MetricQuery {
 
 /** Metric queries joined by arithmetic (+ - * /) and numbers; returns the metric queries. */
 function parseExpression(text: string): MetricQuery[] {
-  const terms = text.split(/ ([-+*/]) /).filter((_, i) => i % 2 === 0);
+  // Grouping parentheses stand apart with spaces: `( a - b ) * c`.
+  let depth = 0;
+  for (const token of text.split(' ')) {
+    if (token === '(') depth++;
+    if (token === ')') depth--;
+    if (depth < 0) throw new DatadogQueryError(`unbalanced parentheses in '${text}'`);
+  }
+  if (depth !== 0) throw new DatadogQueryError(`unbalanced parentheses in '${text}'`);
+  const terms = text
+    .split(/ ([-+*/]) /)
+    .filter((_, i) => i % 2 === 0)
+    .map((term) => term.replace(/^(\( )+/, '').replace(/( \))+$/, ''));
   if (terms.length === 0) throw new DatadogQueryError('empty expression');
   return terms.flatMap((term) => (/^[0-9.]+$/.test(term.trim()) ? [] : [parseMetricQuery(term)]));
 }
