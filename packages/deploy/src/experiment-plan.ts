@@ -4,29 +4,20 @@
 // rerun from scratch continues where the first one stopped, and a command that
 // finds another operator's change in the record stops instead of mixing the two.
 
-/** The experiment record kept in release.json (the registry's ExperimentState). */
-export interface ExperimentRecord {
-  readonly canary: number;
-  readonly stable: number;
-  readonly weight: number;
-  readonly plan: { readonly steps: readonly number[]; readonly intervalSeconds: number };
-  readonly step: number;
-  readonly stepStartedAt?: string;
-  readonly phase: 'starting' | 'running' | 'promoting' | 'aborting';
-  readonly startedAt: string;
-  readonly startedBy: string;
-  readonly autoPromote?: boolean;
-  readonly analysisUrl?: string;
-  readonly analysis?: RecordedVerdict;
-}
+import {
+  type AuditEntry,
+  describeExperiment,
+  type ExperimentChange,
+  type ExperimentRecordView,
+  type ExperimentState,
+  type ExperimentVerdict,
+} from '@catwalk/registry';
 
-export interface RecordedVerdict {
-  readonly at: string;
-  readonly verdict: Verdict['verdict'];
-  readonly reason: string;
-  readonly step: number;
-  readonly tracks?: Readonly<Record<string, unknown>>;
-}
+/** The experiment record kept in release.json: the registry's own type. */
+export type ExperimentRecord = ExperimentState;
+
+/** A look's verdict as the record keeps it. */
+export type RecordedVerdict = ExperimentVerdict;
 
 /** What the analysis between two steps concluded. */
 export interface Verdict {
@@ -36,23 +27,10 @@ export interface Verdict {
 }
 
 /** One line of release.json's audit trail. */
-export interface AuditLine {
-  readonly at: string;
-  readonly by: string;
-  readonly action: string;
-  readonly from: string;
-  readonly to: string;
-  readonly generation: number;
-}
+export type AuditLine = AuditEntry;
 
-/** release.json as the planner needs it. */
-export interface ReleaseView {
-  readonly generation: number;
-  readonly serve: readonly number[];
-  readonly labels: Readonly<Record<string, number>>;
-  readonly experiment?: ExperimentRecord;
-  readonly audit?: readonly AuditLine[];
-}
+/** release.json as the planner needs it (the registry's experimentStore reads it so). */
+export type ReleaseView = ExperimentRecordView;
 
 /** The chart's A/B values (experiment.* in values.yaml) while a test runs. */
 export interface ExperimentValues {
@@ -93,13 +71,7 @@ export type Command =
   | { readonly kind: 'abort'; readonly reason?: string };
 
 /** A change of release.json (compare-and-swap on the generation the plan was made from). */
-export interface RecordChange {
-  readonly state?: { readonly serve: readonly number[]; readonly labels: Readonly<Record<string, number>> };
-  readonly experiment: ExperimentRecord | null;
-  readonly action: string;
-  readonly from: string;
-  readonly to: string;
-}
+export type RecordChange = ExperimentChange;
 
 export type Action =
   | {
@@ -131,9 +103,8 @@ export interface PlanInput {
 
 const weightsText = (weight: number) => `${100 - weight}/${weight}`;
 
-export function describeRecord(e: ExperimentRecord): string {
-  return `canary ${e.canary} vs stable ${e.stable} at ${e.weight}% (${e.phase}, started by ${e.startedBy} at ${e.startedAt})`;
-}
+/** "canary 4 vs stable 3 at 10% (running, started by ana@host at …)", as the registry's conflicts say it. */
+export const describeRecord: (e: ExperimentRecord) => string = describeExperiment;
 
 const ascending = (xs: Iterable<number>) => [...new Set(xs)].sort((a, b) => a - b);
 
