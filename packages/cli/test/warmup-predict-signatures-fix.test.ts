@@ -52,7 +52,7 @@ async function warmupShape(x: unknown): Promise<number[] | undefined> {
   }
   const [log] = readWarmupFile(bytes);
   if (log?.logType.case !== 'predictLog') throw new Error('expected a predict log');
-  return decodeTensor(log.logType.value.request!.inputs.x!).shape;
+  return [...decodeTensor(log.logType.value.request!.inputs.x!).shape];
 }
 
 describe('predict and push --warmup take inputs in the same form', () => {
