@@ -173,7 +173,10 @@ export async function runExperiment(
   const pollMs = options.pollMs ?? 2000;
   const timeoutSeconds = options.timeoutSeconds ?? 600;
   const report = options.onEvent ?? (() => undefined);
-  const fieldsOf = (release: ReleaseView, extra: Partial<ExperimentEventFields> = {}): ExperimentEventFields => {
+  const fieldsOf = (
+    release: ReleaseView,
+    extra: Partial<ExperimentEventFields> = {},
+  ): ExperimentEventFields => {
     const e = release.experiment;
     const stable = e?.stable ?? release.labels.stable;
     return {

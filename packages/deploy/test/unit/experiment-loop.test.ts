@@ -294,6 +294,10 @@ describe('the lines a command reports', () => {
       weight: 0,
       track: 'canary',
     });
-    expect(find(/weights main\/canary 50\/50/)?.fields).toMatchObject({ generation: 5, canary: 4, weight: 50 });
+    expect(find(/weights main\/canary 50\/50/)?.fields).toMatchObject({
+      generation: 5,
+      canary: 4,
+      weight: 50,
+    });
   });
 });
