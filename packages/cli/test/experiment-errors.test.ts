@@ -167,3 +167,12 @@ it('an API server that cannot be reached is named as the cluster, not as S3, wit
   expect(r.stderr).not.toMatch(/S3:/);
   expect(await release()).toEqual(before);
 });
+
+it('status with an API server that cannot be reached names the cluster, not S3', async () => {
+  const { spec } = await model('exp-status');
+  const r = await catwalk(['experiment', 'status', spec, '--kubeconfig', await deadCluster()]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/^catwalk: pricing: the Kubernetes cluster .*127\.0\.0\.1.*--kubeconfig/m);
+  noStack(r.stderr);
+  expect(r.stderr).not.toMatch(/S3:/);
+});

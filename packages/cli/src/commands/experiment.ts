@@ -217,21 +217,26 @@ async function drive(
     if (!flags.json) io.stdout.write(`✓ ${model.name}: ${outcome.message}\n`);
     return exitCodes.ok;
   } catch (error) {
-    if (
-      error instanceof ExperimentRefusedError ||
-      error instanceof ExperimentStuckError ||
-      error instanceof KubeconfigError
-    ) {
-      throw new UserError(`${model.name}: ${error.message}`, exitCodes.invalid);
-    }
-    if (error instanceof UserError) throw error;
-    if (error instanceof PrometheusQueryError) throw prometheusError(error);
-    throw new UserError(
-      `${model.name}: the Kubernetes cluster or helm failed: ${firstLine(error)}. ` +
-        'Check --kubeconfig, --context and that the cluster answers, then run the same command again: it continues from where it stopped.',
-      exitCodes.invalid,
-    );
+    throw asUserError(error, model.name);
   }
+}
+
+/** What stops a command, as one line: refusals and timeouts as they are, S3 already named, the rest as the cluster's. */
+function asUserError(error: unknown, model: string): unknown {
+  if (
+    error instanceof ExperimentRefusedError ||
+    error instanceof ExperimentStuckError ||
+    error instanceof KubeconfigError
+  ) {
+    return new UserError(`${model}: ${error.message}`, exitCodes.invalid);
+  }
+  if (error instanceof UserError) return error;
+  if (error instanceof PrometheusQueryError) return prometheusError(error);
+  return new UserError(
+    `${model}: the Kubernetes cluster or helm failed: ${firstLine(error)}. ` +
+      'Check --kubeconfig, --context and that the cluster answers, then run the same command again: it continues from where it stopped.',
+    exitCodes.invalid,
+  );
 }
 
 const firstLine = (error: unknown) =>
@@ -300,22 +305,15 @@ export async function experimentStartCommand(spec: string, flags: StartFlags, io
 }
 
 export async function experimentStatusCommand(spec: string, flags: ExperimentFlags, io: Io): Promise<number> {
-  const { target, model, store } = await setUp(spec, flags, io);
-  const status = await withRegistryErrors(
-    () =>
-      experimentStatus({
-        model,
-        store,
-        kubeconfig: flags.kubeconfig,
-        context: flags.context,
-        namespace: flags.namespace,
-      }),
-    target,
-  ).catch((error: unknown) => {
-    if (error instanceof ExperimentRefusedError || error instanceof KubeconfigError) {
-      throw new UserError(`${model.name}: ${error.message}`, exitCodes.invalid);
-    }
-    throw error;
+  const { model, store } = await setUp(spec, flags, io);
+  const status = await experimentStatus({
+    model,
+    store,
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+    namespace: flags.namespace,
+  }).catch((error: unknown) => {
+    throw asUserError(error, model.name);
   });
   io.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : formatExperimentStatus(status));
   return exitCodes.ok;
