@@ -9,7 +9,7 @@ import { helmFiles } from './generated/templates';
 import { pushPolicy, servingPolicy } from './iam';
 import { buildDashboard } from './monitoring/dashboard';
 import { buildDatadog } from './monitoring/datadog';
-import { buildPrometheusRule } from './monitoring/rules';
+import { buildPrometheusRule, SYNC_TIMING_PLACEHOLDERS } from './monitoring/rules';
 import { escapeUnsafeYaml, hasUnsafeYaml, renderText } from './text';
 import { CATWALK_VERSION, type ChartOptions, chartValues, VALUE_DOCS } from './values';
 import { valuesJsonSchema } from './values-schema';
@@ -166,12 +166,14 @@ function ciValueSets(model: ResolvedModel): ChartFile[] {
 
 /**
  * Placeholders the PrometheusRule template replaces with what only helm
- * knows: the release's namespace and its Deployments' names.
+ * knows: the release's namespace, its Deployments' names and the thresholds
+ * that follow sync.intervalSeconds.
  */
 export const RULE_PLACEHOLDERS = {
   namespace: '__CATWALK_NAMESPACE__',
   workload: '__CATWALK_MAIN__',
   canaryWorkload: '__CATWALK_CANARY__',
+  syncTimings: SYNC_TIMING_PLACEHOLDERS,
 } as const;
 
 /** Data files of the monitoring templates, read with .Files.Get (helm does not render them). */

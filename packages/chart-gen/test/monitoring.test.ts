@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { createMetrics } from '../../registry/src/sidecar';
 import { generateChart } from '../src';
 import { buildDashboard } from '../src/monitoring/dashboard';
+import { buildPrometheusRule } from '../src/monitoring/rules';
 import { DATADOG_SYNC_METRICS, DATADOG_TF_SERVING_METRICS } from '../src/monitoring/datadog-metrics';
 import { chartDir, exampleModel, helm, type K8sObject } from './support/helm';
 import { named, ofKind, renderWith, valuesFile } from './support/value-sets';
@@ -61,6 +62,29 @@ describe('PrometheusRule', () => {
     const restarts = rule!.spec.groups[1].rules.find((r: any) => r.alert === 'CatwalkPodRestarting');
     expect(restarts.expr).toContain('pod=~"(prod-pricing|prod-pricing-canary)-[a-z0-9]+-[a-z0-9]+"');
   });
+
+  it.each([2, 7, 10, 60, 600, 3600])(
+    'with sync.intervalSeconds=%i set at install, the poll thresholds and texts are those of a spec polling that often',
+    (intervalSeconds) => {
+      const [rule] = ofKind(renderWith(pricing, { sync: { intervalSeconds } }, api), 'PrometheusRule');
+      const model = exampleModel('pricing');
+      const expected = buildPrometheusRule(
+        { ...model, serving: { ...model.serving, pollSeconds: intervalSeconds } },
+        { namespace: 'default', workload: 'pricing', canaryWorkload: 'pricing-canary' },
+      );
+      for (const name of ['CatwalkSyncStale', 'CatwalkPodsDisagreeOnRelease', 'CatwalkReleaseNotApplied']) {
+        const rendered = rule!.spec.groups[1].rules.find((r: any) => r.alert === name);
+        const want = expected.alerts.find((a) => a.alert === name)!;
+        expect({ name, expr: rendered.expr, for: rendered.for, annotations: rendered.annotations }).toEqual({
+          name,
+          expr: want.expr,
+          for: want.for,
+          annotations: want.annotations,
+        });
+      }
+      expect(JSON.stringify(rule!.spec)).not.toContain('__CATWALK_');
+    },
+  );
 
   it('keeps the alert texts as Prometheus templates (helm does not render them)', () => {
     const [rule] = ofKind(renderWith(pricing, {}, api), 'PrometheusRule');

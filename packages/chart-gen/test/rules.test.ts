@@ -186,6 +186,42 @@ describe('buildPrometheusRule', () => {
     },
   );
 
+  it.each([2, 5, 7, 10, 60, 600])(
+    'at %i s per poll, the stale and disagree texts state the time and the polls the expressions wait',
+    (pollSeconds) => {
+      const model = modelWith({ serving: { pollSeconds } });
+      const seconds = (duration: string) => {
+        const [, n, unit] = /^([0-9]+)([smh])$/.exec(duration)!;
+        return Number(n) * { s: 1, m: 60, h: 3600 }[unit as 's' | 'm' | 'h'];
+      };
+      const stale = alertNamed(model, 'CatwalkSyncStale');
+      const staleSeconds = Number(/ > ([0-9]+)$/.exec(stale.expr)![1]);
+      const staleText =
+        /is over ([0-9]+[smh]) old \(([0-9]+) full polls at ([0-9]+) s per poll; the alert waits at least ([0-9]+) polls and at least ([0-9]+[smh])\)/.exec(
+          stale.description,
+        );
+      expect(staleText).not.toBeNull();
+      const [, age, polls, poll, minPolls, minAge] = staleText!;
+      expect(seconds(age!)).toBe(staleSeconds);
+      expect(Number(poll)).toBe(pollSeconds);
+      expect(Number(polls)).toBe(Math.floor(staleSeconds / pollSeconds));
+      expect(staleSeconds).toBe(Math.max(Number(minPolls) * pollSeconds, seconds(minAge!)));
+      expect(stale.summary).toContain(`no good sync for ${age}`);
+
+      const disagree = alertNamed(model, 'CatwalkPodsDisagreeOnRelease');
+      const disagreeText =
+        /^For over ([0-9]+[smh]) \(([0-9]+) full polls at ([0-9]+) s per poll; the alert waits at least ([0-9]+) polls and at least ([0-9]+[smh])\)/.exec(
+          disagree.description,
+        );
+      expect(disagreeText).not.toBeNull();
+      const [, window, dPolls, dPoll, dMinPolls, dMinWindow] = disagreeText!;
+      expect(window).toBe(disagree.for);
+      expect(Number(dPoll)).toBe(pollSeconds);
+      expect(Number(dPolls)).toBe(Math.floor(seconds(window!) / pollSeconds));
+      expect(seconds(window!)).toBe(Math.max(Number(dMinPolls) * pollSeconds, seconds(dMinWindow!)));
+    },
+  );
+
   it('selects the namespace and the workloads it is given (the chart passes the release)', () => {
     const { recordingRules, alerts } = buildPrometheusRule(modelWith(), {
       namespace: 'ml',

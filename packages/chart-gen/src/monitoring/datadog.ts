@@ -26,7 +26,7 @@ import {
   errorBudget,
   promNumber,
   SERVER_ERROR_CODES,
-  SYNC_STALE_POLLS,
+  syncTimings,
 } from './rules';
 
 export interface DatadogMonitor {
@@ -272,7 +272,7 @@ export function buildDatadog(model: ResolvedModel, options: DatadogOptions = {})
   const m = `model:${name}`;
   const hpaMetric = (part: string) =>
     `max:kubernetes_state.hpa.${part}{horizontalpodautoscaler IN (${workloads})} by {kube_namespace,horizontalpodautoscaler}`;
-  const staleMinutes = Math.ceil(Math.max(SYNC_STALE_POLLS * model.serving.pollSeconds, 300) / 60);
+  const staleMinutes = Math.ceil(Number(syncTimings(model.serving.pollSeconds).staleSeconds) / 60);
   const monitors: DatadogMonitor[] = [
     ...BURN_RATE_WINDOWS.map((w) => {
       const threshold = Number(promNumber(w.factor * budget));

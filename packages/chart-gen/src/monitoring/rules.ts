@@ -66,6 +66,27 @@ export interface RuleOptions {
   readonly workload?: string;
   /** Name of the canary Deployment and its HPA. @default <workload>-canary */
   readonly canaryWorkload?: string;
+  /**
+   * Thresholds that follow the sidecars' poll interval, as text. The chart
+   * passes placeholders, filled in at install from sync.intervalSeconds,
+   * which may differ from the spec's. @default syncTimings(spec.serving.pollSeconds)
+   */
+  readonly syncTimings?: SyncTimings;
+}
+
+/** Thresholds and their wording derived from the seconds between polls, each as the text rules hold. */
+export interface SyncTimings {
+  readonly pollSeconds: string;
+  /** Age of the last good sync the stale alert fires above, in seconds. */
+  readonly staleSeconds: string;
+  /** The same as a Prometheus duration: also how long a pod may lag the newest release. */
+  readonly staleFor: string;
+  /** Whole polls within staleSeconds. */
+  readonly stalePolls: string;
+  /** How long pods of a track may disagree on the release (a Prometheus duration). */
+  readonly disagreeFor: string;
+  /** Whole polls within disagreeFor. */
+  readonly disagreePolls: string;
 }
 
 /** Labels the chart's ServiceMonitor copies from the Services onto every scraped series. */
@@ -121,6 +142,35 @@ export const SYNC_STALE_POLLS = 10;
 /** Polls pods of one track may disagree on the release before the alert (and at least a minute). */
 export const DISAGREE_POLLS = 3;
 
+/** Least age of the last good sync before the stale alert, whatever the poll interval. */
+export const SYNC_STALE_MIN_SECONDS = 300;
+/** Least time pods of one track may disagree before the alert. */
+export const DISAGREE_MIN_SECONDS = 60;
+
+/** The poll-derived thresholds for polls every `pollSeconds`. templates/prometheusrule.yaml computes the same at install. */
+export function syncTimings(pollSeconds: number): SyncTimings {
+  const stale = Math.max(SYNC_STALE_POLLS * pollSeconds, SYNC_STALE_MIN_SECONDS);
+  const disagree = Math.max(DISAGREE_POLLS * pollSeconds, DISAGREE_MIN_SECONDS);
+  return {
+    pollSeconds: String(pollSeconds),
+    staleSeconds: String(stale),
+    staleFor: promDuration(stale),
+    stalePolls: String(Math.floor(stale / pollSeconds)),
+    disagreeFor: promDuration(disagree),
+    disagreePolls: String(Math.floor(disagree / pollSeconds)),
+  };
+}
+
+/** Placeholders the chart's PrometheusRule template fills in from sync.intervalSeconds. */
+export const SYNC_TIMING_PLACEHOLDERS: SyncTimings = {
+  pollSeconds: '__CATWALK_POLL_SECONDS__',
+  staleSeconds: '__CATWALK_STALE_SECONDS__',
+  staleFor: '__CATWALK_STALE_FOR__',
+  stalePolls: '__CATWALK_STALE_POLLS__',
+  disagreeFor: '__CATWALK_DISAGREE_FOR__',
+  disagreePolls: '__CATWALK_DISAGREE_POLLS__',
+};
+
 const TF_REQUESTS = ':tensorflow:serving:request_count';
 const TF_LATENCY_BUCKETS = ':tensorflow:serving:request_latency_bucket';
 
@@ -156,10 +206,10 @@ export function buildPrometheusRule(model: ResolvedModel, options: RuleOptions =
   const slo = model.monitoring.slo;
   const budget = errorBudget(slo.availability);
   const p99Seconds = slo.p99LatencyMs / 1000;
-  const poll = model.serving.pollSeconds;
-  const staleSeconds = Math.max(SYNC_STALE_POLLS * poll, 300);
-  const disagreeFor = promDuration(Math.max(DISAGREE_POLLS * poll, 60));
-  const behindFor = promDuration(staleSeconds);
+  const timing = options.syncTimings ?? syncTimings(model.serving.pollSeconds);
+  const poll = timing.pollSeconds;
+  const disagreeFor = timing.disagreeFor;
+  const behindFor = timing.staleFor;
 
   const tf = (extra: ReadonlyArray<readonly [string, string, string]> = []) =>
     selector([['model_name', '=', name], ...ns, ...extra]);
@@ -286,7 +336,9 @@ export function buildPrometheusRule(model: ResolvedModel, options: RuleOptions =
       severity: 'warning',
       summary: `${name}: pods of track {{ $labels.catwalk_dev_track }} serve different releases`,
       description:
-        `For over ${DISAGREE_POLLS} polls (${disagreeFor}) the pods of ${name}'s {{ $labels.catwalk_dev_track }} track in ` +
+        `For over ${disagreeFor} (${timing.disagreePolls} full polls at ${poll} s per poll; the alert waits at least ` +
+        `${DISAGREE_POLLS} polls and at least ${promDuration(DISAGREE_MIN_SECONDS)}) the pods of ${name}'s ` +
+        '{{ $labels.catwalk_dev_track }} track in ' +
         '{{ $labels.namespace }} have applied different release generations, so the same request may be answered by ' +
         'different model versions.',
       runbook:
@@ -312,13 +364,14 @@ export function buildPrometheusRule(model: ResolvedModel, options: RuleOptions =
     }),
     alert({
       alert: 'CatwalkSyncStale',
-      expr: `time() - catwalk_sync_last_success_timestamp_seconds${sync} > ${staleSeconds}`,
+      expr: `time() - catwalk_sync_last_success_timestamp_seconds${sync} > ${timing.staleSeconds}`,
       for: '1m',
       severity: 'warning',
-      summary: `${name}: sync sidecar of {{ $labels.pod }} has had no good sync for ${promDuration(staleSeconds)}`,
+      summary: `${name}: sync sidecar of {{ $labels.pod }} has had no good sync for ${timing.staleFor}`,
       description:
-        `The last good sync of pod {{ $labels.pod }} is over ${SYNC_STALE_POLLS} polls old (${promDuration(staleSeconds)} at ` +
-        `${poll} s per poll). The pod keeps serving what it has, but releases and rollbacks do not reach it.`,
+        `The last good sync of pod {{ $labels.pod }} is over ${timing.staleFor} old (${timing.stalePolls} full polls at ` +
+        `${poll} s per poll; the alert waits at least ${SYNC_STALE_POLLS} polls and at least ` +
+        `${promDuration(SYNC_STALE_MIN_SECONDS)}). The pod keeps serving what it has, but releases and rollbacks do not reach it.`,
       runbook:
         'kubectl logs {{ $labels.pod }} -c model-sync shows each failed poll and its cause: S3 credentials (IRSA role, ' +
         'Pod Identity), the bucket policy, the network policy, or the S3 endpoint. catwalk status <spec> shows the last ' +

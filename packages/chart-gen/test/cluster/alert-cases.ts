@@ -42,7 +42,11 @@ const durationMinutes = (d: string) => {
 };
 
 /** Every alert's cases: at least one that fires and one that must not. */
-export function alertCases(model: ResolvedModel): Record<string, { fire: AlertCase[]; quiet: AlertCase[] }> {
+export function alertCases(
+  model: ResolvedModel,
+  /** The sidecars' poll interval the chart was installed with (sync.intervalSeconds). @default the spec's */
+  installed: { readonly pollSeconds?: number } = {},
+): Record<string, { fire: AlertCase[]; quiet: AlertCase[] }> {
   const name = model.name;
   const main = name;
   const canary = `${name}-canary`;
@@ -206,7 +210,7 @@ export function alertCases(model: ResolvedModel): Record<string, { fire: AlertCa
   };
 
   // Release generations the sidecars applied.
-  const poll = model.serving.pollSeconds;
+  const poll = installed.pollSeconds ?? model.serving.pollSeconds;
   const disagreeMinutes = Math.max(DISAGREE_POLLS * poll, 60) / 60;
   const behindMinutes = Math.max(SYNC_STALE_POLLS * poll, 300) / 60;
   const generations = (
@@ -247,6 +251,21 @@ export function alertCases(model: ResolvedModel): Record<string, { fire: AlertCa
         evalMinutes: disagreeEval,
         expected: [],
       },
+      {
+        name: `a pod one generation behind for less than ${DISAGREE_POLLS} polls of ${poll} s`,
+        input: [
+          {
+            series: seriesText('catwalk_sync_release_generation', syncLabels('main', 1)),
+            values: `4x${steps(5) - 1} 5x${steps(disagreeMinutes + 2)}`,
+          },
+          {
+            series: seriesText('catwalk_sync_release_generation', syncLabels('main', 2)),
+            values: `4x${steps(disagreeMinutes + 8)}`,
+          },
+        ],
+        evalMinutes: 5 + disagreeMinutes - 0.5,
+        expected: [],
+      },
     ],
   };
   const behindEval = behindMinutes + 3;
@@ -284,6 +303,10 @@ export function alertCases(model: ResolvedModel): Record<string, { fire: AlertCa
   // The sidecar's last good sync, as a Unix time.
   const staleSeconds = Math.max(SYNC_STALE_POLLS * poll, 300);
   const staleEval = staleSeconds / 60 + 3;
+  /** A sample time after staleEval, as long after a sync as the steps allow. */
+  const lateInPoll =
+    Math.ceil((Math.ceil((staleEval * 60) / poll) * poll + Math.max(poll - STEP_SECONDS, 0)) / STEP_SECONDS) *
+    STEP_SECONDS;
   const lastSuccess = (advancing: boolean) => [
     {
       series: seriesText('catwalk_sync_last_success_timestamp_seconds', syncLabels('main', 1)),
@@ -302,6 +325,22 @@ export function alertCases(model: ResolvedModel): Record<string, { fire: AlertCa
     ],
     quiet: [
       { name: 'a good sync every poll', input: lastSuccess(true), evalMinutes: staleEval, expected: [] },
+      {
+        // Late in a poll: the last good sync is almost one poll old, as it is
+        // just before every sync when polls are longer than a sample step.
+        name: `a good sync every ${poll} s, looked at just before the next`,
+        input: [
+          {
+            series: seriesText('catwalk_sync_last_success_timestamp_seconds', syncLabels('main', 1)),
+            values: Array.from(
+              { length: steps(lateInPoll / 60 + 2) + 1 },
+              (_, i) => Math.floor((i * STEP_SECONDS) / poll) * poll,
+            ).join(' '),
+          },
+        ],
+        evalMinutes: lateInPoll / 60,
+        expected: [],
+      },
     ],
   };
 

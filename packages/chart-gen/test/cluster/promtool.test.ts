@@ -24,12 +24,13 @@ function run(args: string[], cwd: string) {
 }
 
 /** The rule groups of the PrometheusRule `helm template` renders for the model in namespace ml. */
-function renderedGroups(chart: string): unknown[] {
+function renderedGroups(chart: string, extra: string[] = []): unknown[] {
   const objects: K8sObject[] = render(chart, [
     '--namespace',
     NAMESPACE,
     '--api-versions',
     'monitoring.coreos.com/v1',
+    ...extra,
   ]);
   const rules = objects.filter((o) => o.kind === 'PrometheusRule');
   expect(rules).toHaveLength(1);
@@ -83,6 +84,28 @@ describe.each(exampleModels().map((m) => [m.name, m] as const))('%s', (name, mod
       stringify(promtoolTestFile('unit-rules.yaml', alert, alertCases(model)[alert]!, groupNames)),
     );
     const result = run(['test', 'rules', file], dir);
+    expect(result.output).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+  });
+
+  it.each([
+    ['CatwalkSyncStale', 600],
+    ['CatwalkPodsDisagreeOnRelease', 600],
+    ['CatwalkReleaseNotApplied', 600],
+    ['CatwalkSyncStale', 2],
+  ])('promtool test rules: %s follows sync.intervalSeconds=%i set at install', (alert, pollSeconds) => {
+    const installed = path.join(dir, `installed-${pollSeconds}`);
+    fs.mkdirSync(installed, { recursive: true });
+    const rendered = renderedGroups(chartDir(model), ['--set', `sync.intervalSeconds=${pollSeconds}`]);
+    fs.writeFileSync(path.join(installed, 'unit-rules.yaml'), stringify({ groups: withoutAnnotations(rendered) }));
+    const file = `test-${alert}.yaml`;
+    fs.writeFileSync(
+      path.join(installed, file),
+      stringify(
+        promtoolTestFile('unit-rules.yaml', alert, alertCases(model, { pollSeconds })[alert]!, groupNames),
+      ),
+    );
+    const result = run(['test', 'rules', file], installed);
     expect(result.output).toContain('SUCCESS');
     expect(result.status).toBe(0);
   });
