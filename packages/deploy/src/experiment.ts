@@ -277,7 +277,10 @@ export async function runExperiment(
       });
       verdict = undefined;
       const say = (line: string) => report(line, fieldsOf(release, eventExtra(action, observed.applied)));
-      if (action.say !== lastSaid && action.kind !== 'done' && action.kind !== 'refuse') say(action.say);
+      // done, refuse and a closing write end the command: their words are its outcome, printed once by the caller.
+      const closing = action.kind === 'write' && action.ends !== undefined;
+      if (action.say !== lastSaid && action.kind !== 'done' && action.kind !== 'refuse' && !closing)
+        say(action.say);
       lastSaid = action.say;
       if (action.kind !== 'wait') waitingSince = undefined;
       switch (action.kind) {

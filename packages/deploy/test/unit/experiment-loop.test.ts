@@ -299,5 +299,21 @@ describe('the lines a command reports', () => {
       canary: 4,
       weight: 50,
     });
+    // The closing write's line is the outcome's message, which the caller prints once; not twice.
+    const abortLines: string[] = [];
+    const aborted = await runExperiment(
+      { kind: 'abort' },
+      {
+        model,
+        me: 'ana@laptop',
+        pollMs: 1,
+        store: record.store('ana@laptop'),
+        cluster: modelledCluster().clusterFor('ana'),
+        onEvent: (line) => abortLines.push(line),
+      },
+    );
+    expect(aborted.message).toMatch(/^aborted; version 3 stayed stable throughout/);
+    expect(abortLines).not.toContain(aborted.message);
+    expect(abortLines[0]).toMatch(/aborting: canary weight to 0/);
   });
 });
