@@ -17,6 +17,14 @@ const Quantity = (description: string) =>
     minimum: 0,
     description,
   });
+/**
+ * A switch that is on, off, or on where helm sees the API it needs. One enum,
+ * so a bad value is told the three choices (a union reports only its last branch).
+ */
+const TriState = Type.Unsafe<boolean | 'auto'>({
+  enum: [true, false, 'auto'],
+  description: 'true, false or auto (on where the cluster serves the API).',
+});
 const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 const AnyList = (description: string) =>
   Type.Array(Type.Record(Type.String(), Type.Unknown()), { description });
@@ -236,9 +244,7 @@ export const ValuesSchema = Type.Object(
         path: Type.String({ pattern: '^/[^\\s]*$' }),
         serviceMonitor: Type.Object(
           {
-            enabled: Type.Union([Type.Boolean(), Type.Literal('auto')], {
-              description: 'true, false or auto.',
-            }),
+            enabled: TriState,
             interval: Type.String({ pattern: '^[0-9]+(ms|s|m|h)$' }),
             labels: StringMap('ServiceMonitor labels.'),
           },
@@ -259,9 +265,7 @@ export const ValuesSchema = Type.Object(
       {
         prometheusRule: Type.Object(
           {
-            enabled: Type.Union([Type.Boolean(), Type.Literal('auto')], {
-              description: 'true, false or auto.',
-            }),
+            enabled: TriState,
             labels: StringMap('PrometheusRule labels (the ruleSelector of the Prometheus Operator).'),
           },
           strict,

@@ -94,6 +94,19 @@ describe('PrometheusRule', () => {
     expect(stale.labels).toEqual({ severity: 'warning', model: 'pricing', team: 'marketplace' });
   });
 
+  it.each(['monitoring.prometheusRule.enabled', 'metrics.serviceMonitor.enabled'])(
+    'a bad %s says the choices are true, false or auto',
+    (key) => {
+      const result = helm(['template', 'pricing', pricing, '--set', `${key}=maybe`]);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(`/${key.replaceAll('.', '/')}`);
+      expect(result.stderr).toMatch(/true.*false.*auto/);
+      expect(result.stderr).not.toContain("value must be 'auto'");
+      for (const value of ['true', 'false', 'auto'])
+        expect(helm(['template', 'pricing', pricing, '--set', `${key}=${value}`]).status).toBe(0);
+    },
+  );
+
   it('a bad switch fails at install, naming the value', () => {
     const result = helm([
       'template',
