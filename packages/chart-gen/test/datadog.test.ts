@@ -104,6 +104,24 @@ describe.each(exampleModels().map((m) => [m.name, m] as const))('%s', (name, mod
     }
   });
 
+  it('names and describes each monitor by the windows its query reads', () => {
+    for (const monitor of monitors) {
+      const parsed = parseMonitorQuery(monitor.query);
+      const windows = [parsed.window, parsed.timeshift].filter(Boolean).map((w) => w!.replace(/^last_/, ''));
+      const named = [
+        ...`${monitor.name} ${monitor.message.split('\n\nRunbook:')[0]}`.matchAll(
+          /\b(?:last |\()([0-9]+[mhd])\b/g,
+        ),
+      ];
+      for (const [, window] of named)
+        expect([monitor.name, window, windows]).toEqual([
+          monitor.name,
+          window,
+          expect.arrayContaining([window]),
+        ]);
+    }
+  });
+
   it('watches the signals of the Prometheus alerts', () => {
     const alerts = buildPrometheusRule(model).alerts.map((a) => a.alert);
     const mirrored = monitors.map((m) => /Prometheus alert ([A-Za-z0-9]+)/.exec(m.message)![1]);
@@ -147,10 +165,13 @@ describe('buildDatadog', () => {
     const triggers = (values: Record<string, number>) => {
       // Each metric query stands for its value; the rest is arithmetic.
       const body = query.slice(query.indexOf('):') + 2);
-      const expression = body.replace(/[a-z0-9_]+:kubernetes_state\.hpa\.([a-z_]+)\{[^}]*\} by \{[^}]*\}/g, (_, m) => {
-        if (!(m in values)) throw new Error(`no value for ${m}`);
-        return String(values[m]);
-      });
+      const expression = body.replace(
+        /[a-z0-9_]+:kubernetes_state\.hpa\.([a-z_]+)\{[^}]*\} by \{[^}]*\}/g,
+        (_, m) => {
+          if (!(m in values)) throw new Error(`no value for ${m}`);
+          return String(values[m]);
+        },
+      );
       return Function(`return (${expression.replace(/ (>=|<=|>|<) (-?[0-9.]+)$/, ') $1 $2')}`)() as boolean;
     };
     expect(parsed.metrics.map((m) => m.metric)).toContain('kubernetes_state.hpa.min_replicas');

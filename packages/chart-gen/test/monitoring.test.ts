@@ -6,8 +6,8 @@ import { parseAllDocuments } from 'yaml';
 import { createMetrics } from '../../registry/src/sidecar';
 import { generateChart } from '../src';
 import { buildDashboard } from '../src/monitoring/dashboard';
-import { buildPrometheusRule } from '../src/monitoring/rules';
 import { DATADOG_SYNC_METRICS, DATADOG_TF_SERVING_METRICS } from '../src/monitoring/datadog-metrics';
+import { buildPrometheusRule } from '../src/monitoring/rules';
 import { chartDir, exampleModel, helm, type K8sObject } from './support/helm';
 import { named, ofKind, renderWith, valuesFile } from './support/value-sets';
 

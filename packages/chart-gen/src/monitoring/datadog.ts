@@ -281,6 +281,15 @@ export function buildDatadog(model: ResolvedModel, options: DatadogOptions = {})
         `sum(last_${w.long}):sum:${REQUESTS}{${m},${SERVER_ERRORS}} by {kube_namespace}.as_count() / ` +
           `sum:${REQUESTS}{${m}} by {kube_namespace}.as_count() > ${threshold}`,
         threshold,
+        // One window per metric monitor: the text names only the window the query reads.
+        {
+          ...alerts.get(w.alert)!,
+          summary: `${name}: error budget burning ${w.factor}x too fast over the last ${w.long}`,
+          description:
+            `{{ $value | humanizePercentage }} of ${name}'s requests in {{ $labels.namespace }} failed with a server ` +
+            `error over the last ${w.long}: over ${w.factor}x the rate a ${promNumber(slo.availability)}% availability ` +
+            `target allows, which spends the 30-day error budget in ${promNumber(30 / w.factor)} days.`,
+        },
       );
     }),
     monitor(

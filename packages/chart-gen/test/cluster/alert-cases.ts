@@ -402,8 +402,14 @@ export function alertCases(
         series: seriesText('kube_horizontalpodautoscaler_status_current_replicas', hpaLabels),
         values: flat(bounds.current),
       },
-      { series: seriesText('kube_horizontalpodautoscaler_spec_min_replicas', hpaLabels), values: flat(bounds.min) },
-      { series: seriesText('kube_horizontalpodautoscaler_spec_max_replicas', hpaLabels), values: flat(bounds.max) },
+      {
+        series: seriesText('kube_horizontalpodautoscaler_spec_min_replicas', hpaLabels),
+        values: flat(bounds.min),
+      },
+      {
+        series: seriesText('kube_horizontalpodautoscaler_spec_max_replicas', hpaLabels),
+        values: flat(bounds.max),
+      },
       ...(['true', 'false', 'unknown'] as const).map((status) => ({
         series: seriesText('kube_horizontalpodautoscaler_status_condition', {
           ...hpaLabels,
@@ -430,7 +436,12 @@ export function alertCases(
     quiet: [
       { name: 'at 7 of 8', input: hpa(7), evalMinutes: 35, expected: [] },
       { name: 'at 8 of 8 for 20 minutes', input: hpa(8), evalMinutes: 20, expected: [] },
-      { name: 'at 8 of 8 with just enough (not limited)', input: hpa(8, false), evalMinutes: 35, expected: [] },
+      {
+        name: 'at 8 of 8 with just enough (not limited)',
+        input: hpa(8, false),
+        evalMinutes: 35,
+        expected: [],
+      },
       {
         // At a low weight the chart pins the canary's bounds (min = max = 2 at
         // weight 10 of 10 replicas, 1 and 1 at weight 0): at its maximum all along.

@@ -97,7 +97,10 @@ describe.each(exampleModels().map((m) => [m.name, m] as const))('%s', (name, mod
     const installed = path.join(dir, `installed-${pollSeconds}`);
     fs.mkdirSync(installed, { recursive: true });
     const rendered = renderedGroups(chartDir(model), ['--set', `sync.intervalSeconds=${pollSeconds}`]);
-    fs.writeFileSync(path.join(installed, 'unit-rules.yaml'), stringify({ groups: withoutAnnotations(rendered) }));
+    fs.writeFileSync(
+      path.join(installed, 'unit-rules.yaml'),
+      stringify({ groups: withoutAnnotations(rendered) }),
+    );
     const file = `test-${alert}.yaml`;
     fs.writeFileSync(
       path.join(installed, file),
