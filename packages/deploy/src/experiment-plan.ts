@@ -572,3 +572,18 @@ export function planNext(input: PlanInput): Action {
     }
   }
 }
+
+/**
+ * When each weight of the running experiment took effect, oldest first, read
+ * from the audit trail: the analysis compares the tracks within each step's
+ * own window, so a drift of the error rate while the canary's share rises
+ * biases nothing. Steps older than the bounded audit trail are left out
+ * (less data, never a wrong comparison); empty means the analysis pools.
+ */
+export function stepStarts(record: ExperimentRecord, audit: readonly AuditLine[]): Date[] {
+  const started = Date.parse(record.startedAt);
+  return audit
+    .filter((a) => a.action === 'experiment-weight' && Date.parse(a.at) >= started)
+    .map((a) => new Date(a.at))
+    .sort((a, b) => a.getTime() - b.getTime());
+}

@@ -31,6 +31,7 @@ export {
   planNext,
   type RecordChange,
   type ReleaseView,
+  stepStarts,
   type TrackView,
   type Verdict,
 } from './experiment-plan';

@@ -17,6 +17,7 @@ import {
   KubeconfigError,
   PrometheusQueryError,
   runExperiment,
+  stepStarts,
   type Verdict,
 } from '@catwalk/deploy';
 import {
@@ -132,10 +133,11 @@ async function setUp(spec: string, flags: ExperimentFlags, io: Io) {
 /**
  * The comparison between steps: TF Serving's metrics in Prometheus, per track
  * (the ServiceMonitor puts the pods' catwalk.dev/track on every series as
- * catwalk_dev_track: main or canary), over the whole time since the start, as
- * the sequential test requires, with the spec's experiment.analysis thresholds.
+ * catwalk_dev_track: main or canary), every step since the start over its own
+ * window, as the sequential test requires, with the spec's experiment.analysis
+ * thresholds.
  */
-async function analyserFor(spec: string, io: Io) {
+async function analyserFor(spec: string, io: Io, store: ExperimentStore) {
   const report = validateSpecs(await readSpecSources([path.resolve(io.cwd, spec)], io.cwd));
   const raw = report.results[0]?.spec;
   const model = report.results[0]?.model;
@@ -147,6 +149,9 @@ async function analyserFor(spec: string, io: Io) {
       model: model.name,
       namespace: where.namespace,
       window: Math.max(1, (Date.now() - Date.parse(e.startedAt)) / 1000),
+      // Each step over its own window: the canary's share rises step by step, so pooled counts would
+      // weigh its data towards later periods and a drifting error rate would bias the comparison.
+      stepStarts: stepStarts(e, (await store.read()).audit ?? []),
       thresholds,
       trackSelector: { stable: 'catwalk_dev_track="main"', canary: 'catwalk_dev_track="canary"' },
     });
@@ -169,7 +174,7 @@ async function drive(
   const format = parseLogFormat(flags.logFormat);
   const timeoutSeconds = flags.timeout ? parseDurationSeconds(flags.timeout, '--timeout') : undefined;
   const { target, model, store, me } = await setUp(spec, flags, io);
-  const analyse = await analyserFor(spec, io);
+  const analyse = await analyserFor(spec, io, store);
   // With --json, stdout carries the result alone and the lines go to stderr.
   const destination = (flags.json ? io.stderr : io.stdout) as Io['stdout'] & { isTTY?: boolean };
   const log =
