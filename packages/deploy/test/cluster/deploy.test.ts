@@ -70,6 +70,23 @@ describe('catwalk deploy', () => {
       .makeApiClient(k.AppsV1Api)
       .readNamespacedDeployment({ name: 'pricing', namespace });
     expect(deployment.status?.readyReplicas).toBe(3);
+    // The cluster serves the Prometheus Operator's API: the chart's alerts went in with the model.
+    const rule = (await conn.kc.makeApiClient(k.CustomObjectsApi).getNamespacedCustomObject({
+      group: 'monitoring.coreos.com',
+      version: 'v1',
+      namespace,
+      plural: 'prometheusrules',
+      name: 'pricing',
+    })) as { spec: { groups: Array<{ name: string; rules: Array<{ alert?: string; expr: string }> }> } };
+    expect(rule.spec.groups.map((g) => g.name)).toEqual([
+      'catwalk.pricing.recording',
+      'catwalk.pricing.alerts',
+    ]);
+    const alerts = rule.spec.groups[1]!.rules;
+    expect(alerts.map((r) => r.alert)).toEqual(
+      expect.arrayContaining(['CatwalkSyncStale', 'CatwalkHpaAtMaxReplicas']),
+    );
+    for (const r of alerts) expect(r.expr).toContain(`namespace="${namespace}"`);
 
     // A second deploy of the same spec is an upgrade, and is just as clean.
     const again = await catwalk(['deploy', file, '--namespace', namespace]);
