@@ -38,6 +38,9 @@ function runSuite(name, env) {
       'jest.cluster.config.cjs',
       '--runInBand',
       '--passWithNoTests',
+      // The suites start servers, sidecars and watches; one left open must not keep CI waiting
+      // after the report is written and the cluster is torn down.
+      '--forceExit',
       '--json',
       `--outputFile=${report}`,
       ...process.argv.slice(2),
