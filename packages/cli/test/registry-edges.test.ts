@@ -52,6 +52,26 @@ let n = 0;
 const uri = () => `s3://models/edges/m${++n}`;
 
 describe('registry command edges', () => {
+  it.each([
+    ['0', "--concurrency '0': give a whole number of files from 1 to 64"],
+    ['abc', "--concurrency 'abc': give a whole number of files from 1 to 64"],
+    ['1000', "--concurrency '1000': give a whole number of files from 1 to 64"],
+  ])('push --concurrency %s is a usage error that says what it takes', async (value, message) => {
+    const result = await catwalk([
+      'push',
+      halfPlusTwo,
+      '--model',
+      uri(),
+      '--endpoint',
+      endpoint,
+      '--concurrency',
+      value,
+    ]);
+    expect(result.stderr).toContain(message);
+    expect(result.code).toBe(2);
+    noStack(result.stderr);
+  });
+
   it('a missing export folder and a missing spec file are both usage errors (exit 2) naming the path', async () => {
     const s3 = ['--endpoint', endpoint];
     const noExport = await catwalk(['push', '/nonexistent/export', '--model', uri(), ...s3]);

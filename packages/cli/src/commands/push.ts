@@ -113,8 +113,7 @@ export async function pushCommand(exportDir: string, flags: PushFlags, io: Io): 
       exitCodes.usage,
     );
   }
-  const concurrency =
-    flags.concurrency !== undefined ? parseVersion(flags.concurrency, '--concurrency') : undefined;
+  const concurrency = flags.concurrency !== undefined ? parseConcurrency(flags.concurrency) : undefined;
   const warmup = flags.warmup !== undefined ? await readWarmup(flags.warmup, flags, io) : undefined;
   if (warmup === undefined && flags.warmupSignature !== undefined) {
     throw new UserError(
@@ -228,4 +227,16 @@ async function readWarmup(file: string, flags: PushFlags, io: Io): Promise<Warmu
     source: file,
     ...(flags.warmupSignature !== undefined ? { signatureName: flags.warmupSignature } : {}),
   };
+}
+
+/** Files uploaded at once: 0 used to fall back to the default silently, and any size was taken. */
+function parseConcurrency(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 64)) {
+    throw new UserError(
+      `--concurrency '${text}': give a whole number of files from 1 to 64`,
+      exitCodes.usage,
+    );
+  }
+  return n;
 }
