@@ -1,10 +1,7 @@
-// `catwalk codegen s3://…`: signatures of a pushed version, read from the
-// registry (the embedded S3, a real S3-compatible server on loopback).
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { catwalk, repoRoot, tempDir } from './run';
+import { catwalk, type LocalS3, repoRoot, startLocalS3, tempDir } from './run';
 
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -13,25 +10,14 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const tfserving = path.resolve(repoRoot, '../shared/testdata/tfserving');
 const uri = 's3://models/team/half';
-let s3: ChildProcess;
+let s3: LocalS3;
 let endpoint = '';
 const s3Dir = tempDir();
 const out = tempDir();
 
 beforeAll(async () => {
-  s3 = spawn(
-    process.execPath,
-    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  endpoint = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    s3.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('\n')) resolve(JSON.parse(text.split('\n')[0]!).endpoint);
-    });
-    s3.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
-  });
+  s3 = await startLocalS3(s3Dir);
+  endpoint = s3.endpoint;
   // Version 123: the TF1 export; 124: the TF2 one (whose x is [1], not [?, 1]).
   for (const dir of ['saved_model_half_plus_two_cpu', 'saved_model_half_plus_two_tf2_cpu']) {
     const pushed = await catwalk(['push', path.join(tfserving, dir), '--model', uri, '--endpoint', endpoint]);
@@ -55,11 +41,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (s3 && s3.exitCode === null) {
-    const exited = new Promise((resolve) => s3.once('exit', resolve));
-    s3.kill('SIGTERM');
-    await exited;
-  }
+  await s3?.stop();
   fs.rmSync(s3Dir, { recursive: true, force: true });
 });
 

@@ -5,17 +5,16 @@
 // is contacted, so none is needed here (the lifecycle itself is tested
 // against a control plane in packages/deploy/test/cluster/experiment.test.ts).
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { catwalk, repoRoot, tempDir } from './run';
+import { catwalk, type LocalS3, startLocalS3, tempDir } from './run';
 
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 process.env.AWS_REGION = 'us-east-1';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-let s3: ChildProcess;
+let s3: LocalS3;
 let endpoint = '';
 const s3Dir = tempDir();
 // A kubeconfig with no cluster: nothing here may reach one.
@@ -23,27 +22,12 @@ const kubeconfig = path.join(tempDir(), 'kubeconfig');
 fs.writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
 
 beforeAll(async () => {
-  s3 = spawn(
-    process.execPath,
-    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  endpoint = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    s3.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
-    });
-    s3.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
-  });
+  s3 = await startLocalS3(s3Dir);
+  endpoint = s3.endpoint;
 });
 
 afterAll(async () => {
-  if (s3 && s3.exitCode === null) {
-    const exited = new Promise((resolve) => s3.once('exit', resolve));
-    s3.kill('SIGTERM');
-    await exited;
-  }
+  await s3?.stop();
   fs.rmSync(s3Dir, { recursive: true, force: true });
 });
 

@@ -3,13 +3,13 @@
 // `catwalk sync --once` against the embedded S3. A release without the labels
 // the chart's tracks follow still fills both tracks (the spec's policy); a
 // labelled release gives each track its own version.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { halfPlusTwo, startFakeServing } from '@catwalk/testing';
 import { parseAllDocuments } from 'yaml';
-import { catwalk, repoRoot, tempDir } from './run';
+import { catwalk, type LocalS3, repoRoot, startLocalS3, tempDir } from './run';
 
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -18,36 +18,21 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const tfserving = path.resolve(repoRoot, '../shared/testdata/tfserving');
 const helmBin = path.join(repoRoot, 'tools', 'bin', 'helm');
 const uri = 's3://models/team/pricing';
-let s3: ChildProcess;
+let s3: LocalS3;
 let endpoint = '';
 const s3Dir = tempDir();
 const saved = { region: process.env.AWS_REGION, endpoint: process.env.AWS_ENDPOINT_URL_S3 };
 
 beforeAll(async () => {
-  s3 = spawn(
-    process.execPath,
-    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  endpoint = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    s3.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
-    });
-    s3.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
-  });
+  s3 = await startLocalS3(s3Dir);
+  endpoint = s3.endpoint;
 });
 
 afterAll(async () => {
   process.env.AWS_REGION = saved.region;
   if (saved.endpoint === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
   else process.env.AWS_ENDPOINT_URL_S3 = saved.endpoint;
-  if (s3 && s3.exitCode === null) {
-    const exited = new Promise((resolve) => s3.once('exit', resolve));
-    s3.kill('SIGTERM');
-    await exited;
-  }
+  await s3?.stop();
   fs.rmSync(s3Dir, { recursive: true, force: true });
 });
 

@@ -2,10 +2,9 @@
 // with pod, model, track, generation and version (text when asked), against
 // the embedded S3; bad values are usage errors that name the flag and the fix.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { catwalk, repoRoot, tempDir } from './run';
+import { catwalk, type LocalS3, repoRoot, startLocalS3, tempDir } from './run';
 
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -13,36 +12,21 @@ process.env.AWS_REGION = 'us-east-1';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const tfserving = path.resolve(repoRoot, '../shared/testdata/tfserving');
-let s3: ChildProcess;
+let s3: LocalS3;
 let endpoint = '';
 const s3Dir = tempDir();
 const savedPod = process.env.POD_NAME;
 
 beforeAll(async () => {
   process.env.POD_NAME = 'half-stable-5f6d7-abcde';
-  s3 = spawn(
-    process.execPath,
-    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  endpoint = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    s3.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
-    });
-    s3.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
-  });
+  s3 = await startLocalS3(s3Dir);
+  endpoint = s3.endpoint;
 });
 
 afterAll(async () => {
   if (savedPod === undefined) delete process.env.POD_NAME;
   else process.env.POD_NAME = savedPod;
-  if (s3 && s3.exitCode === null) {
-    const exited = new Promise((resolve) => s3.once('exit', resolve));
-    s3.kill('SIGTERM');
-    await exited;
-  }
+  await s3?.stop();
   fs.rmSync(s3Dir, { recursive: true, force: true });
 });
 

@@ -3,43 +3,28 @@
 // and the AWS SDK calls it on every shared-config lookup. The registry
 // commands must still work with credentials from the environment.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot, tempDir } from './run';
+import { type LocalS3, repoRoot, startLocalS3, tempDir } from './run';
 
 const bin = path.join(repoRoot, 'packages/cli/bin/catwalk.js');
 // Switching to a uid the system does not know needs root (setpriv); CI runs as root.
 const asRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
 const describeAsRoot = asRoot ? describe : describe.skip;
 
-let server: ChildProcess | undefined;
+let server: LocalS3 | undefined;
 let endpoint = '';
 const s3Dir = tempDir();
 
 describeAsRoot('without a home directory', () => {
   beforeAll(async () => {
-    server = spawn(
-      process.execPath,
-      [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    endpoint = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server!.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
-      });
-      server!.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
-    });
+    server = await startLocalS3(s3Dir);
+    endpoint = server.endpoint;
   });
 
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await server?.stop();
     fs.rmSync(s3Dir, { recursive: true, force: true });
   });
 

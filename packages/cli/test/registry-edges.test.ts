@@ -3,12 +3,11 @@
 // error, a damaged version, a version number too large to keep exactly.
 // Against Catwalk's embedded S3 on loopback.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '@catwalk/registry';
-import { catwalk, repoRoot, tempDir } from './run';
+import { catwalk, type LocalS3, repoRoot, startLocalS3, tempDir } from './run';
 
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -18,32 +17,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const tfserving = path.resolve(repoRoot, '../shared/testdata/tfserving');
 const halfPlusTwo = path.join(tfserving, 'saved_model_half_plus_two_cpu');
 const tf2 = path.join(tfserving, 'saved_model_half_plus_two_tf2_cpu');
-let server: ChildProcess;
+let server: LocalS3;
 let endpoint = '';
 const s3Dir = tempDir();
 
 beforeAll(async () => {
-  server = spawn(
-    process.execPath,
-    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', s3Dir, '--bucket', 'models'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  endpoint = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
-    });
-    server.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
-  });
+  server = await startLocalS3(s3Dir);
+  endpoint = server.endpoint;
 });
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   fs.rmSync(s3Dir, { recursive: true, force: true });
 });
 

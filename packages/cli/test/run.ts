@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,4 +30,38 @@ export async function catwalk(
 
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'catwalk-cli-'));
+}
+
+export interface LocalS3 {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded S3 in its own process, as `catwalk dev s3` runs it, with a
+ * `models` bucket and its data in `dir`; resolves once it listens.
+ */
+export async function startLocalS3(dir: string): Promise<LocalS3> {
+  const child = spawn(
+    process.execPath,
+    [path.join(repoRoot, 'packages/registry/tools/embedded-s3.cjs'), '--dir', dir, '--bucket', 'models'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).endpoint);
+    });
+    child.once('exit', (code) => reject(new Error(`embedded S3 exited with ${code}`)));
+  });
+  return {
+    endpoint,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
