@@ -7,31 +7,33 @@ import {
   Option,
   type OptionValues,
 } from '@commander-js/extra-typings';
-import { codegenCommand } from './commands/codegen';
-import { deployCommand } from './commands/deploy';
-import { devS3Command } from './commands/dev';
-import {
-  experimentAbortCommand,
-  experimentPromoteCommand,
-  experimentSetWeightCommand,
-  experimentStartCommand,
-  experimentStatusCommand,
-} from './commands/experiment';
-import { explainCommand } from './commands/explain';
-import { generateCommand } from './commands/generate';
-import { initCommand } from './commands/init';
-import { predictCommand } from './commands/predict';
-import { pruneCommand } from './commands/prune';
-import { pushCommand } from './commands/push';
-import { releaseCommand } from './commands/release';
-import { renderCommand } from './commands/render';
-import { rollbackCommand } from './commands/rollback';
-import { schemaCommand } from './commands/schema';
-import { statusCommand } from './commands/status';
-import { syncCommand } from './commands/sync';
-import { validateCommand } from './commands/validate';
-import { versionsCommand } from './commands/versions';
 import { exitCodes, type Io, UserError } from './io';
+
+/**
+ * Each command's module, loaded when the command runs: `catwalk --version`,
+ * `--help` and `validate` do not pay for the S3 SDK, the chart generator or
+ * the Kubernetes client (together some 400 ms of start-up).
+ */
+const commands = {
+  codegen: () => require('./commands/codegen') as typeof import('./commands/codegen'),
+  deploy: () => require('./commands/deploy') as typeof import('./commands/deploy'),
+  dev: () => require('./commands/dev') as typeof import('./commands/dev'),
+  experiment: () => require('./commands/experiment') as typeof import('./commands/experiment'),
+  explain: () => require('./commands/explain') as typeof import('./commands/explain'),
+  generate: () => require('./commands/generate') as typeof import('./commands/generate'),
+  init: () => require('./commands/init') as typeof import('./commands/init'),
+  predict: () => require('./commands/predict') as typeof import('./commands/predict'),
+  prune: () => require('./commands/prune') as typeof import('./commands/prune'),
+  push: () => require('./commands/push') as typeof import('./commands/push'),
+  release: () => require('./commands/release') as typeof import('./commands/release'),
+  render: () => require('./commands/render') as typeof import('./commands/render'),
+  rollback: () => require('./commands/rollback') as typeof import('./commands/rollback'),
+  schema: () => require('./commands/schema') as typeof import('./commands/schema'),
+  status: () => require('./commands/status') as typeof import('./commands/status'),
+  sync: () => require('./commands/sync') as typeof import('./commands/sync'),
+  validate: () => require('./commands/validate') as typeof import('./commands/validate'),
+  versions: () => require('./commands/versions') as typeof import('./commands/versions'),
+};
 
 export type { Io } from './io';
 export { exitCodes } from './io';
@@ -105,7 +107,7 @@ Examples:
         'catwalk init fraud-check --team payments --source s3://models/payments/fraud-check --dir specs',
       ),
     )
-    .action(async (name, options) => setExit(await initCommand(name, options, io)));
+    .action(async (name, options) => setExit(await commands.init().initCommand(name, options, io)));
 
   cli
     .command('validate')
@@ -121,7 +123,7 @@ Examples:
         'catwalk validate specs/ --strict',
       ),
     )
-    .action(async (paths, options) => setExit(await validateCommand(paths, options, io)));
+    .action(async (paths, options) => setExit(await commands.validate().validateCommand(paths, options, io)));
 
   cli
     .command('explain')
@@ -137,7 +139,7 @@ Examples:
         'catwalk explain pricing.yaml --json | jq .args',
       ),
     )
-    .action(async (file, options) => setExit(await explainCommand(file, options, io)));
+    .action(async (file, options) => setExit(await commands.explain().explainCommand(file, options, io)));
 
   cli
     .command('render')
@@ -145,7 +147,7 @@ Examples:
     .argument('<paths...>', 'spec files or folders')
     .option('-o, --out <dir>', 'output folder', 'out')
     .addHelpText('after', examples('catwalk render examples/models --out out'))
-    .action(async (paths, options) => setExit(await renderCommand(paths, options, io)));
+    .action(async (paths, options) => setExit(await commands.render().renderCommand(paths, options, io)));
 
   cli
     .command('generate')
@@ -176,7 +178,7 @@ Examples:
         '    --sync-image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/catwalk/model-sync:0.1.0',
       ),
     )
-    .action(async (paths, options) => setExit(await generateCommand(paths, options, io)));
+    .action(async (paths, options) => setExit(await commands.generate().generateCommand(paths, options, io)));
 
   cli
     .command('schema')
@@ -186,7 +188,7 @@ Examples:
       'after',
       examples('catwalk schema > model.schema.json', 'catwalk schema --out .vscode/catwalk.schema.json'),
     )
-    .action(async (options) => setExit(await schemaCommand(options, io)));
+    .action(async (options) => setExit(await commands.schema().schemaCommand(options, io)));
 
   // Model registry on S3 and the sync sidecar.
   cli
@@ -228,7 +230,7 @@ Examples:
         'catwalk push export/ --model pricing.yaml --warmup warmup-requests.json',
       ),
     )
-    .action(async (dir, options) => setExit(await pushCommand(dir, options, io)));
+    .action(async (dir, options) => setExit(await commands.push().pushCommand(dir, options, io)));
 
   cli
     .command('versions')
@@ -247,7 +249,7 @@ Examples:
         'catwalk versions examples/models/pricing.yaml --signatures',
       ),
     )
-    .action(async (model, options) => setExit(await versionsCommand(model, options, io)));
+    .action(async (model, options) => setExit(await commands.versions().versionsCommand(model, options, io)));
 
   cli
     .command('release')
@@ -279,7 +281,7 @@ Examples:
         'catwalk release s3://models/team/pricing --label stable=4 --label canary=',
       ),
     )
-    .action(async (model, options) => setExit(await releaseCommand(model, options, io)));
+    .action(async (model, options) => setExit(await commands.release().releaseCommand(model, options, io)));
 
   cli
     .command('rollback')
@@ -295,7 +297,7 @@ Examples:
       'after',
       examples('catwalk rollback pricing.yaml', 'catwalk rollback s3://models/team/pricing --to 3'),
     )
-    .action(async (model, options) => setExit(await rollbackCommand(model, options, io)));
+    .action(async (model, options) => setExit(await commands.rollback().rollbackCommand(model, options, io)));
 
   cli
     .command('prune')
@@ -313,7 +315,7 @@ Examples:
         'catwalk prune s3://models/team/pricing --keep 5',
       ),
     )
-    .action(async (model, options) => setExit(await pruneCommand(model, options, io)));
+    .action(async (model, options) => setExit(await commands.prune().pruneCommand(model, options, io)));
 
   cli
     .command('sync')
@@ -361,7 +363,7 @@ Examples:
         'catwalk sync --source s3://models/team/pricing --dest /models/pricing --track canary',
       ),
     )
-    .action(async (options) => setExit(await syncCommand(options, io)));
+    .action(async (options) => setExit(await commands.sync().syncCommand(options, io)));
 
   // Local stand-ins for trying Catwalk on one machine.
   const dev = cli.command('dev').description('local stand-ins for trying Catwalk on one machine');
@@ -389,10 +391,12 @@ Examples:
     )
     .action(async (options, command) =>
       setExit(
-        await devS3Command(
-          { ...options, portIsDefault: command.getOptionValueSource('port') === 'default' },
-          io,
-        ),
+        await commands
+          .dev()
+          .devS3Command(
+            { ...options, portIsDefault: command.getOptionValueSource('port') === 'default' },
+            io,
+          ),
       ),
     );
 
@@ -429,7 +433,7 @@ Examples:
         'catwalk deploy pricing.yaml --chart charts/pricing',
       ),
     )
-    .action(async (specs, options) => setExit(await deployCommand(specs, options, io)));
+    .action(async (specs, options) => setExit(await commands.deploy().deployCommand(specs, options, io)));
 
   cli
     .command('status')
@@ -451,7 +455,7 @@ Examples:
         'catwalk status --json',
       ),
     )
-    .action(async (models, options) => setExit(await statusCommand(models, options, io)));
+    .action(async (models, options) => setExit(await commands.status().statusCommand(models, options, io)));
 
   const experiment = cli
     .command('experiment')
@@ -503,13 +507,17 @@ Examples:
         '    --analysis prometheus=http://prometheus.monitoring:9090',
       ),
     )
-    .action(async (spec, options) => setExit(await experimentStartCommand(spec, options, io)));
+    .action(async (spec, options) =>
+      setExit(await commands.experiment().experimentStartCommand(spec, options, io)),
+    );
   clusterOptions(
     experiment
       .command('status')
       .description('weights now and planned, both tracks and their pods, the analysis so far, the history')
       .argument('<spec>', 'spec file'),
-  ).action(async (spec, options) => setExit(await experimentStatusCommand(spec, options, io)));
+  ).action(async (spec, options) =>
+    setExit(await commands.experiment().experimentStatusCommand(spec, options, io)),
+  );
   clusterOptions(
     experiment
       .command('set-weight')
@@ -519,7 +527,7 @@ Examples:
   )
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .action(async (spec, percent, options) =>
-      setExit(await experimentSetWeightCommand(spec, percent, options, io)),
+      setExit(await commands.experiment().experimentSetWeightCommand(spec, percent, options, io)),
     );
   clusterOptions(
     experiment
@@ -530,7 +538,9 @@ Examples:
       .argument('<spec>', 'spec file'),
   )
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
-    .action(async (spec, options) => setExit(await experimentPromoteCommand(spec, options, io)));
+    .action(async (spec, options) =>
+      setExit(await commands.experiment().experimentPromoteCommand(spec, options, io)),
+    );
   clusterOptions(
     experiment
       .command('abort')
@@ -538,7 +548,9 @@ Examples:
       .argument('<spec>', 'spec file'),
   )
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
-    .action(async (spec, options) => setExit(await experimentAbortCommand(spec, options, io)));
+    .action(async (spec, options) =>
+      setExit(await commands.experiment().experimentAbortCommand(spec, options, io)),
+    );
 
   cli
     .command('codegen')
@@ -564,7 +576,7 @@ Examples:
         'catwalk codegen http://localhost:8501/v1/models/pricing/labels/stable --out src/models/pricing.ts',
       ),
     )
-    .action(async (source, options) => setExit(await codegenCommand(source, options, io)));
+    .action(async (source, options) => setExit(await commands.codegen().codegenCommand(source, options, io)));
 
   cli
     .command('predict')
@@ -594,7 +606,9 @@ Examples:
         'cat request.json | catwalk predict http://localhost:8501/v1/models/pricing --transport grpc -',
       ),
     )
-    .action(async (model, stdin, options) => setExit(await predictCommand(model, stdin, options, io)));
+    .action(async (model, stdin, options) =>
+      setExit(await commands.predict().predictCommand(model, stdin, options, io)),
+    );
 
   // `push --version N` names a model version, so program options (--version, --no-color) are read before
   // the subcommand only; every subcommand takes --no-color itself, so it still works anywhere.
