@@ -275,9 +275,22 @@ export function parseRelease(text: string, where: string): Release {
     parseState(h, `${where} history[${i}]`);
   });
   if (r.experiment !== undefined) parseExperiment(r.experiment, `${where}: experiment`);
+  if (r.pruning !== undefined && !(Array.isArray(r.pruning) && r.pruning.every(isVersion))) {
+    throw new InvalidRecordError(`${where}: 'pruning' must be a list of version numbers`);
+  }
   if (r.audit !== undefined && !Array.isArray(r.audit)) {
     throw new InvalidRecordError(`${where}: 'audit' must be a list`);
   }
+  (r.audit as unknown[] | undefined)?.forEach((entry, i) => {
+    const ok =
+      isRecord(entry) &&
+      typeof entry.at === 'string' &&
+      typeof entry.by === 'string' &&
+      typeof entry.action === 'string';
+    if (!ok) {
+      throw new InvalidRecordError(`${where}: audit[${i}] must be an object with 'at', 'by' and 'action'`);
+    }
+  });
   return r as unknown as Release;
 }
 
