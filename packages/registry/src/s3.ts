@@ -13,6 +13,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ConditionalWritesUnsupportedError, ConflictError } from './errors';
+import { recordTransferLimits } from './s3-get';
 
 export interface S3InputConfig {
   /** S3-compatible endpoint, e.g. http://127.0.0.1:4568. @default AWS's regional endpoint */
@@ -133,7 +134,11 @@ function withoutHomeDirectory(): void {
 
 export function createS3Client(config: S3InputConfig = {}): S3Client {
   withoutHomeDirectory();
-  return new S3Client({
+  const limits = {
+    connectionTimeoutMs: config.connectionTimeoutMs ?? 5000,
+    socketTimeoutMs: config.socketTimeoutMs ?? 30_000,
+  };
+  const client = new S3Client({
     region: config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
@@ -141,8 +146,8 @@ export function createS3Client(config: S3InputConfig = {}): S3Client {
     retryStrategy: new BoundedRetries(config.maxAttempts ?? DEFAULT_ATTEMPTS),
     ...(config.credentials ? { credentials: config.credentials } : {}),
     requestHandler: {
-      connectionTimeout: config.connectionTimeoutMs ?? 5000,
-      socketTimeout: config.socketTimeoutMs ?? 30_000,
+      connectionTimeout: limits.connectionTimeoutMs,
+      socketTimeout: limits.socketTimeoutMs,
     },
     // We verify content with our own sha256 from the manifest. The SDK's
     // default flexible checksums make some S3-compatible servers store the
@@ -150,6 +155,9 @@ export function createS3Client(config: S3InputConfig = {}): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+  // Sync's GETs bypass the SDK's handler (s3-get.ts) and keep the same limits.
+  recordTransferLimits(client, limits);
+  return client;
 }
 
 export interface ListedObject {

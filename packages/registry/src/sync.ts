@@ -11,7 +11,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { completeManifests, listVersions, type ManifestCache } from './catalog';
 import { ChecksumMismatchError, InvalidRecordError } from './errors';
 import { mapLimit } from './hash';
@@ -27,6 +27,7 @@ import {
 import { defaultInitialRelease, type InitialRelease, initialState, readRelease } from './release';
 import { describeError, withRetries } from './retry';
 import { isNotFound } from './s3';
+import { getObject, getObjectBytes } from './s3-get';
 import { planSync, servedConfig, type Track, wantedVersions } from './sync-plan';
 
 export interface SyncOptions {
@@ -184,14 +185,10 @@ async function downloadFile(
 ): Promise<{ size: number; sha256: string }> {
   const { client, location, signal } = options;
   await plainFolder(path.dirname(target), folders);
-  const response = await client.send(
-    new GetObjectCommand({ Bucket: location.bucket, Key: key }),
-    signal ? { abortSignal: signal } : {},
-  );
-  if (!response.Body) throw new ChecksumMismatchError(`s3://${location.bucket}/${key}: empty response`);
+  const response = await getObject(client, location.bucket, key, signal);
   const want =
     expected === 'from-metadata'
-      ? { size: response.ContentLength ?? -1, sha256: response.Metadata?.sha256 ?? '' }
+      ? { size: response.contentLength ?? -1, sha256: response.metadata.sha256 ?? '' }
       : expected;
   const hash = createHash('sha256');
   let size = 0;
@@ -215,12 +212,7 @@ async function downloadFile(
     },
   });
   // flags 'wx': never follow or reuse something already at the path.
-  await pipeline(
-    response.Body as NodeJS.ReadableStream,
-    meter,
-    createWriteStream(target, { flags: 'wx' }),
-    signal ? { signal } : {},
-  );
+  await pipeline(response.body, meter, createWriteStream(target, { flags: 'wx' }), signal ? { signal } : {});
   const digest = hash.digest('hex');
   if (size !== want.size || digest !== want.sha256) {
     await fs.rm(target, { force: true });
@@ -301,14 +293,10 @@ function identify(options: SyncOptions, listed: Manifest): Promise<Identified> {
   const where = `s3://${location.bucket}/${key}`;
   const read = withRetries(
     async () => {
-      const r = await client.send(
-        new GetObjectCommand({ Bucket: location.bucket, Key: key }),
-        signal ? { abortSignal: signal } : {},
-      );
-      const bytes = Buffer.from((await r.Body?.transformToByteArray()) ?? []);
-      if (r.ContentLength !== undefined && bytes.length !== r.ContentLength) {
+      const { bytes, contentLength } = await getObjectBytes(client, location.bucket, key, signal);
+      if (contentLength !== undefined && bytes.length !== contentLength) {
         throw new ChecksumMismatchError(
-          `${where}: body cut short (${bytes.length} of ${r.ContentLength} bytes)`,
+          `${where}: body cut short (${bytes.length} of ${contentLength} bytes)`,
         );
       }
       // What is downloaded is what this read says, so the identity and the files always agree.

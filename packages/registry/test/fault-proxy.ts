@@ -14,6 +14,8 @@ export interface ProxiedRequest {
   readonly url: string;
   /** The decoded path without the query. */
   readonly path: string;
+  /** Path and query exactly as they came on the wire (still percent-encoded). */
+  readonly rawUrl: string;
   readonly headers: http.IncomingHttpHeaders;
 }
 
@@ -135,6 +137,7 @@ export async function startProxy(upstream: string): Promise<FaultProxy> {
       method: req.method ?? 'GET',
       url,
       path: url.split('?')[0]!,
+      rawUrl: req.url ?? '/',
       headers: req.headers,
     };
     // Hold the body until the action is known (a held request must not be half-forwarded).
