@@ -723,7 +723,10 @@ export async function prune(
   await requireConditionalWrites(client, location.bucket, location.prefix);
   const updatedBy = options.updatedBy ?? whoAmI();
 
+  // Prune serves and labels what was served and labelled: it is audited, but adds nothing to the
+  // history rollback walks, where it would take places from the releases a rollback needs.
   const marked = nextRelease(location, current, current.state, 'prune', updatedBy, {
+    keepInHistory: false,
     ...(current.release.rolledBackTo !== undefined ? { rolledBackTo: current.release.rolledBackTo } : {}),
     pruning: [...doomed].sort((a, b) => a - b),
   });
@@ -763,6 +766,7 @@ export async function prune(
     if (!now.release?.pruning?.some((v) => doomed.has(v))) break;
     const rest = now.release.pruning.filter((v) => !doomed.has(v));
     const cleared = nextRelease(location, now, now.state, 'prune done', updatedBy, {
+      keepInHistory: false,
       ...(now.release.rolledBackTo !== undefined ? { rolledBackTo: now.release.rolledBackTo } : {}),
       pruning: rest,
     });
