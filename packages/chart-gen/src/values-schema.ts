@@ -174,6 +174,21 @@ export const ValuesSchema = Type.Object(
           { stable: Weight('Percent to stable.'), canary: Weight('Percent to canary.') },
           strict,
         ),
+        minReplicas: Type.Object(
+          {
+            stable: Type.Integer({
+              minimum: 0,
+              maximum: 1000,
+              description: 'Fewest main pods while traffic moves; 0: from the weight alone.',
+            }),
+            canary: Type.Integer({
+              minimum: 0,
+              maximum: 1000,
+              description: 'Fewest canary pods while traffic moves; 0: from the weight alone.',
+            }),
+          },
+          strict,
+        ),
       },
       strict,
     ),

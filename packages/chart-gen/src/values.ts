@@ -203,6 +203,14 @@ export const VALUE_DOCS: ReadonlyMap<string, string> = new Map([
     'experiment.weights.canary',
     'Percent of unaddressed requests to the canary pods; start at 0 until the canary is ready. Its autoscaling bounds follow this weight.',
   ],
+  [
+    'experiment.minReplicas.stable',
+    'Fewest main pods while catwalk experiment moves traffic (0: from the weight alone); raises the weight-derived minimum, never above autoscaling.maxReplicas.',
+  ],
+  [
+    'experiment.minReplicas.canary',
+    'Fewest canary pods while catwalk experiment moves traffic (0: from the weight alone); raises the weight-derived minimum, never above autoscaling.maxReplicas.',
+  ],
   ['service.httpPort', 'REST port of TF Serving and the Service.'],
   ['service.grpcPort', 'gRPC port of TF Serving and the Service.'],
   ['service.annotations', 'Extra Service annotations.'],
@@ -407,6 +415,8 @@ export function chartValues(model: ResolvedModel, options: ChartOptions = {}) {
       stableVersion: experiment?.stableVersion ?? labels.stable ?? 0,
       canaryVersion: experiment?.canaryVersion ?? labels.canary ?? 0,
       weights: { stable: experiment?.stableWeight ?? 100, canary: experiment?.canaryWeight ?? 0 },
+      // Set by catwalk experiment while it moves traffic, then back to 0.
+      minReplicas: { stable: 0, canary: 0 },
     },
     service: { httpPort: ports.http, grpcPort: ports.grpc, annotations: {} },
     loadBalancer: {

@@ -200,3 +200,31 @@ describe('canary capacity follows the weight', () => {
     expect(bounds(valueSets['experiment-0'])['pricing-canary']![0]).toBe(2);
   });
 });
+
+describe('experiment.minReplicas holds pods while catwalk experiment moves traffic', () => {
+  const bounds = (weight: number, minReplicas: { stable: number; canary: number }) =>
+    Object.fromEntries(
+      ofKind(
+        renderWith(pricing, { experiment: { ...experimentAt(weight).experiment, minReplicas } }),
+        'HorizontalPodAutoscaler',
+      ).map((h) => [h.metadata.name, [h.spec.minReplicas, h.spec.maxReplicas]]),
+    );
+
+  it('raises the receiving track before the weight moves, and its maximum with it', () => {
+    // 10 -> 50 with main at 14 pods and the canary at 2: the canary gets its half of 16 first.
+    expect(bounds(10, { stable: 14, canary: 8 })).toEqual({ pricing: [14, 18], 'pricing-canary': [8, 8] });
+  });
+
+  it('holds the giving track at its pods when the weight it carried falls', () => {
+    expect(bounds(50, { stable: 14, canary: 8 })).toEqual({ pricing: [14, 14], 'pricing-canary': [8, 10] });
+  });
+
+  it('never asks a track for more than autoscaling.maxReplicas', () => {
+    expect(bounds(0, { stable: 25, canary: 0 })).toEqual({ pricing: [20, 20], 'pricing-canary': [2, 2] });
+  });
+
+  it('0 leaves the bounds to the weight', () => {
+    expect(bounds(50, { stable: 0, canary: 0 })).toEqual({ pricing: [2, 10], 'pricing-canary': [2, 10] });
+    expect(bounds(50, { stable: 1, canary: 1 })).toEqual({ pricing: [2, 10], 'pricing-canary': [2, 10] });
+  });
+});

@@ -18,6 +18,7 @@ describe('values.schema.json and the chart refuse', () => {
     [{ tfServing: { resources: { requests: { cpu: -2 } } } }, '/tfServing/resources/requests/cpu'],
     [{ sync: { volumeSizeLimit: '-5Gi' } }, '/sync/volumeSizeLimit'],
     [{ podDisruptionBudget: { maxUnavailable: '150%' } }, '/podDisruptionBudget/maxUnavailable'],
+    [{ experiment: { minReplicas: { canary: -1 } } }, '/experiment/minReplicas/canary'],
   ])('%j (schema, naming %s)', (values, where) => {
     const stderr = refusal(values);
     expect(stderr).toContain("values don't meet the specifications of the schema");
@@ -35,6 +36,10 @@ describe('values.schema.json and the chart refuse', () => {
     ],
     [{ service: { httpPort: 8500 } }, 'service.httpPort and service.grpcPort are both 8500'],
     [{ model: { name: 'other' } }, 'model.name (other) must stay pricing'],
+    [
+      { experiment: { enabled: false, minReplicas: { stable: 4, canary: 0 } } },
+      'experiment.minReplicas.stable (4) holds pods of an experiment, but experiment.enabled is false: set it to 0',
+    ],
     [
       { ingress: { host: '', grpc: { enabled: false } } },
       'loadBalancer.tls.enabled needs ingress.certificateArns or ingress.host',

@@ -200,10 +200,14 @@ port rest_api_port model_config_file model_config_file_poll_wait_seconds file_sy
 {{- end -}}
 
 {{/*
-Canary autoscaling bounds, from the weight: the canary takes weight% of the
+Autoscaling bounds of a track, from its weight: a track takes weight% of the
 unaddressed traffic, so it needs weight% of the fleet sized for the peak
 (autoscaling.maxReplicas), never less than the redundancy floor. Derived here,
 not at generate time, so `--set experiment.weights.canary=50` keeps them right.
+experiment.minReplicas.<track> raises the minimum while catwalk experiment
+moves traffic (the receiving track gets its new share before the weight
+changes, the giving one keeps its pods until it has): capped at
+autoscaling.maxReplicas, and the maximum rises with it so the HPA keeps it.
 Output: "min max".
 */}}
 {{- define "catwalk.replicas" -}}
@@ -217,6 +221,9 @@ Output: "min max".
 {{- $weight := ternary $root.Values.experiment.weights.canary $root.Values.experiment.weights.stable (eq $track "canary") -}}
 {{- $max := max $floor (int (ceil (divf (mul $a.maxReplicas $weight) 100))) -}}
 {{- $min := min $max (max $floor (int (ceil (divf (mul $a.minReplicas $weight) 100)))) -}}
+{{- $held := min (int $a.maxReplicas) (int (dig "minReplicas" (ternary "canary" "stable" (eq $track "canary")) 0 $root.Values.experiment)) -}}
+{{- $min = max $min $held -}}
+{{- $max = max $max $min -}}
 {{- printf "%d %d" (int $min) (int $max) -}}
 {{- end -}}
 {{- end -}}
@@ -250,6 +257,12 @@ Every problem is gathered first, then the install fails once, listing all.
 {{- end -}}
 {{- if eq $v.sync.mainTrack "all" -}}
 {{- $problems = append $problems "experiment.enabled needs sync.mainTrack=stable: with all, the main pods also load the canary version and answer unaddressed requests with it" -}}
+{{- end -}}
+{{- else -}}
+{{- range $track := list "stable" "canary" -}}
+{{- if gt (int (dig "minReplicas" $track 0 $v.experiment)) 0 -}}
+{{- $problems = append $problems (printf "experiment.minReplicas.%s (%v) holds pods of an experiment, but experiment.enabled is false: set it to 0 (catwalk experiment sets it while it moves traffic)" $track (dig "minReplicas" $track 0 $v.experiment)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if eq (int $v.service.httpPort) (int $v.service.grpcPort) -}}
