@@ -21,7 +21,7 @@ import { type ModelLocation, push, release, runSidecar } from '@catwalk/registry
 import { halfPlusTwo as fakeModel, startFakeServing } from '@catwalk/testing';
 import pino from 'pino';
 import { k8s } from '../../src/kube';
-import { cluster } from './support';
+import { cluster, freshNamespace, specOf } from './support';
 
 const { BUCKET, client, startS3 } = require('../../../registry/test/helpers') as {
   BUCKET: string;
@@ -33,6 +33,34 @@ const { lookalikeExport } = require('../../../registry/test/push-support') as {
 };
 
 export { BUCKET, client, startS3 };
+
+// The CLI as a user runs it, loaded untyped: its sources belong to another package.
+const { run } = require('../../../cli/src/main') as {
+  run: (argv: readonly string[], io: unknown) => Promise<number>;
+};
+
+export async function catwalk(argv: string[]) {
+  // The lifecycle commands' lines as a person reads them, unless a test asks for JSON.
+  if (argv[0] === 'experiment' && argv[1] !== 'status' && !argv.includes('--log-format')) {
+    argv = [...argv, '--log-format', 'text'];
+  }
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (t: string) => void) => ({
+    write: (t: string) => {
+      append(t);
+      return true;
+    },
+  });
+  const io = {
+    stdout: sink((t) => (stdout += t)),
+    stderr: sink((t) => (stderr += t)),
+    cwd: process.cwd(),
+    color: false,
+  };
+  const code = await run(argv, io as never);
+  return { code, stdout, stderr };
+}
 
 /** How long the TF Serving stand-in takes to load a version. */
 const LOAD_MS = 1000;
@@ -188,5 +216,75 @@ export async function startPodAgents(options: {
       await new Promise<void>((resolve) => router.close(() => resolve()));
       await Promise.all(servings.map((s) => s.close()));
     },
+  };
+}
+
+export interface Setup {
+  readonly namespace: string;
+  readonly location: ModelLocation;
+  readonly agents: PodAgents;
+  readonly specFile: string;
+  readonly spec: Record<string, unknown>;
+  readonly values: string;
+  readonly flags: string[];
+}
+
+/**
+ * A model with versions 1 (stable) and 2 in the registry, deployed with
+ * `catwalk deploy` (its main pods at the HPA's minimum) whose sidecars answer.
+ */
+export async function deployModel(options: {
+  readonly s3Endpoint: string;
+  readonly tag: string;
+  readonly seed: number;
+  /** The spec's scaling block. @default { minReplicas: 2, maxReplicas: 4 } */
+  readonly scaling?: { readonly minReplicas: number; readonly maxReplicas: number };
+}): Promise<Setup> {
+  const namespace = await freshNamespace(`exp-${options.tag}`);
+  const location = { bucket: BUCKET, prefix: `exp/${namespace}/pricing`, name: 'pricing' };
+  await twoVersions(options.s3Endpoint, location, options.seed);
+  const agents = await startPodAgents({ s3Endpoint: options.s3Endpoint, location, namespace });
+  const spec = specOf({
+    name: 'pricing',
+    team: 'marketplace',
+    versionPolicy: { specific: [1] },
+    versionLabels: { stable: 1 },
+    scaling: options.scaling ?? { minReplicas: 2, maxReplicas: 4 },
+    // No Prometheus Operator objects: this cluster has the ServiceMonitor CRD only.
+    prometheus: false,
+  }) as { spec: { source: object } } & Record<string, unknown>;
+  spec.spec.source = {
+    uri: `s3://${BUCKET}/${location.prefix}`,
+    region: 'us-east-1',
+    endpoint: options.s3Endpoint,
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catwalk-exp-spec-'));
+  const specFile = path.join(dir, 'pricing.json');
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  // The pods' sidecar port is the router's, so the pod proxy reaches the sidecars above.
+  const values = path.join(dir, 'values.json');
+  fs.writeFileSync(values, JSON.stringify({ sync: { port: agents.port } }));
+  const deploy = await catwalk([
+    'deploy',
+    specFile,
+    '--namespace',
+    namespace,
+    '--values',
+    values,
+    '--timeout',
+    '3m',
+  ]);
+  if (deploy.code !== 0) {
+    await agents.stop();
+    throw new Error(`deploy failed: ${deploy.stderr}`);
+  }
+  return {
+    namespace,
+    location,
+    agents,
+    specFile,
+    spec,
+    values,
+    flags: ['--namespace', namespace, '--timeout', '3m'],
   };
 }

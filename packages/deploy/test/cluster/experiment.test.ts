@@ -8,9 +8,6 @@
 // release.json after each command, and while a command runs.
 
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { ModelLocation } from '@catwalk/registry';
 import { experimentStore, listVersions, type Release, readRelease } from '@catwalk/registry';
 import {
   type ExperimentCommand as Command,
@@ -21,36 +18,8 @@ import {
 import { trackReport } from '../../src/experiment-cluster';
 import { k8s } from '../../src/kube';
 import { experimentWeights } from '../../src/status';
-import { BUCKET, client, type PodAgents, startPodAgents, startS3, twoVersions } from './experiment-support';
-import { cluster, freshNamespace, resolveSpec, specOf, waitFor } from './support';
-
-// The CLI as a user runs it, loaded untyped: its sources belong to another package.
-const { run } = require('../../../cli/src/main') as {
-  run: (argv: readonly string[], io: unknown) => Promise<number>;
-};
-
-async function catwalk(argv: string[]) {
-  // The lifecycle commands' lines as a person reads them, unless a test asks for JSON.
-  if (argv[0] === 'experiment' && argv[1] !== 'status' && !argv.includes('--log-format')) {
-    argv = [...argv, '--log-format', 'text'];
-  }
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (t: string) => void) => ({
-    write: (t: string) => {
-      append(t);
-      return true;
-    },
-  });
-  const io = {
-    stdout: sink((t) => (stdout += t)),
-    stderr: sink((t) => (stderr += t)),
-    cwd: process.cwd(),
-    color: false,
-  };
-  const code = await run(argv, io as never);
-  return { code, stdout, stderr };
-}
+import { catwalk, client, deployModel, type Setup, startS3 } from './experiment-support';
+import { cluster, resolveSpec, waitFor } from './support';
 
 /** What release.json serves before anyone released, for the stores below (every test releases first). */
 const all = { versionPolicy: { kind: 'all' as const }, versionLabels: {} };
@@ -62,62 +31,10 @@ beforeAll(async () => {
 });
 afterAll(() => s3?.stop());
 
-interface Setup {
-  namespace: string;
-  location: ModelLocation;
-  agents: PodAgents;
-  specFile: string;
-  spec: Record<string, unknown>;
-  values: string;
-  flags: string[];
-}
-
 /** A model with versions 1 (stable) and 2 in the registry, deployed with 2 pods whose sidecars answer. */
-async function deployed(tag: string): Promise<Setup> {
-  const namespace = await freshNamespace(`exp-${tag}`);
-  const location = { bucket: BUCKET, prefix: `exp/${namespace}/pricing`, name: 'pricing' };
+function deployed(tag: string) {
   seed += 2;
-  await twoVersions(s3.endpoint, location, seed);
-  const agents = await startPodAgents({ s3Endpoint: s3.endpoint, location, namespace });
-  const spec = specOf({
-    name: 'pricing',
-    team: 'marketplace',
-    versionPolicy: { specific: [1] },
-    versionLabels: { stable: 1 },
-    scaling: { minReplicas: 2, maxReplicas: 4 },
-    // No Prometheus Operator objects: this cluster has the ServiceMonitor CRD only.
-    prometheus: false,
-  }) as { spec: { source: object } } & Record<string, unknown>;
-  spec.spec.source = { uri: `s3://${BUCKET}/${location.prefix}`, region: 'us-east-1', endpoint: s3.endpoint };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catwalk-exp-spec-'));
-  const specFile = path.join(dir, 'pricing.json');
-  fs.writeFileSync(specFile, JSON.stringify(spec));
-  // The pods' sidecar port is the router's, so the pod proxy reaches the sidecars above.
-  const values = path.join(dir, 'values.json');
-  fs.writeFileSync(values, JSON.stringify({ sync: { port: agents.port } }));
-  const deploy = await catwalk([
-    'deploy',
-    specFile,
-    '--namespace',
-    namespace,
-    '--values',
-    values,
-    '--timeout',
-    '3m',
-  ]);
-  if (deploy.code !== 0) {
-    await agents.stop();
-    throw new Error(`deploy failed: ${deploy.stderr}`);
-  }
-  return {
-    namespace,
-    location,
-    agents,
-    specFile,
-    spec,
-    values,
-    flags: ['--namespace', namespace, '--timeout', '3m'],
-  };
+  return deployModel({ s3Endpoint: s3.endpoint, tag, seed });
 }
 
 /** What the cluster and the registry say right now. */

@@ -1,0 +1,202 @@
+// What the capacity tests record and check: every change of the model's
+// Deployments, HPAs and Ingress while an experiment command moves traffic,
+// read from watches (informers) and put in the API server's order, and the
+// rule a weight move must keep, checked over that record.
+
+import { type K8s, k8s } from '../../src/kube';
+import { experimentWeights } from '../../src/status';
+import { cluster } from './support';
+
+type Track = 'main' | 'canary';
+
+interface Change {
+  /** The object's resourceVersion after the change. */
+  readonly order: bigint;
+  readonly kind: 'Deployment' | 'HorizontalPodAutoscaler' | 'Ingress';
+  readonly track: Track;
+  readonly deleted: boolean;
+  readonly object: K8s.KubernetesObject;
+}
+
+/** The model as it stood after one change. */
+export interface Moment {
+  readonly after: string;
+  readonly weight: number | null;
+  readonly deployments: Partial<Record<Track, { readonly replicas: number; readonly ready: number }>>;
+  readonly hpas: Partial<Record<Track, { readonly min: number; readonly max: number }>>;
+}
+
+export interface Recorder {
+  /** The changes seen so far; pass it to moments() as the start of a move. */
+  mark(): number;
+  /** The model before the change at `from`, then after every change since, in the API server's order. */
+  moments(from: number): { readonly before: Moment; readonly during: readonly Moment[] };
+  stop(): Promise<void>;
+}
+
+const trackOf = (o: K8s.KubernetesObject): Track =>
+  o.metadata?.labels?.['catwalk.dev/track'] === 'canary' ? 'canary' : 'main';
+
+function apply(moment: Moment, change: Change): Moment {
+  const o = change.object;
+  const track = change.track;
+  const after = `${change.deleted ? 'delete' : 'set'} ${change.kind}/${o.metadata?.name}`;
+  if (change.kind === 'Ingress') {
+    const weights = change.deleted ? null : experimentWeights(o as K8s.V1Ingress);
+    return { ...moment, after, weight: weights ? (weights['pricing-canary'] ?? 0) : null };
+  }
+  if (change.kind === 'Deployment') {
+    const d = o as K8s.V1Deployment;
+    const deployments = { ...moment.deployments };
+    if (change.deleted) delete deployments[track];
+    else deployments[track] = { replicas: d.spec?.replicas ?? 1, ready: d.status?.readyReplicas ?? 0 };
+    return { ...moment, after, deployments };
+  }
+  const h = o as K8s.V2HorizontalPodAutoscaler;
+  const hpas = { ...moment.hpas };
+  if (change.deleted) delete hpas[track];
+  else hpas[track] = { min: h.spec?.minReplicas ?? 1, max: h.spec?.maxReplicas ?? 1 };
+  return { ...moment, after, hpas };
+}
+
+/**
+ * Watches the model's Deployments, HPAs and the Ingress `pricing` in the
+ * namespace. The three watches deliver their events independently, so the
+ * changes are ordered by resourceVersion: opaque to clients in general, but
+ * on this control plane (one etcd) it is etcd's revision, one counter for
+ * every write, which is the order the writes happened in.
+ */
+export async function recordModel(namespace: string, model = 'pricing'): Promise<Recorder> {
+  const lib = await k8s();
+  const conn = await cluster(namespace);
+  const apps = conn.kc.makeApiClient(lib.AppsV1Api);
+  const autoscaling = conn.kc.makeApiClient(lib.AutoscalingV2Api);
+  const networking = conn.kc.makeApiClient(lib.NetworkingV1Api);
+  const labelSelector = `catwalk.dev/model=${model}`;
+  const ns = encodeURIComponent(namespace);
+  const changes: Change[] = [];
+  const failures: string[] = [];
+  const informers: { start(): Promise<void>; stop(): Promise<void> }[] = [];
+  const watch = <T extends K8s.KubernetesObject>(
+    kind: Change['kind'],
+    path: string,
+    list: () => Promise<K8s.KubernetesListObject<T>>,
+  ) => {
+    const informer = lib.makeInformer<T>(conn.kc, path, list, labelSelector);
+    const record = (deleted: boolean) => (object: T) => {
+      if (kind === 'Ingress' && object.metadata?.name !== model) return;
+      changes.push({
+        order: BigInt(object.metadata?.resourceVersion ?? '0'),
+        kind,
+        track: trackOf(object),
+        deleted,
+        object,
+      });
+    };
+    informer.on('add', record(false));
+    informer.on('update', record(false));
+    informer.on('delete', record(true));
+    // A broken watch would leave holes in the record: the check fails with it instead.
+    informer.on('error', (error: unknown) => {
+      failures.push(`the ${kind} watch of ${namespace} failed: ${String(error)}`);
+    });
+    informers.push(informer);
+  };
+  watch<K8s.V1Deployment>('Deployment', `/apis/apps/v1/namespaces/${ns}/deployments`, () =>
+    apps.listNamespacedDeployment({ namespace, labelSelector }),
+  );
+  watch<K8s.V2HorizontalPodAutoscaler>(
+    'HorizontalPodAutoscaler',
+    `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`,
+    () => autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace, labelSelector }),
+  );
+  watch<K8s.V1Ingress>('Ingress', `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`, () =>
+    networking.listNamespacedIngress({ namespace, labelSelector }),
+  );
+  await Promise.all(informers.map((i) => i.start()));
+
+  const empty: Moment = { after: 'nothing', weight: null, deployments: {}, hpas: {} };
+  return {
+    mark: () => changes.length,
+    moments(from) {
+      if (failures.length) throw new Error(failures.join('; '));
+      // A deletion carries the object's last resourceVersion; it comes after every change of it.
+      const sorted = (part: readonly Change[]) =>
+        [...part].sort((a, b) => (a.order === b.order ? 0 : a.order < b.order ? -1 : 1));
+      const before = sorted(changes.slice(0, from)).reduce(apply, empty);
+      const during: Moment[] = [];
+      let now = before;
+      for (const change of sorted(changes.slice(from))) {
+        now = apply(now, change);
+        during.push(now);
+      }
+      return { before, during };
+    },
+    async stop() {
+      await Promise.all(informers.map((i) => i.stop()));
+    },
+  };
+}
+
+export interface MoveRule {
+  /** The canary's weight the command moves to. */
+  readonly to: number;
+  /** The chart's redundancy floor (2 unless autoscaling.allowSingleReplica). */
+  readonly floor: number;
+  /** autoscaling.maxReplicas: no track is ever asked for more. */
+  readonly maxReplicas: number;
+}
+
+/**
+ * What a weight move must keep, as broken promises (none when it kept them).
+ *
+ * Need: the track that receives traffic must have, Ready, its new share of
+ * the pods both tracks had Ready before the command ran, rounded up:
+ * ceil(total × share / 100), never below the floor nor above maxReplicas,
+ * at the change that gives the load balancer the new weight.
+ * Hold: the track that gives traffic away keeps its pods until then (its
+ * Deployment is not scaled below what it had), and at that change its HPA's
+ * minimum still holds them, so nothing scales it down while the load
+ * balancer moves the traffic.
+ */
+export function brokenPromises(
+  record: { before: Moment; during: readonly Moment[] },
+  rule: MoveRule,
+): string[] {
+  const { before, during } = record;
+  const from = before.weight ?? 0;
+  const receiving: Track = rule.to > from ? 'canary' : 'main';
+  const giving: Track = receiving === 'canary' ? 'main' : 'canary';
+  const total = (before.deployments.main?.ready ?? 0) + (before.deployments.canary?.ready ?? 0);
+  const share = receiving === 'canary' ? rule.to : 100 - rule.to;
+  const need = Math.max(rule.floor, Math.min(rule.maxReplicas, Math.ceil((total * share) / 100)));
+  const held = before.deployments[giving]?.replicas ?? 0;
+  const broken: string[] = [];
+  for (const moment of during) {
+    const givingNow = moment.deployments[giving]?.replicas ?? 0;
+    if (moment.weight !== rule.to) {
+      if (givingNow < held && !broken.length) {
+        broken.push(
+          `${giving} scaled from ${held} to ${givingNow} before the weight moved (${moment.after})`,
+        );
+      }
+      continue;
+    }
+    const ready = moment.deployments[receiving]?.ready ?? 0;
+    if (ready < need) {
+      broken.push(
+        `${receiving} had ${ready} Ready pods when the load balancer got ${100 - rule.to}/${rule.to}; ` +
+          `its ${share}% of the ${total} pods Ready before needs ${need}`,
+      );
+    }
+    const hpa = moment.hpas[giving];
+    if (held > 0 && (!hpa || hpa.min < held)) {
+      broken.push(
+        `${giving}'s HPA allowed ${hpa ? `${hpa.min}..${hpa.max}` : 'anything'} pods when the load balancer got ` +
+          `${100 - rule.to}/${rule.to}; it had ${held} and must keep them until the traffic has moved`,
+      );
+    }
+    return broken;
+  }
+  return [...broken, `the load balancer never got ${100 - rule.to}/${rule.to}`];
+}

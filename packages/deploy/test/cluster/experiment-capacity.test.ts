@@ -1,0 +1,127 @@
+// Full capacity while `catwalk experiment` moves traffic, against the local
+// control plane (real API server, controllers, HPA controller and scheduler,
+// kwok's nodes, the real helm and release.json in the embedded S3, sidecars
+// answering through the pod proxy: see experiment-support.ts for what is
+// simulated). Every change of the Deployments, HPAs and the Ingress is
+// recorded from watches while a command runs; the record must show the
+// receiving track with its new share of the pods Ready before the load
+// balancer gets the new weight, and the giving track held until then
+// (capacity.ts states the rule).
+//
+// Load is simulated: kwok's pods use no CPU and this cluster has no metrics
+// API, so the HPAs never scale on their own and keep a Deployment's replicas
+// wherever they are within the bounds. The tests scale the main Deployment
+// by hand to where its HPA would have taken it under load.
+
+import { k8s } from '../../src/kube';
+import { brokenPromises, recordModel } from './capacity';
+import { catwalk, deployModel, type Setup, startS3 } from './experiment-support';
+import { cluster, waitFor } from './support';
+
+/** The spec's scaling in these tests: no single replica, so the floor is 2. */
+const scaling = { minReplicas: 2, maxReplicas: 6 };
+const rule = { floor: 2, maxReplicas: scaling.maxReplicas };
+
+let s3: { endpoint: string; stop(): Promise<void> };
+let seed = 900;
+beforeAll(async () => {
+  s3 = await startS3();
+});
+afterAll(() => s3?.stop());
+
+function deployed(tag: string) {
+  seed += 2;
+  return deployModel({ s3Endpoint: s3.endpoint, tag, seed, scaling });
+}
+
+/** Scales the main Deployment as its HPA would under load (the HPA keeps it: it is within the bounds). */
+async function loadMain(s: Setup, replicas: number): Promise<void> {
+  const lib = await k8s();
+  const apps = (await cluster(s.namespace)).kc.makeApiClient(lib.AppsV1Api);
+  const scale = await apps.readNamespacedDeploymentScale({ name: 'pricing', namespace: s.namespace });
+  await apps.replaceNamespacedDeploymentScale({
+    name: 'pricing',
+    namespace: s.namespace,
+    body: { ...scale, spec: { replicas } },
+  });
+}
+
+/** Until every Deployment of the model has all its replicas Ready and no pod is terminating. */
+async function settled(s: Setup): Promise<Record<string, number>> {
+  const lib = await k8s();
+  const conn = await cluster(s.namespace);
+  const apps = conn.kc.makeApiClient(lib.AppsV1Api);
+  const core = conn.kc.makeApiClient(lib.CoreV1Api);
+  return waitFor(`the Deployments of ${s.namespace} to settle`, async () => {
+    const [deployments, pods] = await Promise.all([
+      apps.listNamespacedDeployment({ namespace: s.namespace }),
+      core.listNamespacedPod({ namespace: s.namespace }),
+    ]);
+    if (pods.items.some((p) => p.metadata?.deletionTimestamp)) return undefined;
+    const ready: Record<string, number> = {};
+    for (const d of deployments.items) {
+      const want = d.spec?.replicas ?? 1;
+      const status = d.status ?? {};
+      if (status.readyReplicas !== want || status.replicas !== want || status.updatedReplicas !== want)
+        return undefined;
+      ready[d.metadata?.name ?? '?'] = want;
+    }
+    return ready;
+  });
+}
+
+/** Runs one experiment command while recording; returns what it broke of the capacity rule. */
+async function move(s: Setup, to: number, argv: string[]): Promise<string[]> {
+  await settled(s);
+  const recorder = await recordModel(s.namespace);
+  try {
+    const from = recorder.mark();
+    const [command, ...rest] = argv;
+    const run = await catwalk(['experiment', command!, s.specFile, ...rest, ...s.flags]);
+    if (run.code !== 0) throw new Error(`catwalk experiment ${argv.join(' ')} failed:\n${run.stderr}`);
+    return brokenPromises(recorder.moments(from), { ...rule, to });
+  } finally {
+    await recorder.stop();
+  }
+}
+
+describe('catwalk experiment keeps full capacity while it moves traffic', () => {
+  it('a step up (10 → 50) and a promote from 50/50', async () => {
+    const s = await deployed('cap-up');
+    try {
+      const started = await catwalk([
+        'experiment',
+        'start',
+        s.specFile,
+        '--canary',
+        '2',
+        '--weight',
+        '10',
+        ...s.flags,
+      ]);
+      expect(started.code).toBe(0);
+      await loadMain(s, 4);
+      const broken = {
+        stepUp: await move(s, 50, ['set-weight', '50']),
+        promote: await move(s, 0, ['promote']),
+      };
+      expect(broken).toEqual({ stepUp: [], promote: [] });
+    } finally {
+      await s.agents.stop();
+    }
+  }, 600_000);
+
+  it('a start straight to 80 and an abort from 80', async () => {
+    const s = await deployed('cap-abort');
+    try {
+      await loadMain(s, 4);
+      const broken = {
+        start: await move(s, 80, ['start', '--canary', '2', '--weight', '80']),
+        abort: await move(s, 0, ['abort']),
+      };
+      expect(broken).toEqual({ start: [], abort: [] });
+    } finally {
+      await s.agents.stop();
+    }
+  }, 600_000);
+});
