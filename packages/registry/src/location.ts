@@ -6,7 +6,6 @@
 //   <prefix>/<version>/catwalk-claim.json     who is pushing this version (written first)
 //   <prefix>/<version>/catwalk-manifest.json  files, sizes, sha256 (written last)
 
-import { parseS3Uri } from '@catwalk/schema';
 import { UsageError } from './errors';
 
 export interface ModelLocation {
@@ -25,6 +24,9 @@ export const RELEASE_FILE = 'release.json';
 export const RESERVED_FILES: ReadonlySet<string> = new Set([MANIFEST_FILE, CLAIM_FILE]);
 
 export function parseModelUri(uri: string, name?: string): ModelLocation {
+  // Loaded on first use: @catwalk/schema builds its spec types at import (about 200 ms), which
+  // whoever imports the registry for anything else (records, releases) should not pay for.
+  const { parseS3Uri } = require('@catwalk/schema') as typeof import('@catwalk/schema');
   const parsed = parseS3Uri(uri);
   if (!parsed.location) throw new UsageError(`'${uri}' is not a usable S3 folder: ${parsed.problem}`);
   const { bucket, prefix } = parsed.location;

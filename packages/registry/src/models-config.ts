@@ -5,17 +5,12 @@
 // the version policy and labels in the generated template (the chart's
 // ConfigMap), keeping every other field as generated.
 
-import {
-  formatTextProto,
-  modelsConfig,
-  parseTextProto,
-  type ResolvedModel,
-  type ResolvedVersionPolicy,
-  type TextProtoField,
-  type TextProtoMessage,
-} from '@catwalk/schema';
+import type { ResolvedModel, ResolvedVersionPolicy, TextProtoField, TextProtoMessage } from '@catwalk/schema';
 import { InvalidRecordError } from './errors';
 import type { InitialRelease } from './release';
+
+/** @catwalk/schema on first use (about 200 ms to load): only a sidecar that writes models.config needs it. */
+const schema = (): typeof import('@catwalk/schema') => require('@catwalk/schema');
 
 export interface ServedConfig {
   readonly versions: readonly number[];
@@ -57,7 +52,7 @@ function modelEntry(
 
 function parseTemplate(source: Extract<ConfigSource, { kind: 'template' }>): TextProtoMessage {
   try {
-    return parseTextProto(source.text, source.file);
+    return schema().parseTextProto(source.text, source.file);
   } catch (error) {
     throw new InvalidRecordError(
       `${source.file}: not a models.config in protobuf text format (${(error as Error).message})`,
@@ -107,7 +102,7 @@ export function renderModelsConfig(source: ConfigSource, served: ServedConfig): 
     versions: [...served.versions].sort((a, b) => a - b),
   };
   if (source.kind === 'model')
-    return modelsConfig(source.model, { versionPolicy, versionLabels: served.labels });
+    return schema().modelsConfig(source.model, { versionPolicy, versionLabels: served.labels });
   const template = parseTemplate(source);
   const entry = modelEntry(template, source);
   const replaced: TextProtoMessage = {
@@ -128,7 +123,7 @@ export function renderModelsConfig(source: ConfigSource, served: ServedConfig): 
       f.value === entry ? { ...f, value: replaced } : isMessage(f.value) ? { ...f, value: swap(f.value) } : f,
     ),
   });
-  return formatTextProto(swap(template), {
+  return schema().formatTextProto(swap(template), {
     header: [
       `ModelServerConfig for model '${source.modelName}', written by catwalk sync from ${source.file}.`,
       'It follows the release in S3; edits here are overwritten on the next poll.',

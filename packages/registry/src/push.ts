@@ -18,7 +18,6 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { WARMUP_FILE } from '@catwalk/savedmodel';
 import { listVersions, readClaim, type VersionInfo, type VersionState } from './catalog';
 import { ConflictError, IdenticalExportError, VersionExistsError } from './errors';
 import { mapLimit, sha256File, sha256Text } from './hash';
@@ -55,6 +54,7 @@ import {
   type RecordedSignatures,
   readExportSignatures,
   type SignedManifest,
+  savedmodel,
   type WarmupRequests,
   warmupFileBytes,
 } from './signature-check';
@@ -334,6 +334,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   if (options.version !== undefined) checkVersionNumber(options.version, '--version');
   if (options.preferredVersion !== undefined) checkVersionNumber(options.preferredVersion);
   const exported = await checkExport(options.dir);
+  const { WARMUP_FILE } = savedmodel();
   const read = await readExportSignatures(
     options.dir,
     exported.files.map((f) => f.path),

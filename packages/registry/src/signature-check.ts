@@ -13,25 +13,25 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  buildWarmupFile,
-  type CompatibilityReport,
-  compareSignatures,
-  MAX_WARMUP_RECORDS,
-  type ModelSignatures,
-  readSignatures,
-  readSignaturesFromText,
+import type {
+  CompatibilityReport,
+  ModelSignatures,
   readWarmupFile,
-  type SignatureChange,
-  type SignatureSpec,
-  signatureFingerprint,
-  WarmupError,
+  SignatureChange,
+  SignatureSpec,
 } from '@catwalk/savedmodel';
 import { listVersions, type VersionInfo } from './catalog';
 import { InvalidRecordError, RegistryError } from './errors';
 import { formatUri, type ModelLocation, modelKey } from './location';
 import type { Manifest } from './records';
 import { isNotFound } from './s3';
+
+/**
+ * @catwalk/savedmodel (TF Serving's protobuf messages, about 100 ms to load)
+ * once a signature or warm-up file is read: the sync sidecar never reads one,
+ * and pays for what it loads at every start.
+ */
+export const savedmodel = (): typeof import('@catwalk/savedmodel') => require('@catwalk/savedmodel');
 
 /** What push records in the manifest's `signatures` field: the serving MetaGraph's signatures. */
 export interface RecordedSignatures {
@@ -56,7 +56,7 @@ function recordOf(read: ModelSignatures, source: string): RecordedSignatures {
     source,
     tags: read.tags,
     tensorflowVersion: read.tensorflowVersion,
-    fingerprint: signatureFingerprint(read.signatures),
+    fingerprint: savedmodel().signatureFingerprint(read.signatures),
     signatures: read.signatures,
   };
 }
@@ -65,8 +65,8 @@ function recordOf(read: ModelSignatures, source: string): RecordedSignatures {
 export function signaturesFromBytes(bytes: Uint8Array, file: string, where: string): RecordedSignatures {
   const read =
     file === 'saved_model.pb'
-      ? readSignatures(bytes, { source: where })
-      : readSignaturesFromText(new TextDecoder().decode(bytes), { source: where });
+      ? savedmodel().readSignatures(bytes, { source: where })
+      : savedmodel().readSignaturesFromText(new TextDecoder().decode(bytes), { source: where });
   return recordOf(read, file);
 }
 
@@ -324,7 +324,11 @@ export async function checkReleaseSignatures(
     }
     compared.push({
       version,
-      report: compareSignatures(before, next.signatures.signatures, names ? { signatures: names } : {}),
+      report: savedmodel().compareSignatures(
+        before,
+        next.signatures.signatures,
+        names ? { signatures: names } : {},
+      ),
     });
   }
   const breaking = compared.filter((c) => !c.report.compatible);
@@ -416,9 +420,10 @@ export function warmupFileBytes(
     );
   }
   try {
-    return buildWarmupFile({ model, signatureName, signature, requests: warmup.requests });
+    return savedmodel().buildWarmupFile({ model, signatureName, signature, requests: warmup.requests });
   } catch (error) {
-    if (error instanceof WarmupError) throw new InvalidWarmupError(`${source}: ${error.message}`);
+    if (error instanceof savedmodel().WarmupError)
+      throw new InvalidWarmupError(`${source}: ${error.message}`);
     throw error;
   }
 }
@@ -440,11 +445,12 @@ export async function checkWarmupFile(
   };
   let logs: ReturnType<typeof readWarmupFile>;
   try {
-    logs = readWarmupFile(await fs.readFile(file), file);
+    logs = savedmodel().readWarmupFile(await fs.readFile(file), file);
   } catch (error) {
-    if (error instanceof WarmupError) return refuse(error.message);
+    if (error instanceof savedmodel().WarmupError) return refuse(error.message);
     throw error;
   }
+  const { MAX_WARMUP_RECORDS } = savedmodel();
   if (logs.length > MAX_WARMUP_RECORDS)
     refuse(`${file}: ${logs.length} records, and TF Serving replays at most ${MAX_WARMUP_RECORDS}`);
   if (!('signatures' in read)) return; // nothing to check the requests against; push has warned

@@ -334,6 +334,7 @@ async function materialise(
   const { dest, location } = options;
   const tmp = path.join(dest, `${TMP}${manifest.version}-${randomUUID().slice(0, 8)}`);
   await fs.mkdir(tmp);
+  let placed = false;
   try {
     // Check every path before the first byte is written.
     const targets = manifest.files.map((f) => safeJoin(tmp, f.path));
@@ -354,9 +355,11 @@ async function materialise(
         );
         if (moved) return;
       }
+      let attempt = 0;
       await withRetries(
         async () => {
-          await fs.rm(targets[i]!, { force: true }); // a retry starts the file over
+          // A retry starts the file over; the first attempt writes into the fresh temp folder.
+          if (attempt++ > 0) await fs.rm(targets[i]!, { force: true });
           await downloadFile(
             options,
             modelKey(location, manifest.version, file.path),
@@ -384,15 +387,21 @@ async function materialise(
         if (error.code !== 'ENOENT') throw error;
       });
       await fs.rename(tmp, final);
+      placed = true;
       await fs.rm(trash, { recursive: true, force: true });
     } else {
-      await fs.rename(tmp, final).catch(async (error: NodeJS.ErrnoException) => {
-        // Someone put it there meanwhile (another sidecar on the same volume): theirs is as good as ours.
-        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-      });
+      placed = await fs.rename(tmp, final).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          // Someone put it there meanwhile (another sidecar on the same volume): theirs is as good as ours.
+          if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+          return false;
+        },
+      );
     }
   } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
+    // Once renamed into place there is no temp folder left to remove (a recursive rm of nothing still walks).
+    if (!placed) await fs.rm(tmp, { recursive: true, force: true });
   }
   await dropStage(dest, manifest.version);
 }
