@@ -17,6 +17,7 @@ export function experimentValuesDocument(values: ExperimentValues): object {
       stableVersion: values.stableVersion,
       canaryVersion: values.canaryVersion,
       weights: { stable: 100 - values.canaryWeight, canary: values.canaryWeight },
+      minReplicas: values.minReplicas ?? { stable: 0, canary: 0 },
     },
   };
 }
@@ -54,14 +55,17 @@ export async function appliedExperiment(
       stableVersion?: number;
       canaryVersion?: number;
       weights?: { canary?: number };
+      minReplicas?: { stable?: number; canary?: number };
     };
   } | null;
   const e = values?.experiment;
   if (!e?.enabled) return null;
+  const hold = { stable: Number(e.minReplicas?.stable ?? 0), canary: Number(e.minReplicas?.canary ?? 0) };
   return {
     stableVersion: Number(e.stableVersion),
     canaryVersion: Number(e.canaryVersion),
     canaryWeight: Number(e.weights?.canary ?? 0),
+    ...(hold.stable > 0 || hold.canary > 0 ? { minReplicas: hold } : {}),
   };
 }
 
@@ -146,13 +150,20 @@ export async function trackReport(
   const lib = await k8s();
   const apps = conn.kc.makeApiClient(lib.AppsV1Api);
   const core = conn.kc.makeApiClient(lib.CoreV1Api);
+  const autoscaling = conn.kc.makeApiClient(lib.AutoscalingV2Api);
   const labelSelector = `catwalk.dev/model=${model},catwalk.dev/track=${track}`;
-  const [deployments, pods] = await Promise.all([
+  const [deployments, pods, hpas] = await Promise.all([
     apps.listNamespacedDeployment({ namespace: conn.namespace, labelSelector }),
     core.listNamespacedPod({ namespace: conn.namespace, labelSelector }),
+    autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: conn.namespace, labelSelector }),
   ]);
   const deployment = deployments.items.find((d) => !d.metadata?.deletionTimestamp);
   if (!deployment) return null;
+  const hpa = hpas.items.find(
+    (h) =>
+      h.spec?.scaleTargetRef?.kind === 'Deployment' &&
+      h.spec.scaleTargetRef.name === deployment.metadata?.name,
+  );
   const live = pods.items.filter((p) => !p.metadata?.deletionTimestamp);
   const reports = await Promise.all(live.map((p) => podServing(conn, p, timeoutMs)));
   const desired = deployment.spec?.replicas ?? 1;
@@ -165,6 +176,8 @@ export async function trackReport(
   return {
     deployment: deployment.metadata?.name ?? null,
     desired,
+    replicas: desired,
+    minReplicas: hpa?.spec?.minReplicas ?? desired,
     readyReplicas,
     pods: reports.length,
     ready: readyReplicas >= desired && reports.length > 0 && reports.every((r) => r.ready),
@@ -177,7 +190,7 @@ export async function trackReport(
 }
 
 /** One line per pod that does not serve `version` yet: what a timed-out wait reports. */
-export function notServing(report: TrackReport | null, version: number): string[] {
+export function notServing(report: TrackReport | null, version: number, pods = 0): string[] {
   if (!report) return ['the Deployment does not exist'];
   const lines = report.podReports
     .filter((p) => !p.ready || !p.versions.some((v) => v.version === version && v.state === 'AVAILABLE'))
@@ -185,8 +198,15 @@ export function notServing(report: TrackReport | null, version: number): string[
       const states = p.versions.map((v) => `${v.version} ${v.state}`).join(', ') || 'no versions';
       return `${p.name}: ${p.ready ? 'Ready' : 'not Ready'}, TF Serving reports ${states}${p.problem ? ` (${p.problem})` : ''}`;
     });
-  if (report.readyReplicas < report.desired) {
-    lines.unshift(`${report.deployment}: ${report.readyReplicas}/${report.desired} replicas ready`);
+  const wanted = Math.max(report.desired, report.minReplicas);
+  if (report.readyReplicas < wanted) {
+    lines.unshift(`${report.deployment}: ${report.readyReplicas}/${wanted} replicas ready`);
+  }
+  if (pods > report.minReplicas) {
+    // The chart capped the hold at autoscaling.maxReplicas.
+    lines.push(
+      `${report.deployment}: its HPA allows at most ${report.minReplicas} of the ${pods} pods the move needs`,
+    );
   }
   return lines;
 }

@@ -32,18 +32,34 @@ export type AuditLine = AuditEntry;
 /** release.json as the planner needs it (the registry's experimentStore reads it so). */
 export type ReleaseView = ExperimentRecordView;
 
+/**
+ * The chart's experiment.minReplicas: the fewest pods each track keeps while
+ * traffic moves (stable is the main track), over what its weight derives;
+ * 0 leaves a track to its weight.
+ */
+export interface ReplicaHold {
+  readonly stable: number;
+  readonly canary: number;
+}
+
 /** The chart's A/B values (experiment.* in values.yaml) while a test runs. */
 export interface ExperimentValues {
   readonly stableVersion: number;
   readonly canaryVersion: number;
   /** The canary's percent of unaddressed requests; main gets the rest. */
   readonly canaryWeight: number;
+  /** Present only while a weight move is under way (see moveTraffic). */
+  readonly minReplicas?: ReplicaHold;
 }
 
 /** A track's pods as they report themselves through the pod proxy. */
 export interface TrackView {
   /** Live pods of the track (not terminating). */
   readonly pods: number;
+  /** The Deployment's replicas: what its HPA asks for now, under the load it sees. */
+  readonly replicas: number;
+  /** The HPA's minReplicas (the Deployment's replicas when it has no HPA). */
+  readonly minReplicas: number;
   /** Every live pod is Ready and the Deployment has all its replicas. */
   readonly ready: boolean;
   /** Versions every live pod's TF Serving reports AVAILABLE (through its sidecar's /ready/serving). */
@@ -83,7 +99,14 @@ export type Action =
     }
   /** helm upgrade with these experiment values (null: no experiment, the canary Deployment goes). */
   | { readonly kind: 'apply'; readonly values: ExperimentValues | null; readonly say: string }
-  | { readonly kind: 'wait'; readonly for: 'canary' | 'main'; readonly version: number; readonly say: string }
+  | {
+      readonly kind: 'wait';
+      readonly for: 'canary' | 'main';
+      readonly version: number;
+      /** Pods the track must have Ready (at least its HPA's minimum) besides serving the version. */
+      readonly pods?: number;
+      readonly say: string;
+    }
   | { readonly kind: 'wait-until'; readonly at: number; readonly say: string }
   | { readonly kind: 'analyse'; readonly say: string }
   | { readonly kind: 'done'; readonly say: string; readonly failed?: boolean }
@@ -113,13 +136,122 @@ export function wantedValues(e: ExperimentRecord): ExperimentValues {
   return { stableVersion: e.stable, canaryVersion: e.canary, canaryWeight: e.weight };
 }
 
+const sameHold = (a?: ReplicaHold, b?: ReplicaHold) =>
+  (a?.stable ?? 0) === (b?.stable ?? 0) && (a?.canary ?? 0) === (b?.canary ?? 0);
+
 const sameValues = (a: ExperimentValues | null, b: ExperimentValues | null) =>
   a === b ||
   (a !== null &&
     b !== null &&
     a.stableVersion === b.stableVersion &&
     a.canaryVersion === b.canaryVersion &&
-    a.canaryWeight === b.canaryWeight);
+    a.canaryWeight === b.canaryWeight &&
+    sameHold(a.minReplicas, b.minReplicas));
+
+const withoutHold = ({ minReplicas: _hold, ...values }: ExperimentValues): ExperimentValues => values;
+
+type Track = 'main' | 'canary';
+const holdKey = (track: Track) => (track === 'main' ? 'stable' : 'canary');
+const holdOf = (pods: Partial<Record<Track, number>>): ReplicaHold => ({
+  stable: pods.main ?? 0,
+  canary: pods.canary ?? 0,
+});
+
+/**
+ * The pods the track that receives traffic needs before a move of the
+ * canary's weight from `from` to `to`: its new share of what both tracks run
+ * now, rounded up. "What they run" is each Deployment's replicas, which its
+ * HPA sets from the load it sees: Ready pods lag behind a scale-up the HPA
+ * has already asked for, and the load those pods are for is already there.
+ * The chart caps the hold at autoscaling.maxReplicas.
+ */
+export function receivingNeed(
+  from: number,
+  to: number,
+  cluster: ClusterView,
+): { track: Track; pods: number } {
+  const total = cluster.main.replicas + (cluster.canary?.replicas ?? 0);
+  const track: Track = to > from ? 'canary' : 'main';
+  const share = track === 'canary' ? to : 100 - to;
+  return { track, pods: Math.ceil((total * share) / 100) };
+}
+
+/** Every pod of the track is Ready, there are as many as its HPA's minimum, and each serves `version`. */
+const trackServes = (view: TrackView | null, version: number) =>
+  !!view &&
+  view.pods > 0 &&
+  view.ready &&
+  view.pods >= view.minReplicas &&
+  view.availableOnAll.includes(version);
+
+/**
+ * One weight move as three helm upgrades, so capacity never dips: (1) the
+ * receiving track's minimum rises to its new share of what both tracks run
+ * (skipped when it already has those pods), and the command waits until they
+ * are Ready and serve the track's version; (2) the new weights, with the
+ * giving track held at the pods it has; (3) the holds go, and each track's
+ * HPA returns to the bounds its weight derives (the giving track scales down
+ * as its HPA allows). Each phase is read back from the chart's values (a
+ * hold on one track only: phase 1 done; the new weight with holds: phase 2
+ * done), so a rerun continues from the one it reached. Undefined once the
+ * chart carries `wanted` without holds.
+ */
+export function moveTraffic(
+  wanted: ExperimentValues,
+  cluster: ClusterView,
+  serves: { readonly main: number; readonly canary: number },
+): Extract<Action, { kind: 'apply' | 'wait' }> | undefined {
+  const applied = cluster.applied;
+  const target = withoutHold(wanted);
+  if (applied === null)
+    return { kind: 'apply', values: target, say: `weights main/canary ${weightsText(target.canaryWeight)}` };
+  if (sameValues(applied, target)) return undefined;
+  if (applied.canaryWeight === target.canaryWeight) {
+    return {
+      kind: 'apply',
+      values: target,
+      say: applied.minReplicas
+        ? 'the traffic has moved; each track back to the bounds its weight derives'
+        : `weights main/canary ${weightsText(target.canaryWeight)}`,
+    };
+  }
+  const need = receivingNeed(applied.canaryWeight, target.canaryWeight, cluster);
+  const receiving = need.track;
+  const giving: Track = receiving === 'canary' ? 'main' : 'canary';
+  const view = (track: Track) => (track === 'main' ? cluster.main : cluster.canary);
+  const hold = applied.minReplicas;
+  // A hold on the receiving track alone is this move's phase 1 (its total was counted before it raised the track).
+  const raised =
+    hold && hold[holdKey(receiving)] > 0 && hold[holdKey(giving)] === 0
+      ? hold[holdKey(receiving)]
+      : undefined;
+  const pods = raised ?? need.pods;
+  const serving = trackServes(view(receiving), serves[receiving]);
+  if (raised === undefined && !(serving && (view(receiving)?.replicas ?? 0) >= pods)) {
+    return {
+      kind: 'apply',
+      values: { ...withoutHold(applied), minReplicas: holdOf({ [receiving]: pods }) },
+      say: `${receiving} to at least ${pods} pods before the weights move to ${weightsText(target.canaryWeight)}`,
+    };
+  }
+  // The chart caps the hold at autoscaling.maxReplicas: the HPA's minimum says how many pods that is.
+  if (!serving) {
+    return {
+      kind: 'wait',
+      for: receiving,
+      version: serves[receiving],
+      pods,
+      say: `waiting for ${pods} ${receiving} pods to be Ready with version ${serves[receiving]} AVAILABLE`,
+    };
+  }
+  const held = view(giving)?.replicas ?? 0;
+  const receivingPods = Math.max(pods, view(receiving)?.replicas ?? 0);
+  return {
+    kind: 'apply',
+    values: { ...target, minReplicas: holdOf({ [receiving]: receivingPods, [giving]: held }) },
+    say: `weights main/canary ${weightsText(target.canaryWeight)}, ${giving} held at ${held} pods until the traffic has moved`,
+  };
+}
 
 const canaryAvailable = (cluster: ClusterView, version: number) =>
   !!cluster.canary &&
@@ -169,11 +301,7 @@ function converge(e: ExperimentRecord, input: PlanInput): Action | undefined {
       };
     }
   }
-  return {
-    kind: 'apply',
-    values: wanted,
-    say: `weights main/canary ${weightsText(wanted.canaryWeight)}`,
-  };
+  return moveTraffic(wanted, input.cluster, { main: e.stable, canary: e.canary });
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -333,13 +461,12 @@ function finish(e: ExperimentRecord, input: PlanInput): Action {
     };
   }
   if (cluster.applied !== null && cluster.applied.canaryWeight > 0) {
-    return {
-      kind: 'apply',
-      values: { ...cluster.applied, canaryWeight: 0 },
-      say: 'weights main/canary 100/0',
-    };
+    // All traffic to main: main first grows to every pod both tracks run, then the weight moves.
+    const serves = { main: promoting ? e.canary : e.stable, canary: e.canary };
+    return moveTraffic({ ...withoutHold(cluster.applied), canaryWeight: 0 }, cluster, serves)!;
   }
   if (cluster.applied !== null) {
+    // Main holds its pods with the canary gone: its bounds are the whole fleet's again.
     return { kind: 'apply', values: null, say: 'removing the canary Deployment' };
   }
   const failed = !promoting && e.analysis?.verdict === 'fail';

@@ -158,7 +158,7 @@ export async function observe(
   }
   return {
     applied,
-    main: main ?? { pods: 0, ready: false, availableOnAll: [] },
+    main: main ?? { pods: 0, replicas: 0, minReplicas: 0, ready: false, availableOnAll: [] },
     canary,
     reports: { main, canary },
   };
@@ -319,12 +319,12 @@ export async function runExperiment(
           continue;
         }
         case 'wait': {
-          const key = `${action.for}:${action.version}`;
+          const key = `${action.for}:${action.version}:${action.pods ?? 0}`;
           if (waitingSince?.key !== key) waitingSince = { key, at: now() };
           if (now() - waitingSince.at > timeoutSeconds * 1000) {
             const report = action.for === 'canary' ? observed.reports.canary : observed.reports.main;
             throw new ExperimentStuckError(
-              `${action.for} pods did not serve version ${action.version} within ${timeoutSeconds} s:\n  ${notServing(report, action.version).join('\n  ')}\nRun the same command again to keep waiting, or catwalk experiment abort.`,
+              `${action.for} pods did not serve version ${action.version} within ${timeoutSeconds} s:\n  ${notServing(report, action.version, action.pods).join('\n  ')}\nRun the same command again to keep waiting, or catwalk experiment abort.`,
             );
           }
           await sleep(pollMs, options.signal);

@@ -77,11 +77,11 @@ function modelledCluster() {
     async observe(): Promise<ObservedCluster> {
       return {
         applied: state.applied,
-        main: { pods: 3, ready: true, availableOnAll: [3] },
+        main: { pods: 3, replicas: 3, minReplicas: 2, ready: true, availableOnAll: [3] },
         canary:
           state.canaryVersion === null
             ? null
-            : { pods: 2, ready: true, availableOnAll: [state.canaryVersion] },
+            : { pods: 2, replicas: 2, minReplicas: 2, ready: true, availableOnAll: [state.canaryVersion] },
         reports: { main: null, canary: null },
       };
     },

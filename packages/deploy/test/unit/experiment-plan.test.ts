@@ -11,6 +11,7 @@ import {
   type Command,
   planNext,
   type ReleaseView,
+  type TrackView,
   type Verdict,
 } from '../../src/experiment-plan';
 
@@ -29,11 +30,24 @@ function world(overrides: Partial<ReleaseView> = {}): World {
     release: { generation: 3, serve: [3, 4], labels: { stable: 3 }, ...overrides },
     cluster: {
       applied: null,
-      main: { pods: 3, ready: true, availableOnAll: [3] },
+      main: { pods: 3, replicas: 3, minReplicas: 2, ready: true, availableOnAll: [3] },
       canary: null,
     },
     now: T0,
     actions: [],
+  };
+}
+
+/** A track under an HPA whose minimum is raised to `hold` (0: back to `base`). */
+function held(track: TrackView, hold: number, base: number): TrackView {
+  const replicas = Math.max(track.replicas, hold);
+  return {
+    ...track,
+    minReplicas: Math.max(base, hold),
+    replicas,
+    pods: replicas,
+    // New pods load the version while the command waits for them.
+    availableOnAll: replicas > track.replicas ? [] : track.availableOnAll,
   };
 }
 
@@ -51,15 +65,23 @@ function execute(w: World, action: Action): void {
       };
       return;
     }
-    case 'apply':
+    case 'apply': {
+      const hold = action.values?.minReplicas;
+      // A new canary Deployment's pods are Ready but have not loaded anything yet.
+      const canary =
+        action.values === null
+          ? null
+          : (w.cluster.canary ?? { pods: 2, replicas: 2, minReplicas: 2, ready: true, availableOnAll: [] });
       w.cluster = {
         ...w.cluster,
         applied: action.values,
-        // A new canary Deployment's pods are Ready but have not loaded anything yet.
-        canary:
-          action.values === null ? null : (w.cluster.canary ?? { pods: 2, ready: true, availableOnAll: [] }),
+        // A hold raises the HPA's minimum; the HPA adds pods (Ready, still loading) and keeps them
+        // when the hold goes: no load changes in this model.
+        main: held(w.cluster.main, hold?.stable ?? 0, 2),
+        canary: canary && held(canary, hold?.canary ?? 0, 2),
       };
       return;
+    }
     case 'wait':
       // The pods load the version while the command waits.
       if (action.for === 'canary' && w.cluster.canary) {
@@ -124,7 +146,7 @@ function run(
 const kinds = (actions: readonly Action[]) =>
   actions.map((a) =>
     a.kind === 'apply'
-      ? `apply ${a.values ? a.values.canaryWeight : 'none'}`
+      ? `apply ${a.values ? a.values.canaryWeight : 'none'}${a.values?.minReplicas ? ` hold ${a.values.minReplicas.stable}/${a.values.minReplicas.canary}` : ''}`
       : a.kind === 'write'
         ? `write ${a.change.action}`
         : a.kind === 'wait'
@@ -141,13 +163,18 @@ describe('experiment start', () => {
       'write experiment-start',
       'apply 0',
       'wait canary 4',
+      // The canary's 2 pods already cover each step's share of the 5: no phase 1, but the main
+      // pods are held through the upgrade that moves the weight, and released by the next one.
       'write experiment-weight',
+      'apply 5 hold 3/2',
       'apply 5',
       'wait-until',
       'write experiment-weight',
+      'apply 10 hold 3/2',
       'apply 10',
       'wait-until',
       'write experiment-weight',
+      'apply 25 hold 3/2',
       'apply 25',
       'done',
     ]);
@@ -274,7 +301,10 @@ describe('experiment promote', () => {
     expect(kinds(w.actions)).toEqual([
       'write experiment-promote',
       'wait main 4',
-      'apply 0',
+      // Main grows to the 5 pods both tracks run, serving version 4, before it gets all the traffic.
+      'apply 10 hold 5/0',
+      'wait main 4',
+      'apply 0 hold 5/2',
       'apply none',
       'write experiment-promoted',
     ]);
@@ -312,7 +342,10 @@ describe('experiment abort', () => {
     }
     expect(kinds(w.actions)).toEqual([
       'write experiment-abort',
-      'apply 0',
+      // At 50/50 main has 3 pods and the canary 3: main grows to 6 before it gets all the traffic.
+      'apply 50 hold 6/0',
+      'wait main 3',
+      'apply 0 hold 6/3',
       'apply none',
       'write experiment-aborted',
     ]);
@@ -414,7 +447,8 @@ describe('steps with analysis', () => {
     expect(w.cluster.applied).toBeNull();
     // The failing look came at step 2: the canary never got the third weight.
     const weights = w.actions.flatMap((a) => (a.kind === 'apply' && a.values ? [a.values.canaryWeight] : []));
-    expect(weights).toEqual([0, 5, 10, 0]);
+    // Each move's weight is applied twice: with the giving track held, then released.
+    expect(weights).toEqual([0, 5, 5, 10, 10, 10, 0]);
   });
 
   it('holds the weight while the looks are inconclusive, then goes on', () => {
@@ -422,7 +456,7 @@ describe('steps with analysis', () => {
     const few: Verdict = { verdict: 'inconclusive', reason: 'only 40 requests on the canary, 200 needed' };
     run(w, analysed, { verdicts: [few, few, pass, pass, pass] });
     const weights = w.actions.flatMap((a) => (a.kind === 'apply' && a.values ? [a.values.canaryWeight] : []));
-    expect(weights).toEqual([0, 5, 10, 25]);
+    expect(weights).toEqual([0, 5, 5, 10, 10, 25, 25]);
     // Each inconclusive look waits one more interval.
     expect(w.now).toBe(T0 + 5 * 60_000);
   });
@@ -435,5 +469,148 @@ describe('steps with analysis', () => {
     expect(end).toMatchObject({ kind: 'write', ends: 'done' });
     expect(w.release.labels).toEqual({ stable: 4 });
     expect(w.cluster.applied).toBeNull();
+  });
+});
+
+describe('capacity while the weight moves', () => {
+  /** A running experiment at `weight` with main at `main` pods (its HPA scaled it under load) and the canary at `canary`. */
+  function runningAt(weight: number, main: number, canary: number): World {
+    const w = world();
+    run(w, start({ steps: [weight] }));
+    w.cluster = {
+      ...w.cluster,
+      main: { ...w.cluster.main, pods: main, replicas: main },
+      canary: { ...w.cluster.canary!, pods: canary, replicas: canary },
+    };
+    w.actions = [];
+    return w;
+  }
+
+  /**
+   * Runs the command and checks every helm upgrade that moves the weight:
+   * the receiving track already has its share of the pods both tracks had
+   * before the command, Ready and serving its version, and the giving
+   * track is held at the pods it had.
+   */
+  function moveChecked(w: World, command: Command, serves: { main: number; canary: number }) {
+    const before = { main: w.cluster.main.replicas, canary: w.cluster.canary?.replicas ?? 0 };
+    const total = before.main + before.canary;
+    for (let i = 0; i < 100; i++) {
+      const action = planNext({
+        command,
+        release: w.release,
+        cluster: w.cluster,
+        now: w.now,
+        me: 'ana@laptop',
+      });
+      if (action.kind === 'done' || action.kind === 'refuse') return action;
+      const applied = w.cluster.applied;
+      if (
+        action.kind === 'apply' &&
+        applied &&
+        action.values &&
+        action.values.canaryWeight !== applied.canaryWeight
+      ) {
+        const to = action.values.canaryWeight;
+        const receiving = to > applied.canaryWeight ? 'canary' : 'main';
+        const giving = receiving === 'canary' ? 'main' : 'canary';
+        const share = receiving === 'canary' ? to : 100 - to;
+        const track = w.cluster[receiving]!;
+        expect(track.pods).toBeGreaterThanOrEqual(Math.ceil((total * share) / 100));
+        expect(track.ready && track.availableOnAll.includes(serves[receiving])).toBe(true);
+        expect(action.values.minReplicas?.[giving === 'main' ? 'stable' : 'canary']).toBe(before[giving]);
+      }
+      execute(w, action);
+      if (action.kind === 'write' && action.ends) return action;
+    }
+    throw new Error('the command did not end');
+  }
+
+  it('a step up (10 → 50): the canary grows to half of 10 pods and serves, then the weight moves with main held, then the holds go', () => {
+    const w = runningAt(10, 8, 2);
+    moveChecked(w, { kind: 'set-weight', weight: 50 }, { main: 3, canary: 4 });
+    expect(kinds(w.actions)).toEqual([
+      'write experiment-weight',
+      'apply 10 hold 0/5',
+      'wait canary 4',
+      'apply 50 hold 8/5',
+      'apply 50',
+    ]);
+    expect(w.cluster.applied).toEqual({ stableVersion: 3, canaryVersion: 4, canaryWeight: 50 });
+  });
+
+  it('a promote from 50/50: main serves the new version, grows to every pod, then takes the traffic', () => {
+    const w = runningAt(50, 4, 4);
+    moveChecked(w, { kind: 'promote' }, { main: 4, canary: 4 });
+    expect(kinds(w.actions)).toEqual([
+      'write experiment-promote',
+      'wait main 4',
+      'apply 50 hold 8/0',
+      'wait main 4',
+      'apply 0 hold 8/4',
+      'apply none',
+      'write experiment-promoted',
+    ]);
+  });
+
+  it('an abort from 80: main grows to every pod serving the stable version before the weight returns', () => {
+    const w = runningAt(80, 2, 6);
+    moveChecked(w, { kind: 'abort' }, { main: 3, canary: 4 });
+    expect(kinds(w.actions)).toEqual([
+      'write experiment-abort',
+      'apply 80 hold 8/0',
+      'wait main 3',
+      'apply 0 hold 8/6',
+      'apply none',
+      'write experiment-aborted',
+    ]);
+  });
+
+  it('a move cut after any of its upgrades and run again ends the same, with the same holds', () => {
+    const reference = runningAt(10, 8, 2);
+    run(reference, { kind: 'set-weight', weight: 50 });
+    const applies = reference.actions.filter((a) => a.kind === 'apply');
+    for (let cut = 1; cut < reference.actions.length; cut++) {
+      const w = runningAt(10, 8, 2);
+      run(w, { kind: 'set-weight', weight: 50 }, { limit: cut });
+      run(w, { kind: 'set-weight', weight: 50 });
+      // The raised canary is not counted again: the hold stays 5, not a share of 13.
+      expect(w.actions.filter((a) => a.kind === 'apply')).toEqual(applies);
+      expect(w.cluster).toEqual(reference.cluster);
+    }
+  });
+
+  it('an abort in the middle of a step up turns the move round: main, not the raised canary, receives', () => {
+    const w = runningAt(10, 8, 2);
+    run(w, { kind: 'set-weight', weight: 50 }, { limit: 2 });
+    expect(w.cluster.applied?.minReplicas).toEqual({ stable: 0, canary: 5 });
+    w.actions = [];
+    run(w, { kind: 'abort' });
+    const first = w.actions.find((a) => a.kind === 'apply');
+    // Main takes all of what both run (8 + the 5 canary pods), before the weight returns.
+    expect(first).toMatchObject({ values: { canaryWeight: 10, minReplicas: { stable: 13, canary: 0 } } });
+    expect(w.release.experiment).toBeUndefined();
+    expect(w.cluster.applied).toBeNull();
+  });
+
+  it('waits on the HPA: a receiving track capped below the need goes on once it has the HPA minimum', () => {
+    const w = runningAt(10, 8, 2);
+    run(w, { kind: 'set-weight', weight: 50 }, { limit: 2 });
+    // The chart capped the canary's hold at autoscaling.maxReplicas (4): its HPA asks for 4.
+    w.cluster = {
+      ...w.cluster,
+      canary: { pods: 4, replicas: 4, minReplicas: 4, ready: true, availableOnAll: [4] },
+    };
+    const next = planNext({
+      command: { kind: 'set-weight', weight: 50 },
+      release: w.release,
+      cluster: w.cluster,
+      now: w.now,
+      me: 'ana@laptop',
+    });
+    expect(next).toMatchObject({
+      kind: 'apply',
+      values: { canaryWeight: 50, minReplicas: { stable: 8, canary: 5 } },
+    });
   });
 });
