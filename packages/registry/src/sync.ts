@@ -6,14 +6,13 @@
 // live models.config is replaced by rename.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { completeManifests, listVersions, type ManifestCache } from './catalog';
 import { ChecksumMismatchError, InvalidRecordError } from './errors';
+import { HashingFileSink } from './file-sink';
 import { mapLimit } from './hash';
 import { MANIFEST_FILE, type ModelLocation, modelKey, parseVersionFolder, RESERVED_FILES } from './location';
 import { type ConfigSource, renderModelsConfig } from './models-config';
@@ -172,7 +171,7 @@ function plainFolder(dir: string, folders: Folders): Promise<void> {
   return ready;
 }
 
-/** Chunks are written to disk in writes of about this size: fewer system calls than one per network chunk. */
+/** Chunks reach the disk in writes of about this size: fewer system calls than one per network chunk. */
 const WRITE_BYTES = 1024 * 1024;
 
 async function downloadFile(
@@ -190,30 +189,10 @@ async function downloadFile(
     expected === 'from-metadata'
       ? { size: response.contentLength ?? -1, sha256: response.metadata.sha256 ?? '' }
       : expected;
-  const hash = createHash('sha256');
-  let size = 0;
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      onBytes(chunk.length);
-      held.push(chunk);
-      heldBytes += chunk.length;
-      if (heldBytes < WRITE_BYTES) return done();
-      const out = held.length === 1 ? held[0] : Buffer.concat(held, heldBytes);
-      held = [];
-      heldBytes = 0;
-      done(null, out);
-    },
-    flush(done) {
-      done(null, heldBytes > 0 ? Buffer.concat(held, heldBytes) : null);
-    },
-  });
-  // flags 'wx': never follow or reuse something already at the path.
-  await pipeline(response.body, meter, createWriteStream(target, { flags: 'wx' }), signal ? { signal } : {});
-  const digest = hash.digest('hex');
+  // 'wx': never follow or reuse something already at the path.
+  const sink = new HashingFileSink(target, WRITE_BYTES, onBytes);
+  await pipeline(response.body, sink, signal ? { signal } : {});
+  const { size, sha256: digest } = sink.result();
   if (size !== want.size || digest !== want.sha256) {
     await fs.rm(target, { force: true });
     throw new ChecksumMismatchError(
