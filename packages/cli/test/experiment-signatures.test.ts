@@ -31,26 +31,32 @@ afterAll(async () => {
   fs.rmSync(s3Dir, { recursive: true, force: true });
 });
 
-/** An export whose saved_model.pbtxt has one predict signature with these input names. */
-function exportWith(input: string): string {
+/** An export whose saved_model.pbtxt has these predict signatures (name → input name). */
+function exportWithSignatures(signatures: Record<string, string>): string {
   const dir = tempDir();
-  fs.writeFileSync(
-    path.join(dir, 'saved_model.pbtxt'),
-    `meta_graphs {
-  meta_info_def { tags: "serve" }
-  signature_def {
-    key: "serving_default"
+  const defs = Object.entries(signatures).map(
+    ([name, input]) => `  signature_def {
+    key: "${name}"
     value {
       inputs { key: "${input}" value { name: "${input}:0" dtype: DT_FLOAT tensor_shape { dim { size: -1 } dim { size: 3 } } } }
       outputs { key: "price" value { name: "price:0" dtype: DT_FLOAT tensor_shape { dim { size: -1 } dim { size: 1 } } } }
       method_name: "tensorflow/serving/predict"
     }
   }
-}
+`,
+  );
+  fs.writeFileSync(
+    path.join(dir, 'saved_model.pbtxt'),
+    `meta_graphs {
+  meta_info_def { tags: "serve" }
+${defs.join('')}}
 `,
   );
   return dir;
 }
+
+/** An export whose saved_model.pbtxt has one predict signature with these input names. */
+const exportWith = (input: string) => exportWithSignatures({ serving_default: input });
 
 it('a canary that breaks the stable signatures is refused before anything changes, with the way on', async () => {
   const prefix = `team/exp-sig-${process.pid}`;
@@ -85,5 +91,57 @@ it('a canary that breaks the stable signatures is refused before anything change
   expect(refused.stderr).toContain('serving_default: input features was removed (renamed to x?)');
   expect(refused.stderr).toContain('--allow-breaking');
   expect(refused.stderr).not.toMatch(/\n\s+at /);
+  expect(await release()).toEqual(before);
+});
+
+it('checks the signatures the spec lists (serving.signatures), as catwalk release does', async () => {
+  const prefix = `team/exp-sig-named-${process.pid}`;
+  const uri = `s3://models/${prefix}`;
+  // Version 2 keeps serving_default but drops score, which the spec says callers use.
+  const versions: Record<string, string>[] = [
+    { serving_default: 'features', score: 'features' },
+    { serving_default: 'features' },
+  ];
+  for (const signatures of versions) {
+    const pushed = await catwalk([
+      'push',
+      exportWithSignatures(signatures),
+      '--model',
+      uri,
+      '--endpoint',
+      endpoint,
+    ]);
+    expect(pushed.code).toBe(0);
+  }
+  expect(
+    (await catwalk(['release', uri, '--serve', '1', '--label', 'stable=1', '--endpoint', endpoint])).code,
+  ).toBe(0);
+  const spec = path.join(tempDir(), 'pricing.json');
+  fs.writeFileSync(
+    spec,
+    JSON.stringify({
+      apiVersion: 'catwalk/v1',
+      kind: 'Model',
+      metadata: { name: 'pricing', team: 'team' },
+      spec: {
+        source: { uri, endpoint },
+        serving: { versionPolicy: { specific: [1] }, versionLabels: { stable: 1 }, signatures: ['score'] },
+      },
+    }),
+  );
+  const release = async () =>
+    JSON.parse((await catwalk(['versions', uri, '--json', '--endpoint', endpoint])).stdout).release;
+  const before = await release();
+
+  // What catwalk release says of serving version 2 alongside stable 1, start must say too.
+  const released = await catwalk(['release', spec, '--serve', '1,2', '--endpoint', endpoint]);
+  expect(released.code).toBe(1);
+  expect(released.stderr).toMatch(/signature score was removed/);
+
+  const refused = await catwalk(['experiment', 'start', spec, '--canary', '2', '--kubeconfig', kubeconfig]);
+  expect(refused.stderr).toContain('would break callers of stable version 1');
+  expect(refused.stderr).toMatch(/signature score was removed/);
+  expect(refused.stderr).toContain('--allow-breaking');
+  expect(refused.code).toBe(1);
   expect(await release()).toEqual(before);
 });

@@ -281,11 +281,14 @@ export async function experimentStartCommand(spec: string, flags: StartFlags, io
     const release = await store.read();
     // A rerun continues an experiment whose canary was checked when it started.
     if (release.experiment?.canary === canary) return;
+    // The same check catwalk release makes when it serves the canary next to stable.
     const result = await checkReleaseSignatures({
       store: target.client,
       model: target.location,
       from: release.labels.stable,
+      served: release.serve,
       to: [canary],
+      ...(target.model?.serving.signatures ? { signatureNames: target.model.serving.signatures } : {}),
       allowBreaking: flags.allowBreaking === true,
     });
     for (const u of result.unchecked) {
