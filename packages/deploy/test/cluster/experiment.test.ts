@@ -215,12 +215,22 @@ describe('catwalk experiment', () => {
         expect(line).toMatchObject({ component: 'catwalk-experiment', model: 'pricing', stable: 1 });
         expect(typeof line.generation).toBe('number');
       }
-      expect(lines.map((l) => [l.msg, l.weight, l.track ?? null])).toEqual([
+      // Main grows to the 4 pods both tracks run before it takes the canary's 20% back
+      // (whether the command still has to wait for them depends on how fast they load).
+      const said = lines.filter((l) => !String(l.msg).startsWith('waiting for 4 main pods'));
+      expect(said.map((l) => [l.msg, l.weight, l.track ?? null])).toEqual([
         ['aborting: canary weight to 0 in the release', 20, null],
-        ['weights main/canary 100/0', 0, null],
+        ['main to at least 4 pods before the weights move to 100/0', 20, null],
+        ['weights main/canary 100/0, canary held at 2 pods until the traffic has moved', 0, null],
         ['removing the canary Deployment', 0, 'canary'],
         ['aborted; version 1 stayed stable throughout', 0, null],
       ]);
+      for (const wait of lines.filter((l) => !said.includes(l))) {
+        expect(wait).toMatchObject({
+          msg: 'waiting for 4 main pods to be Ready with version 1 AVAILABLE',
+          track: 'main',
+        });
+      }
       expect(lines.at(-1)).toMatchObject({ outcome: 'done', level: 'info' });
       const after = await snapshot(s);
       expect(after.deployments).toEqual(['pricing']);
