@@ -487,6 +487,12 @@ export function formatExperimentStatus(s: ExperimentStatus): string {
     lines.push(
       `  weight now: canary ${e.weight}% (release), ${s.applied ? `${s.applied.canaryWeight}% in the cluster` : 'not applied to the cluster'}`,
     );
+    const hold = s.applied?.minReplicas;
+    if (hold) {
+      // An interrupted move leaves its holds in the chart; the next command of the experiment finishes it.
+      const held = (n: number) => (n > 0 ? `at least ${n} pods` : 'not held');
+      lines.push(`  moving the weight: main ${held(hold.stable)}, canary ${held(hold.canary)}`);
+    }
     const steps = e.plan.steps.map((w, i) => (i === e.step ? `[${w}]` : `${w}`)).join(' → ');
     lines.push(
       `  plan: ${steps}% every ${e.plan.intervalSeconds} s${e.autoPromote ? ', then promote' : ''}${e.stepStartedAt ? `; this step since ${e.stepStartedAt}` : ''}`,
