@@ -13,10 +13,13 @@
 // wherever they are within the bounds. The tests scale the main Deployment
 // by hand to where its HPA would have taken it under load.
 
+import { experimentStore } from '@catwalk/registry';
+import { runExperiment } from '../../src';
+import { appliedExperiment } from '../../src/experiment-cluster';
 import { k8s } from '../../src/kube';
 import { brokenPromises, recordModel } from './capacity';
-import { catwalk, deployModel, type Setup, startS3 } from './experiment-support';
-import { cluster, waitFor } from './support';
+import { catwalk, client, deployModel, type Setup, startS3 } from './experiment-support';
+import { cluster, resolveSpec, waitFor } from './support';
 
 /** The spec's scaling in these tests: no single replica, so the floor is 2. */
 const scaling = { minReplicas: 2, maxReplicas: 6 };
@@ -120,6 +123,75 @@ describe('catwalk experiment keeps full capacity while it moves traffic', () => 
         abort: await move(s, 0, ['abort']),
       };
       expect(broken).toEqual({ start: [], abort: [] });
+    } finally {
+      await s.agents.stop();
+    }
+  }, 600_000);
+
+  it('a step up interrupted after it raised the canary continues with the same hold when run again', async () => {
+    const s = await deployed('cap-rerun');
+    try {
+      const started = await catwalk([
+        'experiment',
+        'start',
+        s.specFile,
+        '--canary',
+        '2',
+        '--weight',
+        '10',
+        ...s.flags,
+      ]);
+      expect(started.code).toBe(0);
+      await loadMain(s, 4);
+      await settled(s);
+      const recorder = await recordModel(s.namespace);
+      try {
+        const from = recorder.mark();
+        // Ctrl-C as the command announces phase 1: its helm upgrade runs, then the command stops.
+        const stop = new AbortController();
+        const first = await runExperiment(
+          { kind: 'set-weight', weight: 50 },
+          {
+            model: resolveSpec(s.spec),
+            namespace: s.namespace,
+            me: 'ana',
+            values: [s.values],
+            store: experimentStore({
+              client: client(s3.endpoint),
+              location: s.location,
+              updatedBy: 'ana',
+              initial: { versionPolicy: { kind: 'all' }, versionLabels: {} },
+            }),
+            pollMs: 300,
+            timeoutSeconds: 180,
+            signal: stop.signal,
+            onEvent: (line) => {
+              if (line.startsWith('canary to at least')) stop.abort();
+            },
+          },
+        ).catch((error: Error) => error);
+        expect((first as Error).message).toMatch(/interrupted; run the same command again/);
+        // Half of the 6 pods both tracks ran: the canary's minimum is raised, the weight not yet moved.
+        expect(await appliedExperiment({ namespace: s.namespace }, 'pricing')).toMatchObject({
+          canaryWeight: 10,
+          minReplicas: { stable: 0, canary: 3 },
+        });
+
+        const again = await catwalk(['experiment', 'set-weight', s.specFile, '50', ...s.flags]);
+        expect(again.code).toBe(0);
+        const record = recorder.moments(from);
+        expect(brokenPromises(record, { ...rule, to: 50 })).toEqual([]);
+        // The rerun kept the hold: the 3 raised canary pods were not counted again (that would ask for 4 of 7).
+        const moved = record.during.find((m) => m.weight === 50);
+        expect(moved?.hpas.canary?.min).toBe(3);
+        expect(await appliedExperiment({ namespace: s.namespace }, 'pricing')).toEqual({
+          stableVersion: 1,
+          canaryVersion: 2,
+          canaryWeight: 50,
+        });
+      } finally {
+        await recorder.stop();
+      }
     } finally {
       await s.agents.stop();
     }
