@@ -190,8 +190,9 @@ const trackServes = (view: TrackView | null, version: number) =>
  * (skipped when it already has those pods), and the command waits until they
  * are Ready and serve the track's version; (2) the new weights, with the
  * giving track held at the pods it has; (3) the holds go, and each track's
- * HPA returns to the bounds its weight derives (the giving track scales down
- * as its HPA allows). Each phase is read back from the chart's values (a
+ * HPA returns to the bounds its weight derives (the giving track is cut at
+ * once to a lower maximum, and scales down from there at its HPA's pace).
+ * Each phase is read back from the chart's values (a
  * hold on one track only: phase 1 done; the new weight with holds: phase 2
  * done), so a rerun continues from the one it reached. Undefined once the
  * chart carries `wanted` without holds.
