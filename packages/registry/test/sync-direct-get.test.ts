@@ -160,6 +160,37 @@ describe("sync's GETs", () => {
     }
   });
 
+  it("take each signature's credentials from the client's provider, so rotated credentials are used as they change", async () => {
+    const loc = model();
+    await push({ client: client(s3.endpoint), location: loc, dir: halfPlusTwo });
+    const proxy = await startProxy(s3.endpoint);
+    try {
+      // Credentials that expire within the SDK's refresh window: its provider fetches new ones for every request,
+      // as it would for IRSA or instance-profile credentials near their expiry.
+      let issued = 0;
+      const c = new S3Client({
+        endpoint: proxy.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: async () => ({
+          accessKeyId: 'S3RVER',
+          secretAccessKey: 'S3RVER',
+          sessionToken: `token-${++issued}`,
+          expiration: new Date(Date.now() + 60_000),
+        }),
+      });
+      for (let i = 0; i < 3; i++) await getObjectBytes(c, BUCKET, `${loc.prefix}/1/saved_model.pb`);
+      const tokens = proxy.seen
+        .filter((r) => r.method === 'GET')
+        .map((r) => r.headers['x-amz-security-token']);
+      expect(tokens).toHaveLength(3);
+      expect(new Set(tokens).size).toBe(3);
+      for (const r of proxy.seen) expect(verifySigV4(r, 'S3RVER').ok).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('go to the endpoint the SDK resolves: virtual-hosted on AWS, path style when asked, FIPS and dual-stack, custom endpoints', async () => {
     // No network: the client's own endpoint rules, evaluated locally.
     const route = async (c: S3Client, bucket = 'models') => {
