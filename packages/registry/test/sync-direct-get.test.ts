@@ -238,7 +238,7 @@ describe("sync's GETs", () => {
       r.method === 'GET' && r.path === dataFile && held++ === 0 ? { hold: never.opened } : 'pass',
     );
     try {
-      const c = createS3Client({ endpoint: proxy.endpoint, maxAttempts: 3, socketTimeoutMs: 400 });
+      const c = createS3Client({ endpoint: proxy.endpoint, maxAttempts: 3, socketTimeoutMs: 1000 });
       const dest = tempDir();
       const started = Date.now();
       const report = await syncOnce({ client: c, location: loc, dest });
@@ -318,7 +318,7 @@ describe("sync's GETs", () => {
     } finally {
       await proxy.close();
     }
-  });
+  }, 120_000);
 
   it("report S3's errors as the SDK did: NoSuchKey is not found, 403 is not retried, 5xx is a server error", async () => {
     const loc = model();
