@@ -134,10 +134,45 @@ const THROTTLING_CODES = new Set([
   'ProvisionedThroughputExceededException',
 ]);
 
+/** Refusals that mean the request's clock is off: retried once the offset has been corrected, as the SDK does. */
+const CLOCK_SKEW_CODES = new Set([
+  'AuthFailure',
+  'InvalidSignatureException',
+  'RequestExpired',
+  'RequestInTheFuture',
+  'RequestTimeTooSkewed',
+  'SignatureDoesNotMatch',
+]);
+
+/** A skew the server's clock corrected by at least this much makes a clock-skew refusal worth retrying. */
+const SKEW_CORRECTION_MS = 240_000;
+
+/** The SDK's clock offset (server time minus local time), which it keeps on the client config for signing. */
+interface ClockConfig {
+  systemClockOffset?: number;
+}
+
+/**
+ * Learns the server's clock from a response's Date header, as the SDK does
+ * after every request (not from a cached answer, which carries an Age header,
+ * nor from one that took over 15 minutes). Returns the new offset.
+ */
+function sampleClock(config: ClockConfig, headers: http.IncomingHttpHeaders, sentAt: number): number {
+  const before = config.systemClockOffset ?? 0;
+  const date = headers.date;
+  if (headers.age !== undefined || typeof date !== 'string') return before;
+  const serverTime = Date.parse(date);
+  const now = Date.now();
+  if (Number.isNaN(serverTime) || now - sentAt > 900_000) return before;
+  config.systemClockOffset = serverTime - now;
+  return config.systemClockOffset;
+}
+
 /** The retry strategy's words for an error, as the SDK classifies them. */
 function errorType(error: unknown): string {
   if (error instanceof S3ServiceException) {
     const status = error.$metadata.httpStatusCode ?? 0;
+    if ((error.$metadata as { clockSkewCorrected?: boolean }).clockSkewCorrected) return 'TRANSIENT';
     if (status === 429 || THROTTLING_CODES.has(error.name)) return 'THROTTLING';
     if (status >= 500) return 'SERVER_ERROR';
     if (status === 408) return 'TRANSIENT';
@@ -197,6 +232,7 @@ function connectTimeoutError(what: string, ms: number): Error {
 /** One signed GET, no retry: the response once its headers are in, or the error. */
 async function sendOnce(
   sender: Sender,
+  clock: ClockConfig,
   bucket: string,
   key: string,
   signal?: AbortSignal,
@@ -205,6 +241,8 @@ async function sendOnce(
   const base = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
   const requestPath = `${base}${key.split('/').map(extendedEncodeURIComponent).join('/')}`;
   const host = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+  const offset = clock.systemClockOffset ?? 0;
+  const sentAt = Date.now();
   const signed = await sender.signer.sign(
     {
       method: 'GET',
@@ -215,7 +253,11 @@ async function sendOnce(
       query: {},
       headers: { ...sender.headers, host, 'x-amz-content-sha256': EMPTY_SHA256 },
     },
-    { signingRegion: sender.signingRegion, signingService: sender.signingName },
+    {
+      signingRegion: sender.signingRegion,
+      signingService: sender.signingName,
+      signingDate: new Date(sentAt + offset),
+    },
   );
   const what = `GET s3://${bucket}/${key}`;
   const transport = url.protocol === 'https:' ? https : http;
@@ -253,6 +295,7 @@ async function sendOnce(
       clearTimeout(connectTimer);
       response = res;
       const status = res.statusCode ?? 0;
+      const corrected = sampleClock(clock, res.headers, sentAt);
       if (status >= 200 && status < 300) {
         const metadata: Record<string, string> = {};
         for (const [name, value] of Object.entries(res.headers)) {
@@ -270,7 +313,17 @@ async function sendOnce(
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
-      res.on('end', () => reject(serviceError(status, res.headers, Buffer.concat(chunks).toString('utf8'))));
+      res.on('end', () => {
+        const error = serviceError(status, res.headers, Buffer.concat(chunks).toString('utf8'));
+        if (
+          CLOCK_SKEW_CODES.has(error.name) &&
+          corrected !== offset &&
+          Math.abs(corrected) >= SKEW_CORRECTION_MS
+        ) {
+          (error.$metadata as { clockSkewCorrected?: boolean }).clockSkewCorrected = true;
+        }
+        reject(error);
+      });
     });
     req.end();
   });
@@ -322,7 +375,7 @@ export async function getObject(
   let token = await strategy.acquireInitialRetryToken(bucket);
   for (;;) {
     try {
-      const response = await sendOnce(sender, bucket, key, signal);
+      const response = await sendOnce(sender, client.config as ClockConfig, bucket, key, signal);
       strategy.recordSuccess(token);
       return response;
     } catch (error) {

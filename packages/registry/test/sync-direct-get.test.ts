@@ -8,6 +8,8 @@
 // reported them. Everything runs against the real embedded S3 over loopback.
 
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type ModelLocation, push, syncOnce } from '../src';
@@ -188,6 +190,43 @@ describe("sync's GETs", () => {
       for (const r of proxy.seen) expect(verifySigV4(r, 'S3RVER').ok).toBe(true);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it("correct the signing clock from the server's Date and retry a clock-skew refusal, as the SDK does", async () => {
+    // A server whose clock is an hour ahead: the embedded S3 cannot be given another clock, so this one
+    // plays S3's part for the two requests (a refusal naming the skew, then the object), over real HTTP.
+    const hourAhead = () => new Date(Date.now() + 3_600_000);
+    const seen: Array<{ amzDate: string }> = [];
+    const server = http.createServer((req, res) => {
+      const amzDate = String(req.headers['x-amz-date']);
+      seen.push({ amzDate });
+      const signedAt = Date.parse(
+        amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
+      );
+      res.setHeader('date', hourAhead().toUTCString());
+      if (Math.abs(signedAt - hourAhead().getTime()) > 300_000) {
+        res.writeHead(403, { 'content-type': 'application/xml' });
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>RequestTimeTooSkewed</Code>' +
+            '<Message>The difference between the request time and the current time is too large.</Message></Error>',
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-length': '2' });
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const c = createS3Client({ endpoint: `http://127.0.0.1:${port}`, maxAttempts: 3 });
+      const got = await getObjectBytes(c, BUCKET, 'skewed/object');
+      expect(got.bytes.toString()).toBe('ok');
+      expect(seen).toHaveLength(2); // refused once, then signed with the server's time
+      expect(Math.abs((c.config.systemClockOffset ?? 0) - 3_600_000)).toBeLessThan(5_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
