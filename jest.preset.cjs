@@ -18,6 +18,8 @@ module.exports = function jestConfig(projectDir) {
     // depends on a stale dist/ of another package.
     moduleNameMapper: {
       '^@catwalk/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+      // A subpath export (@catwalk/schema/names) is the source module of that name.
+      '^@catwalk/([a-z-]+)/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/$2.ts'),
     },
   };
 };
