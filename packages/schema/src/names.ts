@@ -2,7 +2,7 @@
 // values, S3 buckets and keys, container image references. Each check returns
 // the reason a name is refused, or undefined when it is fine.
 
-import { patterns } from './spec';
+import { patterns } from './patterns';
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const labelValue = new RegExp(patterns.labelValue);

@@ -3,7 +3,7 @@
 // accepts. Values are kept as exact decimal strings would be too heavy for a
 // spec tool: millicores and bytes fit comfortably in a double.
 
-import { patterns } from './spec';
+import { patterns } from './patterns';
 
 const quantityPattern = new RegExp(patterns.quantity);
 

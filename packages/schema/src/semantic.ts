@@ -5,9 +5,9 @@
 
 import type { Finding } from './diagnostics';
 import { imageProblem, labelKeyProblem, labelValueProblem, parseImageReference, parseS3Uri } from './names';
+import { patterns } from './patterns';
 import { cpuToMillis, describeBytes, formatBytes, formatCpu, parseQuantity } from './quantity';
 import { defaults, peakReplicas } from './resolve';
-import { patterns } from './spec';
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | undefined =>
