@@ -6,6 +6,7 @@
 //   <prefix>/<version>/catwalk-claim.json     who is pushing this version (written first)
 //   <prefix>/<version>/catwalk-manifest.json  files, sizes, sha256 (written last)
 
+import { parseS3Uri } from '@catwalk/schema/names';
 import { UsageError } from './errors';
 
 export interface ModelLocation {
@@ -24,9 +25,8 @@ export const RELEASE_FILE = 'release.json';
 export const RESERVED_FILES: ReadonlySet<string> = new Set([MANIFEST_FILE, CLAIM_FILE]);
 
 export function parseModelUri(uri: string, name?: string): ModelLocation {
-  // Loaded on first use: @catwalk/schema builds its spec types at import (about 200 ms), which
-  // whoever imports the registry for anything else (records, releases) should not pay for.
-  const { parseS3Uri } = require('@catwalk/schema') as typeof import('@catwalk/schema');
+  // From @catwalk/schema/names, not the main entry: that one builds the spec's types at
+  // import (110-170 ms), which a sync, the one caller of this on every pod start, never needs.
   const parsed = parseS3Uri(uri);
   if (!parsed.location) throw new UsageError(`'${uri}' is not a usable S3 folder: ${parsed.problem}`);
   const { bucket, prefix } = parsed.location;

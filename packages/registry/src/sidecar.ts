@@ -14,7 +14,7 @@
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { createLogger, type LogDestination, type LogFormat, type Logger, podName } from './log';
 import { describeError, errorKind, isAbort } from './retry';
 import { cleanLeftovers, newSyncState, type SyncOptions, type SyncReport, syncOnce } from './sync';
@@ -73,7 +73,39 @@ export class SyncFailedError extends Error {
   override readonly name = 'SyncFailedError';
 }
 
-export function createMetrics(registry = new Registry()) {
+/** What a poll records; prom-client's metrics when /metrics is served, else nothing. */
+interface SyncMetrics {
+  readonly duration: { startTimer(): () => unknown };
+  readonly bytes: { inc(value?: number): void };
+  readonly overruns: { inc(value?: number): void };
+  readonly errors: { inc(labels: { kind: string }): void };
+  readonly lastSuccess: { set(value: number): void };
+  readonly versions: { set(value: number): void };
+  readonly generation: { set(value: number): void };
+  readonly failed: { set(value: number): void };
+  readonly fallback: { set(value: number): void };
+}
+
+const ignore = () => undefined;
+/** A sidecar without a port (`sync --once`, an init container) has no one to show metrics to. */
+const unrecordedMetrics: SyncMetrics = {
+  duration: { startTimer: () => ignore },
+  bytes: { inc: ignore },
+  overruns: { inc: ignore },
+  errors: { inc: ignore },
+  lastSuccess: { set: ignore },
+  versions: { set: ignore },
+  generation: { set: ignore },
+  failed: { set: ignore },
+  fallback: { set: ignore },
+};
+
+export function createMetrics(given?: Registry) {
+  // Loaded here, not at import: prom-client costs about 25 ms of start-up, which
+  // `sync --once` (an init container, no --port) would pay for nothing.
+  const { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } =
+    require('prom-client') as typeof import('prom-client');
+  const registry = given ?? new Registry();
   // Process metrics too (memory, CPU, event loop lag): a sidecar's own footprint is part of the pod's.
   collectDefaultMetrics({ register: registry });
   return {
@@ -159,7 +191,8 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
   const who = { pod: podName(), model: options.location.name, track: options.track ?? 'all' };
   let log = root.child(who);
   let loggedGeneration: number | undefined;
-  const metrics = createMetrics();
+  const exposed = options.port === undefined ? undefined : createMetrics();
+  const metrics: SyncMetrics = exposed ?? unrecordedMetrics;
   const interval = options.intervalMs ?? 10_000;
   const deadline = options.pollDeadlineMs ?? 600_000;
   const staleAfter = options.staleAfterMs ?? Math.max(300_000, 3 * interval);
@@ -230,8 +263,8 @@ export async function runSidecar(options: SidecarOptions): Promise<SyncReport | 
           if (url === '/metrics')
             return {
               status: 200,
-              body: await metrics.registry.metrics(),
-              type: metrics.registry.contentType,
+              body: await exposed!.registry.metrics(),
+              type: exposed!.registry.contentType,
             };
           return { status: 404, body: 'not found\n' };
         });
