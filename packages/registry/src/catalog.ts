@@ -48,10 +48,32 @@ export interface VersionInfo {
  */
 export type ManifestCache = Map<string, Manifest>;
 
+/**
+ * Reads and parses one manifest: undefined when it is gone, InvalidRecordError
+ * when it is not a manifest. Sync brings its own (its direct GET path, keeping
+ * the bytes as the version's identity); everyone else reads through the SDK.
+ */
+export type ManifestReader = (
+  key: string,
+) => Promise<{ readonly manifest: Manifest; readonly etag: string } | undefined>;
+
+export interface ListOptions {
+  readonly manifestCache?: ManifestCache;
+  readonly readManifest?: ManifestReader;
+}
+
+const sdkManifestReader =
+  (client: S3Client, bucket: string): ManifestReader =>
+  async (key) => {
+    const fetched = await getText(client, bucket, key);
+    if (!fetched) return undefined;
+    return { manifest: parseManifest(fetched.text, `s3://${bucket}/${key}`), etag: fetched.etag };
+  };
+
 export async function listVersions(
   client: S3Client,
   location: ModelLocation,
-  options: { readonly manifestCache?: ManifestCache } = {},
+  options: ListOptions = {},
 ): Promise<VersionInfo[]> {
   const base = `${modelKey(location)}${location.prefix ? '/' : ''}`;
   const objects = await listAll(client, location.bucket, base);
@@ -65,8 +87,9 @@ export async function listVersions(
     byVersion.set(version, list);
   }
   const versions = [...byVersion.keys()].sort((a, b) => a - b);
+  const read = options.readManifest ?? sdkManifestReader(client, location.bucket);
   return mapLimit(versions, 8, (version) =>
-    describeVersion(client, location, version, byVersion.get(version)!, options.manifestCache),
+    describeVersion(client, location, version, byVersion.get(version)!, read, options.manifestCache),
   );
 }
 
@@ -75,6 +98,7 @@ async function describeVersion(
   location: ModelLocation,
   version: number,
   objects: readonly ListedObject[],
+  readManifest: ManifestReader,
   cache: ManifestCache | undefined,
 ): Promise<VersionInfo> {
   const prefix = `${modelKey(location, version)}/`;
@@ -92,9 +116,9 @@ async function describeVersion(
   try {
     let manifest = cacheKey ? cache?.get(cacheKey) : undefined;
     if (!manifest) {
-      const fetched = await getText(client, location.bucket, manifestKey(location, version));
+      const fetched = await readManifest(manifestKey(location, version));
       if (!fetched) return { ...base, state: 'incomplete' }; // deleted since the listing
-      manifest = parseManifest(fetched.text, `s3://${location.bucket}/${manifestKey(location, version)}`);
+      manifest = fetched.manifest;
       if (cache && fetched.etag) cache.set(`${version} ${fetched.etag}`, manifest);
     }
     const missing = manifest.files.filter((f) => sizes.get(f.path) !== f.size);

@@ -415,9 +415,9 @@ export async function getObjectBytes(
   bucket: string,
   key: string,
   signal?: AbortSignal,
-): Promise<{ bytes: Buffer; contentLength: number | undefined }> {
+): Promise<{ bytes: Buffer; contentLength: number | undefined; etag: string }> {
   const response = await getObject(client, bucket, key, signal);
   const chunks: Buffer[] = [];
   for await (const chunk of response.body) chunks.push(chunk as Buffer);
-  return { bytes: Buffer.concat(chunks), contentLength: response.contentLength };
+  return { bytes: Buffer.concat(chunks), contentLength: response.contentLength, etag: response.etag };
 }

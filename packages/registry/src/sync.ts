@@ -10,7 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { completeManifests, listVersions, type ManifestCache } from './catalog';
+import { completeManifests, listVersions, type ManifestCache, type ManifestReader } from './catalog';
 import { ChecksumMismatchError, InvalidRecordError } from './errors';
 import { HashingFileSink } from './file-sink';
 import { mapLimit } from './hash';
@@ -261,32 +261,62 @@ interface Identified {
   readonly identity: string;
 }
 
-/** Identities of manifests the catalog handed out; a poller's manifest cache keeps them alive, and this keeps each read once. */
+/**
+ * Identities of the manifests the catalog handed out. Sync's catalog reads each
+ * manifest through readIdentified and files the result here, so the bytes it
+ * parsed are the identity and the download list; a poller's manifest cache
+ * keeps them alive across polls.
+ */
 const identified = new WeakMap<Manifest, Promise<Identified>>();
 
-function identify(options: SyncOptions, listed: Manifest): Promise<Identified> {
-  const cached = identified.get(listed);
-  if (cached) return cached;
+/** One manifest read on the direct GET path: its bytes, what they parse to, their sha256 and the ETag. */
+function readIdentified(options: SyncOptions, key: string): Promise<Identified & { readonly etag: string }> {
   const { client, location, signal } = options;
-  const key = modelKey(location, listed.version, MANIFEST_FILE);
   const where = `s3://${location.bucket}/${key}`;
-  const read = withRetries(
+  return withRetries(
     async () => {
-      const { bytes, contentLength } = await getObjectBytes(client, location.bucket, key, signal);
+      const { bytes, contentLength, etag } = await getObjectBytes(client, location.bucket, key, signal);
       if (contentLength !== undefined && bytes.length !== contentLength) {
         throw new ChecksumMismatchError(
           `${where}: body cut short (${bytes.length} of ${contentLength} bytes)`,
         );
       }
-      // What is downloaded is what this read says, so the identity and the files always agree.
       const manifest = parseManifest(bytes.toString('utf8'), where);
-      if (manifest.version !== listed.version) {
-        throw new InvalidRecordError(`${where}: its manifest says version ${manifest.version}`);
-      }
-      return { manifest, bytes, identity: createHash('sha256').update(bytes).digest('hex') };
+      return { manifest, bytes, identity: createHash('sha256').update(bytes).digest('hex'), etag };
     },
     { attempts: options.attempts ?? 5, ...(signal ? { signal } : {}) },
   );
+}
+
+/** The catalog's manifest reads for a sync: one GET per manifest serves the listing, the identity and the download. */
+function catalogReader(options: SyncOptions): ManifestReader {
+  return async (key) => {
+    try {
+      const read = await readIdentified(options, key);
+      identified.set(read.manifest, Promise.resolve(read));
+      return { manifest: read.manifest, etag: read.etag };
+    } catch (error) {
+      if (isNotFound(error)) return undefined; // deleted since the listing
+      throw error;
+    }
+  };
+}
+
+/** A listed version's identity: the catalog's own read, or (a manifest from elsewhere) a read of its own. */
+function identify(options: SyncOptions, listed: Manifest): Promise<Identified> {
+  const cached = identified.get(listed);
+  if (cached) return cached;
+  const { location } = options;
+  const key = modelKey(location, listed.version, MANIFEST_FILE);
+  const read = readIdentified(options, key).then((got) => {
+    // What is downloaded is what this read says, so the identity and the files always agree.
+    if (got.manifest.version !== listed.version) {
+      throw new InvalidRecordError(
+        `s3://${location.bucket}/${key}: its manifest says version ${got.manifest.version}`,
+      );
+    }
+    return got;
+  });
   identified.set(listed, read);
   read.catch(() => identified.delete(listed));
   return read;
@@ -411,11 +441,10 @@ export async function syncOnce(
   const state = options.state ?? newSyncState();
   const initial = options.initial ?? defaultInitialRelease;
   await fs.mkdir(dest, { recursive: true });
-  const versions = await listVersions(
-    client,
-    location,
-    options.manifestCache ? { manifestCache: options.manifestCache } : {},
-  );
+  const versions = await listVersions(client, location, {
+    readManifest: catalogReader(options),
+    ...(options.manifestCache ? { manifestCache: options.manifestCache } : {}),
+  });
   const current = await readRelease(client, location, initial, versions);
   const available = completeManifests(versions);
   const problems = new Map(
