@@ -1,15 +1,17 @@
 // Putting one file into S3 with its sha256 as metadata, in bounded memory.
 //
-// Bodies are Buffers read just in time, never streams: a Buffer lets the SDK
-// retry a request by itself, and a ByteBudget caps the bytes read but not yet
-// sent across every upload of a push, so memory stays flat whatever the
-// files' sizes. Files above the part size go up as a multipart upload whose
-// parts are read from disk by offset.
+// Bodies are Buffers read just in time, never streams: a Buffer can be sent
+// again on a retry, and a ByteBudget caps the bytes read but not yet sent
+// across every upload of a push, so memory stays flat whatever the files'
+// sizes. Files up to the part size go up in one PUT sent beside the SDK
+// (s3-get.ts: the client's endpoint, credentials, signer and retry strategy,
+// without its per-request stack); larger files as an SDK multipart upload
+// whose parts are read from disk by offset.
 //
 // Retries: one layer, the S3 client's (maxAttempts per request, with the
-// SDK's retry quota across requests). Each part is read from disk once and
-// that same buffer is what every attempt sends and what is hashed, so the
-// sha256 recorded is the sha256 of the bytes sent.
+// retry quota across requests). Each part is read from disk once and that
+// same buffer is what every attempt sends and what is hashed, so the sha256
+// recorded is the sha256 of the bytes sent.
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
@@ -17,13 +19,13 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { ExportChangedError } from './errors';
 import { mapLimit, sha256File } from './hash';
 import { headObject } from './s3';
+import { putObject } from './s3-get';
 
 /** Read buffers are allocated in multiples of this, so files of nearly the same size share them. */
 const BUFFER_GRAIN = 64 * 1024;
@@ -139,23 +141,6 @@ export async function abortUploads(
   return failed;
 }
 
-/**
- * Hands the signer the body's sha256 we already computed. SigV4 signs the
- * payload's hex sha256 (the x-amz-content-sha256 header), and the signer
- * hashes the body itself unless that header is set: a second pass over every
- * byte, a tenth of a push's CPU. S3 still checks the header against the body.
- */
-function withPayloadSha256(command: PutObjectCommand, sha256Hex: string): void {
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request.headers) request.headers['x-amz-content-sha256'] = sha256Hex;
-      return next(args);
-    },
-    { step: 'build', name: 'catwalkPayloadSha256' },
-  );
-}
-
 /** Uploads a file with its sha256 as metadata and returns that sha256: the sha256 of the bytes sent. */
 export async function uploadFile(target: UploadTarget, settings: UploadSettings): Promise<string> {
   const { client, bucket, key } = target;
@@ -166,9 +151,16 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
     const sha256 = await settings.budget.use(target.size, async () => {
       const body = await readRange(target.file, 0, target.size, settings.budget);
       const digest = createHash('sha256').update(body).digest('hex');
-      const put = new PutObjectCommand({ ...common, Metadata: { sha256: digest }, Body: body });
-      withPayloadSha256(put, digest);
-      await client.send(put, send);
+      // Beside the SDK (s3-get.ts), signed with the sha256 just computed: the signer does not hash the body
+      // again, and S3 checks the body against it.
+      await putObject(
+        client,
+        bucket,
+        key,
+        body,
+        { sha256: digest, contentType: common.ContentType, metadata: { sha256: digest } },
+        settings.signal,
+      );
       // Answered, so the server has every byte and the socket no longer reads from the buffer.
       settings.budget.recycle(body);
       return digest;
