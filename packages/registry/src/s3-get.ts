@@ -223,6 +223,14 @@ function timeoutError(what: string, ms: number): Error {
   });
 }
 
+/** A socket error (reset, refused, hang-up) naming the request, with Node's code kept for retries and metrics. */
+function networkError(what: string, error: NodeJS.ErrnoException): Error {
+  return Object.assign(new Error(`${what}: ${error.message}`, { cause: error }), {
+    name: error.name,
+    ...(error.code ? { code: error.code } : {}),
+  });
+}
+
 function connectTimeoutError(what: string, ms: number): Error {
   return Object.assign(new Error(`${what}: no connection within ${ms} ms`), {
     name: 'TimeoutError',
@@ -308,7 +316,7 @@ async function sendOnce(
     let response: http.IncomingMessage | undefined;
     req.on('error', (error) => {
       clearTimeout(connectTimer);
-      reject(error);
+      reject(isAbort(error) || error.message.startsWith(what) ? error : networkError(what, error));
     });
     req.on('response', (res) => {
       clearTimeout(connectTimer);
