@@ -9,15 +9,21 @@ import type { ExperimentValues, TrackView } from './experiment-plan';
 import { type HelmTarget, helmError, runHelm } from './helm';
 import { apiGet, type Connection, type K8s, k8s } from './kube';
 
-/** The chart values that carry an experiment (what `--values` gets from the experiment commands). */
+/**
+ * The chart values that carry an experiment (what `--values` gets from the
+ * experiment commands). experiment.minReplicas is written only while a move
+ * holds pods: charts generated before it existed forbid unknown keys under
+ * `experiment`, and their absence reads as no hold (appliedExperiment).
+ */
 export function experimentValuesDocument(values: ExperimentValues): object {
+  const hold = values.minReplicas;
   return {
     experiment: {
       enabled: true,
       stableVersion: values.stableVersion,
       canaryVersion: values.canaryVersion,
       weights: { stable: 100 - values.canaryWeight, canary: values.canaryWeight },
-      minReplicas: values.minReplicas ?? { stable: 0, canary: 0 },
+      ...(hold && (hold.stable > 0 || hold.canary > 0) ? { minReplicas: hold } : {}),
     },
   };
 }
