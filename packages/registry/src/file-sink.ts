@@ -18,6 +18,9 @@ export class HashingFileSink extends Writable {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private fd: number | undefined;
+  /** A writev is running; afterWrite runs once it has finished. */
+  private writing = false;
+  private afterWrite: (() => void) | undefined;
 
   constructor(
     private readonly file: string,
@@ -53,36 +56,59 @@ export class HashingFileSink extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     this.flush((error) => {
       if (error) return callback(error);
-      const fd = this.fd!;
+      const fd = this.fd;
+      // Destroyed while the last write ran: _destroy closes the file once that write is done.
+      if (fd === undefined) return callback();
       this.fd = undefined;
       fs.close(fd, (closeError) => callback(closeError));
     });
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const fd = this.fd;
-    this.fd = undefined;
-    if (fd === undefined) callback(error);
-    else fs.close(fd, () => callback(error));
+    const close = () => {
+      const fd = this.fd;
+      this.fd = undefined;
+      if (fd === undefined) callback(error);
+      else fs.close(fd, () => callback(error));
+    };
+    // Never close under a write still running: the fd number could go to the next file opened,
+    // and the write's bytes with it.
+    if (this.writing) this.afterWrite = close;
+    else close();
   }
 
   private flush(callback: (error?: Error | null) => void): void {
     const chunks = this.held;
     this.held = [];
     this.heldBytes = 0;
-    writeAll(this.fd!, chunks, callback);
+    if (this.fd === undefined) {
+      callback(chunks.length > 0 ? new Error(`${this.file}: written after it was closed`) : null);
+      return;
+    }
+    this.writing = true;
+    writeAll(this.fd, chunks, (error) => {
+      this.writing = false;
+      const then = this.afterWrite;
+      this.afterWrite = undefined;
+      then?.();
+      callback(error);
+    });
   }
 }
 
 /** writev until every byte is written: a regular file takes them all unless the disk fills, then what is left goes next. */
 function writeAll(fd: number, chunks: Buffer[], callback: (error?: Error | null) => void): void {
-  if (chunks.length === 0) {
+  if (chunks.every((chunk) => chunk.length === 0)) {
     callback();
     return;
   }
   fs.writev(fd, chunks, (error, written) => {
     if (error) {
       callback(error);
+      return;
+    }
+    if (written === 0) {
+      callback(Object.assign(new Error('writev wrote nothing'), { code: 'EIO' }));
       return;
     }
     const rest: Buffer[] = [];
