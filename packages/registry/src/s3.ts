@@ -13,7 +13,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ConditionalWritesUnsupportedError, ConflictError } from './errors';
-import { recordTransferLimits } from './s3-get';
+import { recordTransferLimits } from './s3-direct';
 
 export interface S3InputConfig {
   /** S3-compatible endpoint, e.g. http://127.0.0.1:4568. @default AWS's regional endpoint */
@@ -155,7 +155,7 @@ export function createS3Client(config: S3InputConfig = {}): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  // Sync's GETs bypass the SDK's handler (s3-get.ts) and keep the same limits.
+  // Sync's GETs bypass the SDK's handler (s3-direct.ts) and keep the same limits.
   recordTransferLimits(client, limits);
   return client;
 }

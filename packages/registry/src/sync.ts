@@ -26,7 +26,7 @@ import {
 import { defaultInitialRelease, type InitialRelease, initialState, readRelease } from './release';
 import { describeError, withRetries } from './retry';
 import { isNotFound } from './s3';
-import { getObject, getObjectBytes } from './s3-get';
+import { getObject, getObjectBytes } from './s3-direct';
 import { planSync, servedConfig, type Track, wantedVersions } from './sync-plan';
 
 export interface SyncOptions {

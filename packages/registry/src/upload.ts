@@ -4,7 +4,7 @@
 // again on a retry, and a ByteBudget caps the bytes read but not yet sent
 // across every upload of a push, so memory stays flat whatever the files'
 // sizes. Files up to the part size go up in one PUT sent beside the SDK
-// (s3-get.ts: the client's endpoint, credentials, signer and retry strategy,
+// (s3-direct.ts: the client's endpoint, credentials, signer and retry strategy,
 // without its per-request stack); larger files as an SDK multipart upload
 // whose parts are read from disk by offset.
 //
@@ -25,7 +25,7 @@ import {
 import { ExportChangedError } from './errors';
 import { mapLimit, sha256File } from './hash';
 import { headObject } from './s3';
-import { putObject } from './s3-get';
+import { putObject } from './s3-direct';
 
 /** Read buffers are allocated in multiples of this, so files of nearly the same size share them. */
 const BUFFER_GRAIN = 64 * 1024;
@@ -151,7 +151,7 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
     const sha256 = await settings.budget.use(target.size, async () => {
       const body = await readRange(target.file, 0, target.size, settings.budget);
       const digest = createHash('sha256').update(body).digest('hex');
-      // Beside the SDK (s3-get.ts), signed with the sha256 just computed: the signer does not hash the body
+      // Beside the SDK (s3-direct.ts), signed with the sha256 just computed: the signer does not hash the body
       // again, and S3 checks the body against it.
       await putObject(
         client,

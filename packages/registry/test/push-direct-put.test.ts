@@ -1,5 +1,5 @@
 // Push's single-request uploads of version files (files up to the part size)
-// are signed and sent beside the SDK, as sync's GETs are (src/s3-get.ts):
+// are signed and sent beside the SDK, as sync's GETs are (src/s3-direct.ts):
 // same endpoint, credentials, clock, retry strategy and error mapping, and
 // x-amz-content-sha256 set to the sha256 push already computed. Claims,
 // manifests, release.json and multipart uploads stay on the SDK. Checked on

@@ -1,5 +1,5 @@
 // Sync's GETs are signed and sent without the AWS SDK's request stack
-// (src/s3-get.ts). These tests hold that path to what the SDK did: the
+// (src/s3-direct.ts). These tests hold that path to what the SDK did: the
 // endpoint it resolves, signatures a real S3 would accept (checked by an
 // independent SigV4 computation on the bytes that reached the wire, since
 // the embedded S3 does not verify V4 signatures), session tokens, keys that
@@ -15,7 +15,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type ModelLocation, push, syncOnce } from '../src';
 import { errorKind, isRetryable } from '../src/retry';
 import { createS3Client, isNotFound } from '../src/s3';
-import { getObject, getObjectBytes, resolveGetRoute } from '../src/s3-get';
+import { getObject, getObjectBytes, resolveGetRoute } from '../src/s3-direct';
 import { faultPlan, gate, type ProxyAction, startProxy } from './fault-proxy';
 import { BUCKET, client, filesIn, halfPlusTwo, type S3Server, startS3, tempDir } from './helpers';
 import { verifySigV4 } from './sigv4-check';
