@@ -59,6 +59,20 @@ interface Sender extends GetRoute {
   readonly signer: SignatureV4;
   readonly agent: http.Agent;
   readonly limits: TransferLimits;
+  /** Bodies of at least this many bytes wait for S3's 100 Continue before they are sent (the client's expectContinueHeader). */
+  readonly expectContinueBytes: number;
+}
+
+/** The SDK's defaults: bodies of 2 MiB and up ask for 100 Continue, and are sent anyway after 6 s without it. */
+const EXPECT_CONTINUE_BYTES = 2 * 1024 * 1024;
+const CONTINUE_WAIT_MS = 6_000;
+
+/** The client's expectContinueHeader (false: never; true: always; a number: from that body size) in bytes. */
+function expectContinueBytes(client: S3Client): number {
+  const setting = (client.config as { expectContinueHeader?: boolean | number }).expectContinueHeader;
+  if (setting === false) return Number.POSITIVE_INFINITY;
+  if (setting === true) return 0;
+  return typeof setting === 'number' ? setting : EXPECT_CONTINUE_BYTES;
 }
 
 const senders = new WeakMap<S3Client, Map<string, Promise<Sender | undefined>>>();
@@ -112,7 +126,7 @@ function senderFor(client: S3Client, bucket: string): Promise<Sender | undefined
       // S3 signs the path as sent (no second encoding), as the endpoint rules say (disableDoubleEncoding).
       uriEscapePath: false,
     });
-    return { ...route, signer, agent, limits };
+    return { ...route, signer, agent, limits, expectContinueBytes: expectContinueBytes(client) };
   });
   perBucket.set(bucket, made);
   made.catch(() => perBucket.delete(bucket));
@@ -176,7 +190,8 @@ function errorType(error: unknown): string {
     if ((error.$metadata as { clockSkewCorrected?: boolean }).clockSkewCorrected) return 'TRANSIENT';
     if (status === 429 || THROTTLING_CODES.has(error.name)) return 'THROTTLING';
     if (status >= 500) return 'SERVER_ERROR';
-    if (status === 408) return 'TRANSIENT';
+    // S3's 400 RequestTimeout: the body came too slowly; sending it again is the fix (the SDK retries it too).
+    if (status === 408 || error.name === 'RequestTimeout') return 'TRANSIENT';
     return 'CLIENT_ERROR';
   }
   return 'TRANSIENT'; // no answer at all: a reset, a refused connection, a timeout
@@ -287,15 +302,20 @@ async function sendOnce(
     },
   );
   const what = `${method} s3://${bucket}/${key}`;
+  // A large body waits for S3's go-ahead: a refusal (credentials, clock skew) then arrives as itself,
+  // not as a reset in the middle of megabytes S3 never meant to read.
+  const expectContinue = body !== undefined && body.length > 0 && body.length >= sender.expectContinueBytes;
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<http.IncomingMessage>((resolve, reject) => {
     const req = transport.request({
       agent: sender.agent,
-      hostname: url.hostname,
+      // URL keeps an IPv6 address in brackets (right for the Host header, signed above); the socket wants it bare.
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url.port || undefined,
       method,
       path: requestPath,
-      headers: signed.headers,
+      // Expect is never signed (SigV4 leaves it out), so it is added after signing.
+      headers: expectContinue ? { ...signed.headers, expect: '100-continue' } : signed.headers,
       ...(signal ? { signal } : {}),
     });
     let connectTimer: NodeJS.Timeout | undefined;
@@ -331,6 +351,8 @@ async function sendOnce(
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
       res.on('end', () => {
+        // Refused before the body was sent (100-continue): the request never ends, so its socket goes.
+        if (!req.writableEnded) req.destroy();
         const error = serviceError(status, res.headers, Buffer.concat(chunks).toString('utf8'));
         if (
           CLOCK_SKEW_CODES.has(error.name) &&
@@ -342,7 +364,20 @@ async function sendOnce(
         reject(error);
       });
     });
-    req.end(body);
+    if (!expectContinue) {
+      req.end(body);
+      return;
+    }
+    // As the SDK: send the body on 100 Continue, or after a wait in case the server ignores Expect.
+    const sendBody = () => {
+      clearTimeout(continueTimer);
+      if (!req.writableEnded && !req.destroyed && !response) req.end(body);
+    };
+    const continueTimer = setTimeout(sendBody, CONTINUE_WAIT_MS);
+    req.once('continue', sendBody);
+    req.once('response', () => clearTimeout(continueTimer));
+    req.once('close', () => clearTimeout(continueTimer));
+    req.flushHeaders();
   });
 }
 
