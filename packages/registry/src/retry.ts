@@ -1,6 +1,9 @@
-// Our own retries, around whole operations the SDK cannot retry by itself:
-// a download whose body was cut short or failed its checksum, an upload
-// from a file stream. The SDK still retries single requests (5 attempts).
+// Our own retries, around whole operations the S3 client cannot retry by
+// itself: a download whose body was cut short or reset after its headers
+// came, or whose bytes failed their checksum. Single requests are retried by
+// the client's retry strategy (maxAttempts, one budget per client); an error
+// that came out of those retries is final here, so a request that keeps
+// failing is sent maxAttempts times, never maxAttempts times our attempts.
 
 import { backOff } from 'exponential-backoff';
 import { RegistryError } from './errors';
@@ -52,6 +55,18 @@ export function errorKind(error: unknown): string {
   return 'other';
 }
 
+/** Errors that already came out of the S3 client's own retries. */
+const spent = new WeakSet<object>();
+
+/**
+ * Marks an error thrown by a request the S3 client already retried (getObject
+ * and every SDK call), so withRetries does not send it again; returns it.
+ */
+export function retriesSpent(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) spent.add(error);
+  return error;
+}
+
 export function withRetries<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   return backOff(fn, {
     numOfAttempts: options.attempts ?? 5,
@@ -62,6 +77,7 @@ export function withRetries<T>(fn: () => Promise<T>, options: RetryOptions = {})
     delayFirstAttempt: false,
     retry: (error, attempt) => {
       if (options.signal?.aborted || !isRetryable(error)) return false;
+      if (typeof error === 'object' && error !== null && spent.has(error)) return false;
       options.onRetry?.(error, attempt);
       return true;
     },

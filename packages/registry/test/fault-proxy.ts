@@ -114,12 +114,15 @@ export async function startProxy(upstream: string): Promise<FaultProxy> {
           let sent = 0;
           up.on('data', (chunk: Buffer) => {
             const room = action.truncateAfter - sent;
-            if (room > 0) res.write(chunk.subarray(0, room));
             sent += chunk.length;
-            if (sent >= action.truncateAfter) {
-              up.destroy();
-              res.socket?.destroy();
+            if (sent < action.truncateAfter) {
+              res.write(chunk);
+              return;
             }
+            up.destroy();
+            // Close only once the headers and those bytes have left: the client must see a 2xx whose body
+            // stops short, not a connection closed before any answer (a different fault, retried elsewhere).
+            res.write(chunk.subarray(0, room), () => res.socket?.destroy());
           });
           up.on('end', () => res.end());
           return;

@@ -209,12 +209,14 @@ export async function startFaultProxy(upstream: string) {
           let sent = 0;
           up.on('data', (chunk: Buffer) => {
             const room = action.truncateAfter - sent;
-            if (room > 0) res.write(chunk.subarray(0, room));
             sent += chunk.length;
-            if (sent >= action.truncateAfter) {
-              up.destroy();
-              res.socket?.destroy();
+            if (sent < action.truncateAfter) {
+              res.write(chunk);
+              return;
             }
+            up.destroy();
+            // Close once the headers and those bytes have left: a 2xx whose body stops short, not a lost answer.
+            res.write(chunk.subarray(0, room), () => res.socket?.destroy());
           });
           up.on('end', () => res.end());
           return;
