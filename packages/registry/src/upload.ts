@@ -1,9 +1,9 @@
 // Putting one file into S3 with its sha256 as metadata, in bounded memory.
 //
 // Bodies are Buffers read just in time, never streams: a Buffer can be sent
-// again on a retry, and a ByteBudget caps the bytes read but not yet sent
-// across every upload of a push, so memory stays flat whatever the files'
-// sizes. Files up to the part size go up in one PUT sent beside the SDK
+// again on a retry, and one ByteBudget caps the bytes read but not yet sent
+// across every upload of a push, together with the sent buffers it keeps for
+// reuse, so memory stays flat whatever the files' sizes. Files up to the part size go up in one PUT sent beside the SDK
 // (s3-direct.ts: the client's endpoint, credentials, signer and retry strategy,
 // without its per-request stack); larger files as an SDK multipart upload
 // whose parts are read from disk by offset.
@@ -31,60 +31,81 @@ import { putObject } from './s3-direct';
 const BUFFER_GRAIN = 64 * 1024;
 
 /**
- * A counting semaphore over bytes, first come first served, and the read
- * buffers it pays for. A buffer whose bytes were sent is kept for the next
- * read of the same rounded size (up to `limit` bytes kept) instead of left
- * to the garbage collector: V8 frees large Buffers only when it gets round
- * to it, and a 200 MiB push had up to 80 MiB of sent buffers waiting there
- * at its peak, over the 32 MiB it meant to hold.
+ * A counting semaphore over the bytes of read buffers, first come first
+ * served, that also keeps the buffers: one whose bytes were sent is kept for
+ * the next read of the same rounded size instead of left to the garbage
+ * collector (V8 frees large Buffers only when it gets round to it, and a
+ * 200 MiB push had up to 80 MiB of sent buffers waiting there at its peak,
+ * over the 32 MiB it meant to hold). Kept buffers count against the same
+ * limit as the ones in use: a read that finds no kept buffer of its size
+ * drops kept ones of other sizes to make room, so what the budget holds,
+ * in use and kept, never exceeds `limit` (one item larger than the limit
+ * aside: it runs alone).
  */
 export class ByteBudget {
-  private used = 0;
-  private readonly waiting: Array<{ bytes: number; wake: () => void }> = [];
-  private readonly spare = new Map<number, Buffer[]>();
+  private inUse = 0;
   private spareBytes = 0;
+  private readonly spare = new Map<number, Buffer[]>();
+  private readonly waiting: Array<{ rounded: number; bytes: number; wake: (buffer: Buffer) => void }> = [];
   constructor(readonly limit: number) {}
 
-  /** A buffer of `size` bytes (contents undefined): a kept one when there is one. */
-  buffer(size: number): Buffer {
+  /** Bytes held now: in buffers handed to running calls, and in buffers kept for reuse. */
+  get held(): { readonly inUse: number; readonly spare: number } {
+    return { inUse: this.inUse, spare: this.spareBytes };
+  }
+
+  /**
+   * Runs `fn` with a buffer of `size` bytes (contents undefined) once the budget has room for it.
+   * When `fn` resolves, its request has completed and nothing refers to the buffer any more, so
+   * it is kept for reuse; when `fn` throws, it is left to the garbage collector.
+   */
+  async use<T>(size: number, fn: (buffer: Buffer) => Promise<T>): Promise<T> {
     const rounded = Math.max(BUFFER_GRAIN, Math.ceil(size / BUFFER_GRAIN) * BUFFER_GRAIN);
-    const kept = this.spare.get(rounded)?.pop();
-    if (kept) this.spareBytes -= rounded;
-    return (kept ?? Buffer.allocUnsafeSlow(rounded)).subarray(0, size);
-  }
-
-  /** Gives back a buffer from buffer() once nothing refers to its bytes any more (its request has completed). */
-  recycle(buffer: Buffer): void {
-    const whole = Buffer.from(buffer.buffer, 0, buffer.buffer.byteLength);
-    if (this.spareBytes + whole.length > this.limit) return;
-    const list = this.spare.get(whole.length) ?? [];
-    list.push(whole);
-    this.spare.set(whole.length, list);
-    this.spareBytes += whole.length;
-  }
-
-  async use<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
-    const n = Math.min(bytes, this.limit); // one item larger than the budget still runs, alone
+    const bytes = Math.min(rounded, this.limit);
     // Strictly in order of arrival: the parts of a file are hashed in order, so a later part
     // holding budget while an earlier one waits for it would never finish.
-    if (this.waiting.length > 0 || this.used + n > this.limit) {
-      await new Promise<void>((wake) => this.waiting.push({ bytes: n, wake })); // admit() reserves for us
-    } else {
-      this.used += n;
-    }
+    const whole =
+      this.waiting.length > 0 || this.inUse + bytes > this.limit
+        ? await new Promise<Buffer>((wake) => this.waiting.push({ rounded, bytes, wake }))
+        : this.reserve(rounded, bytes);
+    let sent = false;
     try {
-      return await fn();
+      const result = await fn(whole.subarray(0, size));
+      sent = true;
+      return result;
     } finally {
-      this.used -= n;
+      this.inUse -= bytes;
+      if (sent && rounded <= this.limit) {
+        const list = this.spare.get(rounded) ?? [];
+        list.push(whole);
+        this.spare.set(rounded, list);
+        this.spareBytes += rounded;
+      }
       this.admit();
     }
   }
 
+  /** Counts `bytes` in use and returns a buffer for them: a kept one of that size, else a new one. */
+  private reserve(rounded: number, bytes: number): Buffer {
+    this.inUse += bytes;
+    const kept = this.spare.get(rounded)?.pop();
+    if (kept) this.spareBytes -= rounded;
+    // Kept buffers of other sizes make room for this one, oldest size first.
+    for (const [size, list] of this.spare) {
+      while (list.length > 0 && this.inUse + this.spareBytes > this.limit) {
+        list.pop();
+        this.spareBytes -= size;
+      }
+      if (list.length === 0) this.spare.delete(size);
+      if (this.inUse + this.spareBytes <= this.limit) break;
+    }
+    return kept ?? Buffer.allocUnsafeSlow(rounded);
+  }
+
   private admit(): void {
-    while (this.waiting.length > 0 && this.used + this.waiting[0]!.bytes <= this.limit) {
+    while (this.waiting.length > 0 && this.inUse + this.waiting[0]!.bytes <= this.limit) {
       const next = this.waiting.shift()!;
-      this.used += next.bytes;
-      next.wake();
+      next.wake(this.reserve(next.rounded, next.bytes));
     }
   }
 }
@@ -110,13 +131,13 @@ export interface UploadSettings {
   readonly onMultipart?: (event: 'open' | 'closed', uploadId: string) => void;
 }
 
-async function readRange(file: string, start: number, length: number, budget: ByteBudget): Promise<Buffer> {
+/** Fills `buffer` with the file's bytes from `start`. */
+async function readInto(file: string, start: number, buffer: Buffer): Promise<Buffer> {
   const handle = await fs.open(file, 'r');
   try {
-    const buffer = budget.buffer(length);
     let read = 0;
-    while (read < length) {
-      const { bytesRead } = await handle.read(buffer, read, length - read, start + read);
+    while (read < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, read, buffer.length - read, start + read);
       if (bytesRead === 0) throw new Error(`${file} shrank while it was being pushed; push it again`);
       read += bytesRead;
     }
@@ -148,8 +169,8 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
   const common = { Bucket: bucket, Key: key, ContentType: 'application/octet-stream' };
   if (target.size <= settings.partSize) {
     // One read: the bytes hashed are the bytes sent.
-    const sha256 = await settings.budget.use(target.size, async () => {
-      const body = await readRange(target.file, 0, target.size, settings.budget);
+    const sha256 = await settings.budget.use(target.size, async (buffer) => {
+      const body = await readInto(target.file, 0, buffer);
       const digest = createHash('sha256').update(body).digest('hex');
       // Beside the SDK (s3-direct.ts), signed with the sha256 just computed: the signer does not hash the body
       // again, and S3 checks the body against it.
@@ -161,8 +182,7 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
         { sha256: digest, contentType: common.ContentType, metadata: { sha256: digest } },
         settings.signal,
       );
-      // Answered, so the server has every byte and the socket no longer reads from the buffer.
-      settings.budget.recycle(body);
+      // Answered, so the server has every byte and the socket no longer reads from the buffer: the budget keeps it.
       return digest;
     });
     settings.onBytes(target.size);
@@ -191,10 +211,10 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
       return { promise, done };
     });
     const uploaded = await mapLimit(parts, settings.partConcurrency, (part) =>
-      settings.budget.use(part.length, async () => {
+      settings.budget.use(part.length, async (buffer) => {
         let body: Buffer;
         try {
-          body = await readRange(target.file, part.start, part.length, settings.budget);
+          body = await readInto(target.file, part.start, buffer);
           if (part.n > 1) await marks[part.n - 2]!.promise;
           sent.update(body);
         } finally {
@@ -204,7 +224,6 @@ export async function uploadFile(target: UploadTarget, settings: UploadSettings)
           new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: part.n, Body: body }),
           send,
         );
-        settings.budget.recycle(body);
         settings.onBytes(part.length);
         return { PartNumber: part.n, ETag: r.ETag };
       }),

@@ -24,12 +24,12 @@ describe('push memory', () => {
     fs.writeFileSync(file, bytes);
     const budget = new ByteBudget(16 * MiB);
     const arrays = new Set<ArrayBufferLike>();
-    const take = budget.buffer.bind(budget);
-    budget.buffer = (size: number) => {
-      const b = take(size);
-      arrays.add(b.buffer);
-      return b;
-    };
+    const run = budget.use.bind(budget);
+    budget.use = <T>(size: number, fn: (buffer: Buffer) => Promise<T>) =>
+      run(size, (b) => {
+        arrays.add(b.buffer);
+        return fn(b);
+      });
     const key = 'memory/big.bin';
     const sha256 = await uploadFile(
       { client: client(s3.endpoint), bucket: BUCKET, key, file, size: bytes.length },
@@ -44,17 +44,32 @@ describe('push memory', () => {
     expect(arrays.size).toBeLessThanOrEqual(4);
   });
 
-  it('keeps at most its limit in spare buffers, and hands a kept one out again for the same rounded size', () => {
+  it('keeps at most its limit in spare buffers, and hands a kept one out again for the same rounded size', async () => {
     const budget = new ByteBudget(2 * MiB);
-    const a = budget.buffer(700 * 1024);
-    const b = budget.buffer(700 * 1024);
-    const c = budget.buffer(700 * 1024);
-    expect(a.length).toBe(700 * 1024);
-    for (const x of [a, b, c]) budget.recycle(x);
-    // Two 704 KiB buffers fit under the 2 MiB limit; the third was let go.
-    const again = [budget.buffer(690 * 1024), budget.buffer(700 * 1024), budget.buffer(650 * 1024)];
-    const kept = again.filter((x) => x.buffer === a.buffer || x.buffer === b.buffer || x.buffer === c.buffer);
-    expect(kept).toHaveLength(2);
-    expect(again[0]!.length).toBe(690 * 1024);
+    const first: ArrayBufferLike[] = [];
+    // Three 700 KiB reads at once: the budget holds two (704 KiB each, rounded) in use, the third waits.
+    await Promise.all(
+      [0, 1, 2].map(() =>
+        budget.use(700 * 1024, async (b) => {
+          expect(b.length).toBe(700 * 1024);
+          first.push(b.buffer);
+          await new Promise((resolve) => setImmediate(resolve));
+        }),
+      ),
+    );
+    expect(budget.held.spare).toBeLessThanOrEqual(2 * MiB);
+    const again: Buffer[] = [];
+    await Promise.all(
+      [690, 700, 650].map((k) =>
+        budget.use(k * 1024, async (b) => {
+          again.push(b);
+          await new Promise((resolve) => setImmediate(resolve));
+        }),
+      ),
+    );
+    // 690 and 650 KiB round to the same 704 KiB: kept buffers come back instead of new ones.
+    expect(again.filter((x) => first.includes(x.buffer)).length).toBeGreaterThanOrEqual(2);
+    expect(again.find((x) => x.length === 690 * 1024)).toBeDefined();
+    expect(budget.held.inUse + budget.held.spare).toBeLessThanOrEqual(2 * MiB);
   });
 });
