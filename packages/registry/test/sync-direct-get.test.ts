@@ -107,7 +107,7 @@ describe("sync's GETs", () => {
         // The checker itself is not lenient: the same request fails under another secret.
         expect(verifySigV4(r, 'not-the-secret').ok).toBe(false);
       }
-      // Control: the SDK's own requests (the LIST and the manifest read) pass the same checker.
+      // Control: the SDK's own requests (the LIST and the release.json read) pass the same checker.
       const sdkRequests = proxy.seen.filter((r) => !gets.includes(r));
       expect(sdkRequests.length).toBeGreaterThan(0);
       for (const r of sdkRequests)
@@ -338,8 +338,9 @@ describe("sync's GETs", () => {
     ];
     try {
       for (let round = 0; round < 3; round++) {
-        // Sync's own GETs of the version (the SDK's GetObject carries x-id=GetObject; LIST and the catalog's
-        // manifest read stay on the SDK, whose handling of cut bodies is not what is tested here).
+        // Sync's own GETs of the version, its manifest included (the catalog reads it on the direct path too).
+        // The SDK's GetObject carries x-id=GetObject: release.json and the LIST stay on the SDK, whose
+        // handling of cut bodies is not what is tested here.
         const ours = (r: { method: string; path: string; url: string }) =>
           r.method === 'GET' && r.path.includes(`/${loc.prefix}/1/`) && !r.url.includes('x-id=');
         proxy.setRule(faultPlan(plan, (r) => (ours(r) ? 'reset' : 'pass')));
