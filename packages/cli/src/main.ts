@@ -57,6 +57,12 @@ function parseEndpoint(text: string): string {
   }
   return text;
 }
+/** The experiment commands that move traffic: how long the giving track stays held after the weights move. */
+const switchSecondsOption = () =>
+  new Option(
+    '--switch-seconds <n>',
+    'seconds the track giving traffic away keeps its pods after the new weights are applied, while the load balancer switches',
+  ).default('30');
 const regionOption = () =>
   new Option('--region <region>', "S3 region (default: the spec's source.region, $AWS_REGION, us-east-1)");
 
@@ -498,6 +504,7 @@ Examples:
     .option('--analysis <source>', 'compare the tracks before each step: prometheus=<url>')
     .option('--auto-promote', 'promote when the last step passes (default: stop and wait for promote)')
     .option('--allow-breaking', 'start even if the canary changes the stable signatures incompatibly')
+    .addOption(switchSecondsOption())
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .addHelpText(
       'after',
@@ -525,6 +532,7 @@ Examples:
       .argument('<spec>', 'spec file')
       .argument('<percent>', '0 to 100'),
   )
+    .addOption(switchSecondsOption())
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .action(async (spec, percent, options) =>
       setExit(await commands.experiment().experimentSetWeightCommand(spec, percent, options, io)),
@@ -537,6 +545,7 @@ Examples:
       )
       .argument('<spec>', 'spec file'),
   )
+    .addOption(switchSecondsOption())
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .action(async (spec, options) =>
       setExit(await commands.experiment().experimentPromoteCommand(spec, options, io)),
@@ -547,6 +556,7 @@ Examples:
       .description('end the test: canary weight 0 first, then the canary goes and its label is dropped')
       .argument('<spec>', 'spec file'),
   )
+    .addOption(switchSecondsOption())
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .action(async (spec, options) =>
       setExit(await commands.experiment().experimentAbortCommand(spec, options, io)),

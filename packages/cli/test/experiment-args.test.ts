@@ -34,6 +34,14 @@ describe('catwalk experiment arguments', () => {
     ],
     [['experiment', 'abort', 'pricing.yaml', '--log-format', 'xml'], /--log-format 'xml': use json or text/],
     [
+      ['experiment', 'set-weight', 'pricing.yaml', '50', '--switch-seconds', 'soon'],
+      /--switch-seconds 'soon': give the whole seconds \(0 or more\)/,
+    ],
+    [
+      ['experiment', 'abort', 'pricing.yaml', '--switch-seconds', '-5'],
+      /--switch-seconds '-5': give the whole seconds \(0 or more\)/,
+    ],
+    [
       ['experiment', 'set-weight', 'pricing.yaml', 'half'],
       /percent 'half': give a whole percent from 0 to 100/,
     ],

@@ -122,6 +122,54 @@ export interface PlanInput {
   readonly me: string;
   /** The analysis just made for the current step, when the last action was 'analyse'. */
   readonly verdict?: Verdict;
+  /**
+   * When the chart got the experiment values it carries now, as far as this
+   * command knows: the end of its own helm upgrade, or its first look at the
+   * chart (a rerun). Milliseconds since the epoch; unknown counts as now.
+   */
+  readonly appliedSince?: number;
+  /**
+   * Seconds the giving track stays held after the new weights are applied
+   * (--switch-seconds): the load balancer follows the Ingress with a delay.
+   * @default 30
+   */
+  readonly switchSeconds?: number;
+}
+
+/** The switch-over a weight move leaves the load balancer, unless a command says otherwise. */
+export const defaultSwitchSeconds = 30;
+
+/** How long the new weights have been in the chart, and how long the load balancer is given to follow. */
+export interface Switching {
+  readonly now: number;
+  readonly appliedSince: number;
+  readonly switchSeconds: number;
+}
+
+const switchingOf = (input: PlanInput): Switching => ({
+  now: input.now,
+  appliedSince: input.appliedSince ?? input.now,
+  switchSeconds: input.switchSeconds ?? defaultSwitchSeconds,
+});
+
+/**
+ * Until the switch time after the new weights is over: the wait, else undefined.
+ * The time counts from when this command saw the values applied, so a rerun
+ * after an interruption waits the whole time again: the chart keeps no time
+ * of its own (charts generated before the holds would refuse another key),
+ * and waiting again only keeps pods a little longer, never drops them early.
+ */
+function switchWait(
+  switching: Switching,
+  weight: number,
+): Extract<Action, { kind: 'wait-until' }> | undefined {
+  const at = switching.appliedSince + switching.switchSeconds * 1000;
+  if (switching.now >= at) return undefined;
+  return {
+    kind: 'wait-until',
+    at,
+    say: `weights main/canary ${weightsText(weight)} applied; the giving track stays held ${switching.switchSeconds} s while the load balancer switches`,
+  };
 }
 
 const weightsText = (weight: number) => `${100 - weight}/${weight}`;
@@ -191,7 +239,11 @@ const trackServes = (view: TrackView | null, version: number) =>
  * are Ready and serve the track's version; (2) the new weights, with the
  * giving track held at the pods it has; (3) the holds go, and each track's
  * HPA returns to the bounds its weight derives (the giving track is cut at
- * once to a lower maximum, and scales down from there at its HPA's pace).
+ * once to a lower maximum, and scales down from there at its HPA's pace),
+ * but only once the switch time after phase 2 is over: the load balancer
+ * (the AWS Load Balancer Controller reconciling the Ingress, then the ALB)
+ * follows the new weights with a delay, and the giving track serves its old
+ * share until it has.
  * Each phase is read back from the chart's values (a
  * hold on one track only: phase 1 done; the new weight with holds: phase 2
  * done), so a rerun continues from the one it reached. Undefined once the
@@ -201,13 +253,16 @@ export function moveTraffic(
   wanted: ExperimentValues,
   cluster: ClusterView,
   serves: { readonly main: number; readonly canary: number },
-): Extract<Action, { kind: 'apply' | 'wait' }> | undefined {
+  switching: Switching,
+): Extract<Action, { kind: 'apply' | 'wait' | 'wait-until' }> | undefined {
   const applied = cluster.applied;
   const target = withoutHold(wanted);
   if (applied === null)
     return { kind: 'apply', values: target, say: `weights main/canary ${weightsText(target.canaryWeight)}` };
   if (sameValues(applied, target)) return undefined;
   if (applied.canaryWeight === target.canaryWeight) {
+    const switchingOver = applied.minReplicas ? switchWait(switching, target.canaryWeight) : undefined;
+    if (switchingOver) return switchingOver;
     return {
       kind: 'apply',
       values: target,
@@ -302,7 +357,7 @@ function converge(e: ExperimentRecord, input: PlanInput): Action | undefined {
       };
     }
   }
-  return moveTraffic(wanted, input.cluster, { main: e.stable, canary: e.canary });
+  return moveTraffic(wanted, input.cluster, { main: e.stable, canary: e.canary }, switchingOf(input));
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -464,9 +519,17 @@ function finish(e: ExperimentRecord, input: PlanInput): Action {
   if (cluster.applied !== null && cluster.applied.canaryWeight > 0) {
     // All traffic to main: main first grows to every pod both tracks run, then the weight moves.
     const serves = { main: promoting ? e.canary : e.stable, canary: e.canary };
-    return moveTraffic({ ...withoutHold(cluster.applied), canaryWeight: 0 }, cluster, serves)!;
+    return moveTraffic(
+      { ...withoutHold(cluster.applied), canaryWeight: 0 },
+      cluster,
+      serves,
+      switchingOf(input),
+    )!;
   }
   if (cluster.applied !== null) {
+    // The canary's pods may still get requests until the load balancer has followed weight 0.
+    const switchingOver = cluster.applied.minReplicas ? switchWait(switchingOf(input), 0) : undefined;
+    if (switchingOver) return switchingOver;
     // Main holds its pods with the canary gone: its bounds are the whole fleet's again.
     return { kind: 'apply', values: null, say: 'removing the canary Deployment' };
   }

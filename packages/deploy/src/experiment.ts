@@ -24,6 +24,7 @@ import {
   type AuditLine,
   type ClusterView,
   type Command,
+  defaultSwitchSeconds,
   describeRecord,
   type ExperimentRecord,
   type ExperimentValues,
@@ -56,6 +57,12 @@ export interface ExperimentOptions extends ClusterTarget {
   readonly chartOptions?: ChartOptions;
   /** Longest wait for pods to serve a version, and for each helm upgrade. @default 600 */
   readonly timeoutSeconds?: number;
+  /**
+   * Seconds the track giving traffic away stays held after the new weights
+   * are applied, while the load balancer switches (--switch-seconds).
+   * @default 30
+   */
+  readonly switchSeconds?: number;
   /** Compares the tracks between steps; needed when the experiment has an analysis URL. */
   readonly analyse?: (
     experiment: ExperimentRecord,
@@ -188,6 +195,12 @@ export async function runExperiment(
       ...extra,
     };
   };
+  const switchSeconds = options.switchSeconds ?? defaultSwitchSeconds;
+  if (!Number.isInteger(switchSeconds) || switchSeconds < 0) {
+    throw new ExperimentRefusedError(
+      `--switch-seconds ${switchSeconds}: give the whole seconds (0 or more) the giving track stays held after the weights move`,
+    );
+  }
   if (options.model.experiment && command.kind === 'start') {
     throw new ExperimentRefusedError(
       `the spec of ${options.model.name} sets experiment.canaryVersion, so its chart already runs a fixed A/B test; ` +
@@ -198,6 +211,13 @@ export async function runExperiment(
   let lastSaid = '';
   let waitingSince: { key: string; at: number } | undefined;
   let conflicts = 0;
+  // When this command saw the chart get the values it carries: the switch time after a weight move counts from it.
+  let appliedSince: { key: string; at: number } | undefined;
+  const sinceSeen = (values: ExperimentValues | null) => {
+    const key = valuesKey(values);
+    if (appliedSince?.key !== key) appliedSince = { key, at: now() };
+    return appliedSince.at;
+  };
   let helmBusy = 0;
   let analysisFailures = 0;
   const maxAnalysisFailures = options.maxAnalysisFailures ?? 3;
@@ -214,7 +234,11 @@ export async function runExperiment(
   /** One helm upgrade; false when helm's lock was held by another upgrade and it should be planned again. */
   async function apply(values: ExperimentValues | null, what: string): Promise<boolean> {
     const result = await cluster.apply(values);
-    if (result.ok) return true;
+    if (result.ok) {
+      // helm returns once the objects are applied and ready: the load balancer starts following from here on.
+      appliedSince = { key: valuesKey(values), at: now() };
+      return true;
+    }
     const reason = result.reason ?? 'helm upgrade failed';
     // Another helm upgrade of the same release (a second operator, a deploy) holds helm's lock.
     if (/another operation .* in progress/i.test(reason) && ++helmBusy <= 30) {
@@ -274,6 +298,8 @@ export async function runExperiment(
         now: now(),
         me: options.me,
         verdict,
+        appliedSince: sinceSeen(observed.applied),
+        switchSeconds,
       });
       verdict = undefined;
       const say = (line: string) => report(line, fieldsOf(release, eventExtra(action, observed.applied)));
@@ -375,6 +401,13 @@ export async function runExperiment(
  */
 export async function checkPrometheus(url: string, timeoutMs = 5000): Promise<void> {
   await queryInstant({ url, timeoutMs }, 'vector(1)');
+}
+
+/** Experiment values as one string, holds of 0 and absent holds alike. */
+function valuesKey(values: ExperimentValues | null): string {
+  if (!values) return 'none';
+  const hold = values.minReplicas;
+  return `${values.stableVersion}/${values.canaryVersion}/${values.canaryWeight}/${hold?.stable ?? 0}/${hold?.canary ?? 0}`;
 }
 
 /** The weight an upgrade applies, and the track a wait or a canary's creation or removal concerns. */

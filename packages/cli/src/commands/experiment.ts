@@ -47,6 +47,7 @@ export interface ExperimentFlags extends S3Flags {
   kubeconfig?: string;
   values?: string[];
   timeout?: string;
+  switchSeconds?: string;
   json?: boolean;
   logFormat?: string;
 }
@@ -103,6 +104,17 @@ function parsePercent(text: string, flag: string): number {
     throw new UserError(`${flag} '${text}': give a whole percent from 0 to 100`, exitCodes.usage);
   }
   return Number(text);
+}
+
+/** --switch-seconds: whole seconds, 0 (drop the holds as soon as the weights are applied) or more. */
+function parseSwitchSeconds(text: string): number {
+  if (!/^\d+$/.test(text.trim())) {
+    throw new UserError(
+      `--switch-seconds '${text}': give the whole seconds (0 or more) the track giving traffic away keeps its pods after the weights move, e.g. --switch-seconds 30`,
+      exitCodes.usage,
+    );
+  }
+  return Number(text.trim());
 }
 
 /** --analysis prometheus=<url> → the URL. */
@@ -173,6 +185,8 @@ async function drive(
 ): Promise<number> {
   const format = parseLogFormat(flags.logFormat);
   const timeoutSeconds = flags.timeout ? parseDurationSeconds(flags.timeout, '--timeout') : undefined;
+  const switchSeconds =
+    flags.switchSeconds !== undefined ? parseSwitchSeconds(flags.switchSeconds) : undefined;
   const { target, model, store, me } = await setUp(spec, flags, io);
   const analyse = await analyserFor(spec, io, store);
   // With --json, stdout carries the result alone and the lines go to stderr.
@@ -194,6 +208,7 @@ async function drive(
         namespace: flags.namespace,
         values: flags.values,
         ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        ...(switchSeconds !== undefined ? { switchSeconds } : {}),
         ...(analyse ? { analyse } : {}),
         signal,
         onEvent: (line, fields) =>

@@ -136,6 +136,8 @@ describe('a start whose helm upgrade lands after another operator aborted', () =
         model,
         me: 'ana@laptop',
         pollMs: 1,
+        // The switch-over after a weight move is the planner's (experiment-plan.test.ts); here it would only add real waits.
+        switchSeconds: 0,
         store: record.store('ana@laptop', async () => {
           if (at === 'read' && record.now().experiment && reads++ === n) await holdHere();
         }),
@@ -154,6 +156,7 @@ describe('a start whose helm upgrade lands after another operator aborted', () =
           model,
           me: 'bo@desk',
           pollMs: 1,
+          switchSeconds: 0,
           store: record.store('bo@desk'),
           cluster: cluster.clusterFor('bo'),
         },
@@ -219,6 +222,7 @@ describe('an analysed start while Prometheus fails', () => {
         model,
         me: 'ana@laptop',
         pollMs: 1,
+        switchSeconds: 0,
         store: record.store('ana@laptop'),
         cluster: modelledCluster().clusterFor('ana'),
         analyse: look,
@@ -246,6 +250,7 @@ describe('an analysed start while Prometheus fails', () => {
       model,
       me: 'ana@laptop',
       pollMs: 1,
+      switchSeconds: 0,
       store: record.store('ana@laptop'),
       cluster: modelledCluster().clusterFor('ana'),
       analyse: look,
@@ -274,6 +279,7 @@ describe('the lines a command reports', () => {
       model,
       me: 'ana@laptop',
       pollMs: 1,
+      switchSeconds: 0,
       store: record.store('ana@laptop'),
       cluster: modelledCluster().clusterFor('ana'),
       onEvent: (line, fields) => events.push({ line, fields: { ...fields } }),
@@ -307,6 +313,7 @@ describe('the lines a command reports', () => {
         model,
         me: 'ana@laptop',
         pollMs: 1,
+        switchSeconds: 0,
         store: record.store('ana@laptop'),
         cluster: modelledCluster().clusterFor('ana'),
         onEvent: (line) => abortLines.push(line),
@@ -315,5 +322,79 @@ describe('the lines a command reports', () => {
     expect(aborted.message).toMatch(/^aborted; version 3 stayed stable throughout/);
     expect(abortLines).not.toContain(aborted.message);
     expect(abortLines[0]).toMatch(/aborting: canary weight to 0/);
+  });
+});
+
+describe('a weight move interrupted after its new weights were applied, run again', () => {
+  // The chart carries 50/50 with main held (phase 2 done) when the rerun
+  // starts: the loop cannot know when that upgrade landed, so it counts the
+  // switch time from its own first look and keeps the hold that long. The
+  // clock is injected (a second per look at it); the waits between looks are
+  // the loop's own polls of 1 ms.
+  it('keeps the giving track held for the whole switch time from its first look, then drops the holds', async () => {
+    let clock = Date.parse('2026-11-29T12:00:00Z');
+    const now = () => (clock += 1000);
+    const experiment = {
+      canary: 4,
+      stable: 3,
+      weight: 50,
+      plan: { steps: [50], intervalSeconds: 60 },
+      step: 0,
+      phase: 'running' as const,
+      startedAt: '2026-11-29T11:00:00.000Z',
+      startedBy: 'ana@laptop',
+      stepStartedAt: '2026-11-29T11:30:00.000Z',
+    };
+    const record = memoryStore({ ...initial, labels: { stable: 3, canary: 4 }, experiment });
+    let applied: ExperimentValues | null = {
+      stableVersion: 3,
+      canaryVersion: 4,
+      canaryWeight: 50,
+      minReplicas: { stable: 3, canary: 2 },
+    };
+    let firstLook: number | undefined;
+    const applies: { values: ExperimentValues | null; at: number }[] = [];
+    const cluster: ExperimentCluster = {
+      namespace: 'models',
+      async observe(): Promise<ObservedCluster> {
+        firstLook ??= clock;
+        return {
+          applied,
+          main: { pods: 3, replicas: 3, minReplicas: 3, ready: true, availableOnAll: [3] },
+          canary: { pods: 2, replicas: 2, minReplicas: 2, ready: true, availableOnAll: [4] },
+          reports: { main: null, canary: null },
+        };
+      },
+      async apply(values) {
+        applies.push({ values, at: clock });
+        applied = values;
+        return { ok: true };
+      },
+    };
+    const outcome = await runExperiment(
+      { kind: 'set-weight', weight: 50 },
+      { model, me: 'ana@laptop', pollMs: 1, now, switchSeconds: 20, store: record.store('ana'), cluster },
+    );
+    expect(outcome.ok).toBe(true);
+    expect(applies).toHaveLength(1);
+    expect(applies[0]!.values).toEqual({ stableVersion: 3, canaryVersion: 4, canaryWeight: 50 });
+    expect(applies[0]!.at - firstLook!).toBeGreaterThanOrEqual(20_000);
+  });
+
+  it('refuses a switch time that is not whole seconds of 0 or more, naming the flag', async () => {
+    for (const switchSeconds of [-1, 1.5, Number.NaN]) {
+      const error = await runExperiment(
+        { kind: 'set-weight', weight: 50 },
+        {
+          model,
+          me: 'ana@laptop',
+          switchSeconds,
+          store: memoryStore(initial).store('ana'),
+          cluster: modelledCluster().clusterFor('ana'),
+        },
+      ).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(ExperimentRefusedError);
+      expect((error as Error).message).toMatch(/--switch-seconds .*: give the whole seconds \(0 or more\)/);
+    }
   });
 });

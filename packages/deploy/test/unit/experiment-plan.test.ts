@@ -19,9 +19,16 @@ interface World {
   release: ReleaseView;
   cluster: ClusterView;
   now: number;
+  /** When the chart got the values it carries (the command loop's record of its last upgrade). */
+  appliedSince: number;
+  /** --switch-seconds. */
+  switchSeconds: number;
   /** Every action carried out, in order. */
   actions: Action[];
 }
+
+/** What the command loop tells the planner about time besides now. */
+const timing = (w: World) => ({ appliedSince: w.appliedSince, switchSeconds: w.switchSeconds });
 
 const T0 = Date.parse('2026-11-29T12:00:00Z');
 
@@ -34,6 +41,8 @@ function world(overrides: Partial<ReleaseView> = {}): World {
       canary: null,
     },
     now: T0,
+    appliedSince: T0,
+    switchSeconds: 30,
     actions: [],
   };
 }
@@ -72,6 +81,7 @@ function execute(w: World, action: Action): void {
         action.values === null
           ? null
           : (w.cluster.canary ?? { pods: 2, replicas: 2, minReplicas: 2, ready: true, availableOnAll: [] });
+      w.appliedSince = w.now;
       w.cluster = {
         ...w.cluster,
         applied: action.values,
@@ -122,6 +132,7 @@ function run(
       release: w.release,
       cluster: w.cluster,
       now: w.now,
+      ...timing(w),
       me: options.me ?? 'ana@laptop',
       verdict,
     });
@@ -151,7 +162,9 @@ const kinds = (actions: readonly Action[]) =>
         ? `write ${a.change.action}`
         : a.kind === 'wait'
           ? `wait ${a.for} ${a.version}`
-          : a.kind,
+          : a.kind === 'wait-until' && /load balancer switches/.test(a.say)
+            ? 'switch-over'
+            : a.kind,
   );
 
 describe('experiment start', () => {
@@ -164,17 +177,21 @@ describe('experiment start', () => {
       'apply 0',
       'wait canary 4',
       // The canary's 2 pods already cover each step's share of the 5: no phase 1, but the main
-      // pods are held through the upgrade that moves the weight, and released by the next one.
+      // pods are held through the upgrade that moves the weight and the switch time after it,
+      // and released by the next upgrade.
       'write experiment-weight',
       'apply 5 hold 3/2',
+      'switch-over',
       'apply 5',
       'wait-until',
       'write experiment-weight',
       'apply 10 hold 3/2',
+      'switch-over',
       'apply 10',
       'wait-until',
       'write experiment-weight',
       'apply 25 hold 3/2',
+      'switch-over',
       'apply 25',
       'done',
     ]);
@@ -187,8 +204,9 @@ describe('experiment start', () => {
       phase: 'running',
     });
     expect(w.cluster.applied).toEqual({ stableVersion: 3, canaryVersion: 4, canaryWeight: 25 });
-    // One interval between steps, measured from when each step's weight was recorded.
-    expect(w.now).toBe(T0 + 2 * 60_000);
+    // One interval between steps, measured from when each step's weight was recorded (the switch-over
+    // of a step is inside its interval); the last step's switch-over ends the command.
+    expect(w.now).toBe(T0 + 2 * 60_000 + 30_000);
   });
 
   it('never gives the canary traffic before every canary pod reports the version AVAILABLE', () => {
@@ -200,6 +218,7 @@ describe('experiment start', () => {
         release: w.release,
         cluster: w.cluster,
         now: w.now,
+        ...timing(w),
         me: 'ana@laptop',
       });
       if (action.kind === 'done') break;
@@ -285,6 +304,7 @@ describe('an interrupted command, run again', () => {
       release: w.release,
       cluster: w.cluster,
       now: w.now,
+      ...timing(w),
       me: 'ana@laptop',
     });
     expect(again).toMatchObject({ kind: 'apply', values: { canaryWeight: 25 } });
@@ -305,6 +325,7 @@ describe('experiment promote', () => {
       'apply 10 hold 5/0',
       'wait main 4',
       'apply 0 hold 5/2',
+      'switch-over',
       'apply none',
       'write experiment-promoted',
     ]);
@@ -334,7 +355,14 @@ describe('experiment abort', () => {
     const stableSeen: number[] = [];
     const command: Command = { kind: 'abort' };
     for (;;) {
-      const action = planNext({ command, release: w.release, cluster: w.cluster, now: w.now, me: 'bo@desk' });
+      const action = planNext({
+        command,
+        release: w.release,
+        cluster: w.cluster,
+        now: w.now,
+        ...timing(w),
+        me: 'bo@desk',
+      });
       stableSeen.push(w.release.labels.stable!);
       if (action.kind === 'done' || action.kind === 'refuse') throw new Error(action.say);
       execute(w, action);
@@ -346,6 +374,7 @@ describe('experiment abort', () => {
       'apply 50 hold 6/0',
       'wait main 3',
       'apply 0 hold 6/3',
+      'switch-over',
       'apply none',
       'write experiment-aborted',
     ]);
@@ -403,7 +432,7 @@ describe('experiment set-weight', () => {
     const w = world();
     const pass: Verdict = { verdict: 'pass', reason: 'within thresholds' };
     // The first step (5%) passes its look; the start is stopped at the second.
-    run(w, start({ analysisUrl: 'http://prometheus:9090' }), { verdicts: [pass], limit: 9 });
+    run(w, start({ analysisUrl: 'http://prometheus:9090' }), { verdicts: [pass], limit: 10 });
     expect(w.release.experiment).toMatchObject({ step: 1, analysis: { verdict: 'pass', step: 0 } });
     run(w, { kind: 'set-weight', weight: 50 });
     expect(w.release.experiment).toMatchObject({ weight: 50, step: 0 });
@@ -501,6 +530,7 @@ describe('capacity while the weight moves', () => {
         release: w.release,
         cluster: w.cluster,
         now: w.now,
+        ...timing(w),
         me: 'ana@laptop',
       });
       if (action.kind === 'done' || action.kind === 'refuse') return action;
@@ -534,6 +564,7 @@ describe('capacity while the weight moves', () => {
       'apply 10 hold 0/5',
       'wait canary 4',
       'apply 50 hold 8/5',
+      'switch-over',
       'apply 50',
     ]);
     expect(w.cluster.applied).toEqual({ stableVersion: 3, canaryVersion: 4, canaryWeight: 50 });
@@ -548,6 +579,7 @@ describe('capacity while the weight moves', () => {
       'apply 50 hold 8/0',
       'wait main 4',
       'apply 0 hold 8/4',
+      'switch-over',
       'apply none',
       'write experiment-promoted',
     ]);
@@ -561,6 +593,7 @@ describe('capacity while the weight moves', () => {
       'apply 80 hold 8/0',
       'wait main 3',
       'apply 0 hold 8/6',
+      'switch-over',
       'apply none',
       'write experiment-aborted',
     ]);
@@ -593,6 +626,64 @@ describe('capacity while the weight moves', () => {
     expect(w.cluster.applied).toBeNull();
   });
 
+  it('holds the giving track for --switch-seconds after the new weights are applied, then lets the holds go', () => {
+    const w = runningAt(10, 8, 2);
+    const command: Command = { kind: 'set-weight', weight: 50 };
+    // The record's change, the canary raised, its wait, the new weights with main held.
+    run(w, command, { limit: 4 });
+    expect(w.cluster.applied).toMatchObject({ canaryWeight: 50, minReplicas: { stable: 8, canary: 5 } });
+    const movedAt = w.appliedSince;
+    const at = (now: number, switchSeconds = 30) =>
+      planNext({
+        command,
+        release: w.release,
+        cluster: w.cluster,
+        now,
+        appliedSince: movedAt,
+        switchSeconds,
+        me: 'ana@laptop',
+      });
+    // The load balancer may still send main its old share: main keeps its pods until the switch time is over.
+    expect(at(movedAt)).toMatchObject({ kind: 'wait-until', at: movedAt + 30_000 });
+    expect(at(movedAt + 29_999)).toMatchObject({ kind: 'wait-until', at: movedAt + 30_000 });
+    const after = at(movedAt + 30_000);
+    expect(after).toMatchObject({ kind: 'apply', values: { canaryWeight: 50 } });
+    expect((after as Extract<Action, { kind: 'apply' }>).values).not.toHaveProperty('minReplicas');
+    // --switch-seconds 0: the holds go as soon as the weights are applied.
+    expect(at(movedAt, 0)).toMatchObject({ kind: 'apply', values: { canaryWeight: 50 } });
+  });
+
+  it('a rerun that finds the new weights applied with their holds waits the whole switch time again', () => {
+    const w = runningAt(10, 8, 2);
+    const command: Command = { kind: 'set-weight', weight: 50 };
+    run(w, command, { limit: 4 });
+    // Interrupted; rerun ten minutes later. The loop knows only when it first saw the chart's values.
+    const rerunAt = w.appliedSince + 600_000;
+    const first = planNext({
+      command,
+      release: w.release,
+      cluster: w.cluster,
+      now: rerunAt,
+      appliedSince: rerunAt,
+      switchSeconds: 30,
+      me: 'ana@laptop',
+    });
+    expect(first).toMatchObject({ kind: 'wait-until', at: rerunAt + 30_000 });
+  });
+
+  it('promote and abort remove the canary only once the switch time after weight 0 is over', () => {
+    for (const command of [{ kind: 'promote' }, { kind: 'abort', keepCapacity: true }] as Command[]) {
+      const w = runningAt(50, 4, 4);
+      run(w, command);
+      const removal = w.actions.findIndex((a) => a.kind === 'apply' && a.values === null);
+      const lastWeight = w.actions.findLastIndex(
+        (a) => a.kind === 'apply' && a.values !== null && a.values.canaryWeight === 0,
+      );
+      expect(w.actions[lastWeight + 1]).toMatchObject({ kind: 'wait-until' });
+      expect(removal).toBe(lastWeight + 2);
+    }
+  });
+
   it('waits on the HPA: a receiving track capped below the need goes on once it has the HPA minimum', () => {
     const w = runningAt(10, 8, 2);
     run(w, { kind: 'set-weight', weight: 50 }, { limit: 2 });
@@ -606,6 +697,7 @@ describe('capacity while the weight moves', () => {
       release: w.release,
       cluster: w.cluster,
       now: w.now,
+      ...timing(w),
       me: 'ana@laptop',
     });
     expect(next).toMatchObject({

@@ -55,7 +55,7 @@ test('a hold is written as it is, both tracks named', () => {
 test('a chart generated before the holds existed accepts the values of an apply with no hold', () => {
   expect(helmRefusal(experimentValuesDocument(noHold))).toBeNull();
   // The fixture's schema is strict: the key it does not know is refused (so the check above means something).
-  expect(
-    helmRefusal(experimentValuesDocument({ ...noHold, minReplicas: { stable: 6, canary: 0 } })),
-  ).toMatch(/minReplicas/);
+  expect(helmRefusal(experimentValuesDocument({ ...noHold, minReplicas: { stable: 6, canary: 0 } }))).toMatch(
+    /minReplicas/,
+  );
 });
