@@ -16,11 +16,15 @@ interface Change {
   readonly track: Track;
   readonly deleted: boolean;
   readonly object: K8s.KubernetesObject;
+  /** When the watch delivered it (ms since the epoch): loopback, so within milliseconds of the write. */
+  readonly seen: number;
 }
 
 /** The model as it stood after one change. */
 export interface Moment {
   readonly after: string;
+  /** When the watch delivered the change this moment follows. */
+  readonly seen: number;
   readonly weight: number | null;
   readonly deployments: Partial<Record<Track, { readonly replicas: number; readonly ready: number }>>;
   readonly hpas: Partial<Record<Track, { readonly min: number; readonly max: number }>>;
@@ -37,7 +41,8 @@ export interface Recorder {
 const trackOf = (o: K8s.KubernetesObject): Track =>
   o.metadata?.labels?.['catwalk.dev/track'] === 'canary' ? 'canary' : 'main';
 
-function apply(moment: Moment, change: Change): Moment {
+function apply(last: Moment, change: Change): Moment {
+  const moment = { ...last, seen: change.seen };
   const o = change.object;
   const track = change.track;
   const after = `${change.deleted ? 'delete' : 'set'} ${change.kind}/${o.metadata?.name}`;
@@ -91,6 +96,7 @@ export async function recordModel(namespace: string, model = 'pricing'): Promise
         track: trackOf(object),
         deleted,
         object,
+        seen: Date.now(),
       });
     };
     informer.on('add', record(false));
@@ -115,7 +121,7 @@ export async function recordModel(namespace: string, model = 'pricing'): Promise
   );
   await Promise.all(informers.map((i) => i.start()));
 
-  const empty: Moment = { after: 'nothing', weight: null, deployments: {}, hpas: {} };
+  const empty: Moment = { after: 'nothing', seen: 0, weight: null, deployments: {}, hpas: {} };
   return {
     mark: () => changes.length,
     moments(from) {
@@ -199,4 +205,28 @@ export function brokenPromises(
     return broken;
   }
   return [...broken, `the load balancer never got ${100 - rule.to}/${rule.to}`];
+}
+
+/**
+ * How long the track giving traffic away was still held after the load
+ * balancer got the canary weight `to`: milliseconds from the Ingress change
+ * with the new weight to the first later change that let the giving track's
+ * HPA go below the pods it had before the command (its minimum lowered, or
+ * the HPA gone); null when the record never shows the new weight, Infinity
+ * when the hold outlasted the record.
+ */
+export function heldAfterSwitch(
+  record: { before: Moment; during: readonly Moment[] },
+  to: number,
+): number | null {
+  const { before, during } = record;
+  const from = before.weight ?? 0;
+  const giving: Track = to > from ? 'main' : 'canary';
+  const held = before.deployments[giving]?.replicas ?? 0;
+  const switched = during.findIndex((m) => m.weight === to);
+  if (switched < 0) return null;
+  const released = during
+    .slice(switched + 1)
+    .find((m) => m.hpas[giving] === undefined || m.hpas[giving]!.min < held);
+  return released ? released.seen - during[switched]!.seen : Number.POSITIVE_INFINITY;
 }

@@ -17,7 +17,7 @@ import { experimentStore } from '@catwalk/registry';
 import { runExperiment } from '../../src';
 import { appliedExperiment } from '../../src/experiment-cluster';
 import { k8s } from '../../src/kube';
-import { brokenPromises, recordModel } from './capacity';
+import { brokenPromises, heldAfterSwitch, type Moment, recordModel } from './capacity';
 import { catwalk, client, deployModel, type Setup, startS3 } from './experiment-support';
 import { cluster, resolveSpec, waitFor } from './support';
 
@@ -73,8 +73,15 @@ async function settled(s: Setup): Promise<Record<string, number>> {
   });
 }
 
+type Recorded = { readonly before: Moment; readonly during: readonly Moment[] };
+
 /** Runs one experiment command while recording; returns what it broke of the capacity rule. */
-async function move(s: Setup, to: number, argv: string[]): Promise<string[]> {
+async function move(
+  s: Setup,
+  to: number,
+  argv: string[],
+  recorded?: (record: Recorded) => void,
+): Promise<string[]> {
   await settled(s);
   const recorder = await recordModel(s.namespace);
   try {
@@ -82,7 +89,9 @@ async function move(s: Setup, to: number, argv: string[]): Promise<string[]> {
     const [command, ...rest] = argv;
     const run = await catwalk(['experiment', command!, s.specFile, ...rest, ...s.flags]);
     if (run.code !== 0) throw new Error(`catwalk experiment ${argv.join(' ')} failed:\n${run.stderr}`);
-    return brokenPromises(recorder.moments(from), { ...rule, to });
+    const record = recorder.moments(from);
+    recorded?.(record);
+    return brokenPromises(record, { ...rule, to });
   } finally {
     await recorder.stop();
   }
@@ -104,11 +113,17 @@ describe('catwalk experiment keeps full capacity while it moves traffic', () => 
       ]);
       expect(started.code).toBe(0);
       await loadMain(s, 4);
+      // A short switch-over, so the test sees it end: main must stay held that long after the Ingress got 50/50.
+      let held: number | null = null;
       const broken = {
-        stepUp: await move(s, 50, ['set-weight', '50']),
+        stepUp: await move(s, 50, ['set-weight', '50', '--switch-seconds', '3'], (r) => {
+          held = heldAfterSwitch(r, 50);
+        }),
         promote: await move(s, 0, ['promote']),
       };
       expect(broken).toEqual({ stepUp: [], promote: [] });
+      expect(held).toBeGreaterThanOrEqual(3000);
+      expect(held).not.toBe(Number.POSITIVE_INFINITY);
     } finally {
       await s.agents.stop();
     }
