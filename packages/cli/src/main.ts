@@ -553,9 +553,15 @@ Examples:
   clusterOptions(
     experiment
       .command('abort')
-      .description('end the test: canary weight 0 first, then the canary goes and its label is dropped')
+      .description(
+        'end the test: canary weight 0 at once (main grows meanwhile), then the canary goes and its label is dropped',
+      )
       .argument('<spec>', 'spec file'),
   )
+    .option(
+      '--keep-capacity',
+      'for a healthy canary: grow main and have it Ready before the weight returns to it (as promote does)',
+    )
     .addOption(switchSecondsOption())
     .option('--log-format <format>', 'json (the default when stdout is not a terminal) or text')
     .action(async (spec, options) =>

@@ -84,7 +84,15 @@ export type Command =
     }
   | { readonly kind: 'set-weight'; readonly weight: number }
   | { readonly kind: 'promote' }
-  | { readonly kind: 'abort'; readonly reason?: string };
+  | {
+      readonly kind: 'abort';
+      readonly reason?: string;
+      /**
+       * Main grown and Ready before the weight returns to it, as a promote
+       * does (for a healthy canary); by default the weight goes to 0 at once.
+       */
+      readonly keepCapacity?: boolean;
+    };
 
 /** A change of release.json (compare-and-swap on the generation the plan was made from). */
 export type RecordChange = ExperimentChange;
@@ -504,10 +512,20 @@ function advance(e: ExperimentRecord, input: PlanInput, looked: boolean): Action
   };
 }
 
-/** The end of a promote or an abort once the record says so: weight back, canary gone, record closed. */
-function finish(e: ExperimentRecord, input: PlanInput): Action {
+/**
+ * The end of a promote or an abort once the record says so: weight back,
+ * canary gone, record closed. A promote, and an abort with keepCapacity,
+ * move the weight as any move does (main grown and serving first). Any other
+ * abort takes the traffic off the canary in its first upgrade: that upgrade
+ * also raises main's minimum to every pod both tracks run, so main grows as
+ * fast as it can, and holds the canary's pods; the canary goes once main has
+ * its pods and the load balancer has had the switch time, so main is never
+ * left smaller than both tracks were.
+ */
+function finish(e: ExperimentRecord, input: PlanInput, gradual: boolean): Action {
   const { cluster, release } = input;
   const promoting = e.phase === 'promoting';
+  const mainVersion = promoting ? e.canary : e.stable;
   if (promoting && !mainAvailable(cluster, e.canary)) {
     return {
       kind: 'wait',
@@ -516,19 +534,38 @@ function finish(e: ExperimentRecord, input: PlanInput): Action {
       say: `waiting for every main pod to report version ${e.canary} AVAILABLE`,
     };
   }
-  if (cluster.applied !== null && cluster.applied.canaryWeight > 0) {
+  const applied = cluster.applied;
+  if (applied !== null && applied.canaryWeight > 0) {
+    if (!gradual) {
+      const canaryPods = cluster.canary?.replicas ?? 0;
+      const mainPods = cluster.main.replicas + canaryPods;
+      return {
+        kind: 'apply',
+        values: {
+          ...withoutHold(applied),
+          canaryWeight: 0,
+          minReplicas: holdOf({ main: mainPods, canary: canaryPods }),
+        },
+        say: `weights main/canary 100/0 at once; main to at least ${mainPods} pods, the canary held at ${canaryPods} until main has them`,
+      };
+    }
     // All traffic to main: main first grows to every pod both tracks run, then the weight moves.
-    const serves = { main: promoting ? e.canary : e.stable, canary: e.canary };
-    return moveTraffic(
-      { ...withoutHold(cluster.applied), canaryWeight: 0 },
-      cluster,
-      serves,
-      switchingOf(input),
-    )!;
+    const serves = { main: mainVersion, canary: e.canary };
+    return moveTraffic({ ...withoutHold(applied), canaryWeight: 0 }, cluster, serves, switchingOf(input))!;
   }
-  if (cluster.applied !== null) {
+  if (applied !== null) {
+    const hold = applied.minReplicas;
+    if (hold && hold.stable > 0 && !trackServes(cluster.main, mainVersion)) {
+      return {
+        kind: 'wait',
+        for: 'main',
+        version: mainVersion,
+        pods: hold.stable,
+        say: `waiting for ${hold.stable} main pods to be Ready with version ${mainVersion} AVAILABLE before the canary goes`,
+      };
+    }
     // The canary's pods may still get requests until the load balancer has followed weight 0.
-    const switchingOver = cluster.applied.minReplicas ? switchWait(switchingOf(input), 0) : undefined;
+    const switchingOver = hold ? switchWait(switchingOf(input), 0) : undefined;
     if (switchingOver) return switchingOver;
     // Main holds its pods with the canary gone: its bounds are the whole fleet's again.
     return { kind: 'apply', values: null, say: 'removing the canary Deployment' };
@@ -642,8 +679,9 @@ export function planNext(input: PlanInput): Action {
       if (e.phase === 'promoting' || e.phase === 'aborting') {
         const verb = e.phase === 'promoting' ? 'promote' : 'abort';
         // The plan's own ending (its analysis failed, or it passed with --auto-promote): finish it here.
-        if (e.phase === 'aborting' && e.analysis?.verdict === 'fail') return finish(e, input);
-        if (e.phase === 'promoting' && e.autoPromote) return finish(e, input);
+        // An abort on a failing analysis takes the traffic off the canary at once.
+        if (e.phase === 'aborting' && e.analysis?.verdict === 'fail') return finish(e, input, false);
+        if (e.phase === 'promoting' && e.autoPromote) return finish(e, input, true);
         return {
           kind: 'refuse',
           say: `the experiment is being ${e.phase === 'promoting' ? 'promoted' : 'aborted'} (${describeRecord(e)}); run catwalk experiment ${verb} to finish it`,
@@ -737,7 +775,7 @@ export function planNext(input: PlanInput): Action {
           say: `moving the stable label to version ${e.canary}`,
         };
       }
-      return finish(e, input);
+      return finish(e, input, true);
     }
     case 'abort': {
       if (!e) {
@@ -759,7 +797,7 @@ export function planNext(input: PlanInput): Action {
           say: 'aborting: canary weight to 0 in the release',
         };
       }
-      return finish(e, input);
+      return finish(e, input, command.keepCapacity === true);
     }
   }
 }

@@ -355,6 +355,10 @@ export function experimentPromoteCommand(spec: string, flags: ExperimentFlags, i
   return drive({ kind: 'promote' }, spec, flags, io);
 }
 
-export function experimentAbortCommand(spec: string, flags: ExperimentFlags, io: Io): Promise<number> {
-  return drive({ kind: 'abort' }, spec, flags, io);
+export function experimentAbortCommand(
+  spec: string,
+  flags: ExperimentFlags & { keepCapacity?: boolean },
+  io: Io,
+): Promise<number> {
+  return drive({ kind: 'abort', ...(flags.keepCapacity ? { keepCapacity: true } : {}) }, spec, flags, io);
 }

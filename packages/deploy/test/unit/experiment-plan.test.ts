@@ -370,10 +370,10 @@ describe('experiment abort', () => {
     }
     expect(kinds(w.actions)).toEqual([
       'write experiment-abort',
-      // At 50/50 main has 3 pods and the canary 3: main grows to 6 before it gets all the traffic.
-      'apply 50 hold 6/0',
-      'wait main 3',
+      // At 50/50 main has 3 pods and the canary 3: the weight goes to 0 at once, main's minimum to the 6
+      // pods both run (it grows as fast as it can) and the canary held until main has them.
       'apply 0 hold 6/3',
+      'wait main 3',
       'switch-over',
       'apply none',
       'write experiment-aborted',
@@ -382,6 +382,46 @@ describe('experiment abort', () => {
     expect(w.release.labels).toEqual({ stable: 3 });
     expect(w.release.serve).toEqual([3]);
     expect(w.release.experiment).toBeUndefined();
+  });
+
+  it('takes the traffic off the canary in its first upgrade, even while a main pod is not Ready', () => {
+    const w = world();
+    run(w, start({ steps: [50] }));
+    // One main pod is stuck: waiting for main first would leave the canary its traffic for the whole timeout.
+    w.cluster = { ...w.cluster, main: { ...w.cluster.main, ready: false } };
+    w.actions = [];
+    run(w, { kind: 'abort' }, { limit: 2 });
+    expect(w.actions.map((a) => a.kind)).toEqual(['write', 'apply']);
+    expect(w.actions[1]).toMatchObject({
+      kind: 'apply',
+      values: { canaryWeight: 0, minReplicas: { stable: 6, canary: 3 } },
+    });
+    // Then it waits for main to have the pods before the canary goes, never leaving main smaller.
+    const next = planNext({
+      command: { kind: 'abort' },
+      release: w.release,
+      cluster: w.cluster,
+      now: w.now,
+      ...timing(w),
+      me: 'ana@laptop',
+    });
+    expect(next).toMatchObject({ kind: 'wait', for: 'main', version: 3, pods: 6 });
+  });
+
+  it('--keep-capacity grows main and has it Ready before the weight moves, as for a healthy canary', () => {
+    const w = world();
+    run(w, start({ steps: [50] }));
+    w.actions = [];
+    run(w, { kind: 'abort', keepCapacity: true });
+    expect(kinds(w.actions)).toEqual([
+      'write experiment-abort',
+      'apply 50 hold 6/0',
+      'wait main 3',
+      'apply 0 hold 6/3',
+      'switch-over',
+      'apply none',
+      'write experiment-aborted',
+    ]);
   });
 
   it('with no experiment left, says so; with only a stray canary in the chart, removes it', () => {
@@ -470,14 +510,22 @@ describe('steps with analysis', () => {
     const fail: Verdict = { verdict: 'fail', reason: 'canary error rate 3.1% vs stable 1.0%' };
     const end = run(w, analysed, { verdicts: [pass, fail] });
     expect(end).toMatchObject({ kind: 'write', ends: 'fail' });
+    // The abort of a failing canary is immediate: the first upgrade after the verdict sends it nothing.
+    const verdictAt = w.actions.findIndex(
+      (a) => a.kind === 'write' && a.change.action === 'experiment-abort',
+    );
+    expect(w.actions.slice(verdictAt + 1).find((a) => a.kind === 'apply')).toMatchObject({
+      values: { canaryWeight: 0 },
+    });
     expect(end.say).toMatch(/aborted by the analysis \(canary error rate 3.1% vs stable 1.0%\)/);
     expect(w.release.labels).toEqual({ stable: 3 });
     expect(w.release.experiment).toBeUndefined();
     expect(w.cluster.applied).toBeNull();
     // The failing look came at step 2: the canary never got the third weight.
     const weights = w.actions.flatMap((a) => (a.kind === 'apply' && a.values ? [a.values.canaryWeight] : []));
-    // Each move's weight is applied twice: with the giving track held, then released.
-    expect(weights).toEqual([0, 5, 5, 10, 10, 10, 0]);
+    // Each step's weight is applied twice: with the giving track held, then released; the abort's 0 once,
+    // straight from 10 (it does not wait for main to grow first).
+    expect(weights).toEqual([0, 5, 5, 10, 10, 0]);
   });
 
   it('holds the weight while the looks are inconclusive, then goes on', () => {
@@ -585,9 +633,9 @@ describe('capacity while the weight moves', () => {
     ]);
   });
 
-  it('an abort from 80: main grows to every pod serving the stable version before the weight returns', () => {
+  it('an abort --keep-capacity from 80: main grows to every pod serving the stable version before the weight returns', () => {
     const w = runningAt(80, 2, 6);
-    moveChecked(w, { kind: 'abort' }, { main: 3, canary: 4 });
+    moveChecked(w, { kind: 'abort', keepCapacity: true }, { main: 3, canary: 4 });
     expect(kinds(w.actions)).toEqual([
       'write experiment-abort',
       'apply 80 hold 8/0',
@@ -613,12 +661,12 @@ describe('capacity while the weight moves', () => {
     }
   });
 
-  it('an abort in the middle of a step up turns the move round: main, not the raised canary, receives', () => {
+  it('an abort --keep-capacity in the middle of a step up turns the move round: main, not the raised canary, receives', () => {
     const w = runningAt(10, 8, 2);
     run(w, { kind: 'set-weight', weight: 50 }, { limit: 2 });
     expect(w.cluster.applied?.minReplicas).toEqual({ stable: 0, canary: 5 });
     w.actions = [];
-    run(w, { kind: 'abort' });
+    run(w, { kind: 'abort', keepCapacity: true });
     const first = w.actions.find((a) => a.kind === 'apply');
     // Main takes all of what both run (8 + the 5 canary pods), before the weight returns.
     expect(first).toMatchObject({ values: { canaryWeight: 10, minReplicas: { stable: 13, canary: 0 } } });
@@ -672,15 +720,20 @@ describe('capacity while the weight moves', () => {
   });
 
   it('promote and abort remove the canary only once the switch time after weight 0 is over', () => {
-    for (const command of [{ kind: 'promote' }, { kind: 'abort', keepCapacity: true }] as Command[]) {
+    for (const command of [
+      { kind: 'promote' },
+      { kind: 'abort' },
+      { kind: 'abort', keepCapacity: true },
+    ] as Command[]) {
       const w = runningAt(50, 4, 4);
       run(w, command);
       const removal = w.actions.findIndex((a) => a.kind === 'apply' && a.values === null);
       const lastWeight = w.actions.findLastIndex(
         (a) => a.kind === 'apply' && a.values !== null && a.values.canaryWeight === 0,
       );
-      expect(w.actions[lastWeight + 1]).toMatchObject({ kind: 'wait-until' });
-      expect(removal).toBe(lastWeight + 2);
+      expect(removal).toBeGreaterThan(lastWeight);
+      // The switch-over comes last: whatever else was waited for, the canary goes right after it.
+      expect(kinds([w.actions[removal - 1]!])).toEqual(['switch-over']);
     }
   });
 
