@@ -57,6 +57,15 @@ describe('catwalk experiment arguments', () => {
     expect(r.stderr).toContain("'s3://models/team/pricing' is not a spec file (.yaml, .yml, .json)");
   });
 
+  it('offers --switch-seconds on the commands that move traffic, and --keep-capacity on abort', async () => {
+    for (const sub of ['start', 'set-weight', 'promote', 'abort']) {
+      const r = await catwalk(['experiment', sub, '--help']);
+      expect(r.stdout).toMatch(/--switch-seconds <n>[\s\S]*\(default: "30"\)/);
+    }
+    expect((await catwalk(['experiment', 'abort', '--help'])).stdout).toContain('--keep-capacity');
+    expect((await catwalk(['experiment', 'status', '--help'])).stdout).not.toContain('--switch-seconds');
+  });
+
   it('lists its subcommands in its help', async () => {
     const r = await catwalk(['experiment', '--help']);
     for (const sub of ['start', 'status', 'set-weight', 'promote', 'abort']) expect(r.stdout).toContain(sub);
