@@ -230,3 +230,55 @@ export function heldAfterSwitch(
     .find((m) => m.hpas[giving] === undefined || m.hpas[giving]!.min < held);
   return released ? released.seen - during[switched]!.seen : Number.POSITIVE_INFINITY;
 }
+
+/**
+ * What an abort (without --keep-capacity) must keep, as broken promises.
+ * The upgrade that gives the load balancer 100/0 also raises main's HPA
+ * minimum to every pod both tracks ran (capped at maxReplicas) and holds the
+ * canary's; main is never scaled below what it had; the canary keeps its pods
+ * until its Deployment goes, and it goes only once main has those pods Ready
+ * and at least `switchMs` after the load balancer got 100/0.
+ */
+export function brokenAbortPromises(
+  record: { before: Moment; during: readonly Moment[] },
+  rule: Omit<MoveRule, 'to'> & { readonly switchMs: number },
+): string[] {
+  const { before, during } = record;
+  const main = before.deployments.main?.replicas ?? 0;
+  const canary = before.deployments.canary?.replicas ?? 0;
+  const need = Math.max(rule.floor, Math.min(rule.maxReplicas, main + canary));
+  const switched = during.findIndex((m) => m.weight === 0);
+  if (switched < 0) return ['the load balancer never got 100/0'];
+  const atSwitch = during[switched]!;
+  const broken: string[] = [];
+  if ((atSwitch.hpas.main?.min ?? 0) < need) {
+    broken.push(
+      `main's HPA minimum was ${atSwitch.hpas.main?.min ?? 'unset'} when the load balancer got 100/0; ` +
+        `the same upgrade must raise it to the ${need} pods both tracks ran`,
+    );
+  }
+  if ((atSwitch.hpas.canary?.min ?? 0) < canary) {
+    broken.push(
+      `the canary's HPA minimum was ${atSwitch.hpas.canary?.min ?? 'unset'} when the load balancer got 100/0; it must hold its ${canary} pods`,
+    );
+  }
+  const shrunk = during.find((m) => (m.deployments.main?.replicas ?? 0) < main);
+  if (shrunk) broken.push(`main scaled below its ${main} pods (${shrunk.after})`);
+  const removed = during.findIndex((m) => m.deployments.canary === undefined);
+  if (removed < 0) return [...broken, 'the canary Deployment was never removed'];
+  const cut = during.slice(0, removed).find((m) => (m.deployments.canary?.replicas ?? 0) < canary);
+  if (cut) broken.push(`the canary scaled below its ${canary} pods before it was removed (${cut.after})`);
+  if (removed < switched) broken.push('the canary was removed before the load balancer got 100/0');
+  const atRemoval = during[removed]!;
+  if ((atRemoval.deployments.main?.ready ?? 0) < need) {
+    broken.push(
+      `main had ${atRemoval.deployments.main?.ready ?? 0} Ready pods when the canary was removed; it needs the ${need} both tracks ran`,
+    );
+  }
+  if (atRemoval.seen - atSwitch.seen < rule.switchMs) {
+    broken.push(
+      `the canary was removed ${atRemoval.seen - atSwitch.seen} ms after the load balancer got 100/0; the switch-over is ${rule.switchMs} ms`,
+    );
+  }
+  return broken;
+}

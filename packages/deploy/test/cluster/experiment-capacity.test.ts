@@ -17,7 +17,7 @@ import { experimentStore } from '@catwalk/registry';
 import { runExperiment } from '../../src';
 import { appliedExperiment } from '../../src/experiment-cluster';
 import { k8s } from '../../src/kube';
-import { brokenPromises, heldAfterSwitch, type Moment, recordModel } from './capacity';
+import { brokenAbortPromises, brokenPromises, heldAfterSwitch, type Moment, recordModel } from './capacity';
 import { catwalk, client, deployModel, type Setup, startS3 } from './experiment-support';
 import { cluster, resolveSpec, waitFor } from './support';
 
@@ -129,15 +129,17 @@ describe('catwalk experiment keeps full capacity while it moves traffic', () => 
     }
   }, 600_000);
 
-  it('a start straight to 80 and an abort from 80', async () => {
+  it('a start straight to 80, and an abort from 80 that moves the weight first', async () => {
     const s = await deployed('cap-abort');
     try {
       await loadMain(s, 4);
-      const broken = {
-        start: await move(s, 80, ['start', '--canary', '2', '--weight', '80']),
-        abort: await move(s, 0, ['abort']),
-      };
-      expect(broken).toEqual({ start: [], abort: [] });
+      let abortBroken: string[] = [];
+      expect(await move(s, 80, ['start', '--canary', '2', '--weight', '80'])).toEqual([]);
+      // An abort moves the weight at once, so it keeps its own promises (capacity.ts brokenAbortPromises).
+      await move(s, 0, ['abort', '--switch-seconds', '3'], (r) => {
+        abortBroken = brokenAbortPromises(r, { ...rule, switchMs: 3000 });
+      });
+      expect(abortBroken).toEqual([]);
     } finally {
       await s.agents.stop();
     }
@@ -178,6 +180,7 @@ describe('catwalk experiment keeps full capacity while it moves traffic', () => 
               initial: { versionPolicy: { kind: 'all' }, versionLabels: {} },
             }),
             pollMs: 300,
+            switchSeconds: 1,
             timeoutSeconds: 180,
             signal: stop.signal,
             onEvent: (line) => {

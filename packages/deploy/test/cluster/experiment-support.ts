@@ -44,6 +44,10 @@ export async function catwalk(argv: string[]) {
   if (argv[0] === 'experiment' && argv[1] !== 'status' && !argv.includes('--log-format')) {
     argv = [...argv, '--log-format', 'text'];
   }
+  // A 1 s switch-over after each weight move unless a test sets one: no load balancer follows the Ingress here.
+  if (argv[0] === 'experiment' && argv[1] !== 'status' && !argv.includes('--switch-seconds')) {
+    argv = [...argv, '--switch-seconds', '1'];
+  }
   let stdout = '';
   let stderr = '';
   const sink = (append: (t: string) => void) => ({
