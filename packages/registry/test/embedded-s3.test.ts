@@ -174,3 +174,25 @@ describe('starting the embedded S3', () => {
     }
   }, 15_000);
 });
+
+describe('stopping the embedded S3', () => {
+  it('exits on SIGTERM even while a client holds a request open half sent', async () => {
+    // Its own server: the shared one must outlive this test.
+    const own = await startS3();
+    const { port } = new URL(own.endpoint);
+    const socket = require('node:net').connect(Number(port), '127.0.0.1') as import('node:net').Socket;
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // A PUT whose body never finishes: a stalled upload, or a client that died without closing.
+    socket.write(
+      `PUT /${BUCKET}/stall/key HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 1000\r\n\r\n0123456789`,
+    );
+    const closedByServer = new Promise((resolve) => socket.once('close', resolve));
+    try {
+      // stop() sends SIGTERM and waits for the process to exit; it waited forever on this connection.
+      await own.stop();
+      await closedByServer;
+    } finally {
+      socket.destroy();
+    }
+  }, 15_000);
+});

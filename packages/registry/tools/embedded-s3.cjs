@@ -384,7 +384,20 @@ async function startEmbeddedS3(options = {}) {
     });
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
-  return { endpoint, port: address.port, dir, close: () => server.close() };
+  /**
+   * Stops taking connections, lets requests in flight finish, then closes
+   * whatever is still open after a second: http's close() waits for every
+   * connection, and one a client holds half sent (a stalled upload, a
+   * process killed mid-request on a connection that stays up) held it forever.
+   */
+  const close = () => {
+    const closing = server.close();
+    const http = server.httpServer;
+    http?.closeIdleConnections();
+    const grace = setTimeout(() => http?.closeAllConnections(), 1000);
+    return closing.finally(() => clearTimeout(grace));
+  };
+  return { endpoint, port: address.port, dir, close };
 }
 
 module.exports = { startEmbeddedS3 };
