@@ -7,15 +7,13 @@
 // sigv4-check.ts (the embedded S3 does not verify V4 signatures), against
 // the real embedded S3 over loopback.
 
-import { createHash } from 'node:crypto';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, push } from '../src';
 import { DEFAULT_ATTEMPTS } from '../src/s3';
 import { faultPlan, is, type ProxiedRequest, startProxy } from './fault-proxy';
 import { client, halfPlusTwo, type S3Server, startS3 } from './helpers';
 import { freshModel, mismatchedFiles } from './push-support';
+import { recordingProxy } from './recording-proxy';
 import { verifySigV4 } from './sigv4-check';
 
 let s3: S3Server;
@@ -23,51 +21,6 @@ beforeAll(async () => {
   s3 = await startS3();
 });
 afterAll(() => s3?.stop());
-
-interface RecordedPut {
-  readonly method: string;
-  readonly rawUrl: string;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly actual: string;
-  readonly length: number;
-}
-
-/** A pass-through proxy that keeps every PUT's headers as they came and the sha256 of the body that arrived. */
-async function recordingProxy(upstream: string) {
-  const target = new URL(upstream);
-  const puts: RecordedPut[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === 'PUT') {
-        puts.push({
-          method: 'PUT',
-          rawUrl: req.url ?? '',
-          headers: req.headers,
-          actual: createHash('sha256').update(body).digest('hex'),
-          length: body.length,
-        });
-      }
-      const forward = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
-      forward.on('error', () => res.socket?.destroy());
-      forward.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    puts,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** Keys of the PutObject commands a client sends through the SDK. */
 function sdkPutKeys(c: S3Client): string[] {
