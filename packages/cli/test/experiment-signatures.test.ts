@@ -55,53 +55,13 @@ ${defs.join('')}}
   return dir;
 }
 
-/** An export whose saved_model.pbtxt has one predict signature with these input names. */
-const exportWith = (input: string) => exportWithSignatures({ serving_default: input });
-
-it('a canary that breaks the stable signatures is refused before anything changes, with the way on', async () => {
-  const prefix = `team/exp-sig-${process.pid}`;
-  const uri = `s3://models/${prefix}`;
-  for (const input of ['features', 'x']) {
-    const pushed = await catwalk(['push', exportWith(input), '--model', uri, '--endpoint', endpoint]);
-    expect(pushed.code).toBe(0);
-  }
-  expect(
-    (await catwalk(['release', uri, '--serve', '1', '--label', 'stable=1', '--endpoint', endpoint])).code,
-  ).toBe(0);
-  const spec = path.join(tempDir(), 'pricing.json');
-  fs.writeFileSync(
-    spec,
-    JSON.stringify({
-      apiVersion: 'catwalk/v1',
-      kind: 'Model',
-      metadata: { name: 'pricing', team: 'team' },
-      spec: {
-        source: { uri, endpoint },
-        serving: { versionPolicy: { specific: [1] }, versionLabels: { stable: 1 } },
-      },
-    }),
-  );
-  const release = async () =>
-    JSON.parse((await catwalk(['versions', uri, '--json', '--endpoint', endpoint])).stdout).release;
-  const before = await release();
-
-  const refused = await catwalk(['experiment', 'start', spec, '--canary', '2', '--kubeconfig', kubeconfig]);
-  expect(refused.code).toBe(1);
-  expect(refused.stderr).toContain('would break callers of stable version 1');
-  expect(refused.stderr).toContain('serving_default: input features was removed (renamed to x?)');
-  expect(refused.stderr).toContain('--allow-breaking');
-  expect(refused.stderr).not.toMatch(/\n\s+at /);
-  expect(await release()).toEqual(before);
-});
-
-it('checks the signatures the spec lists (serving.signatures), as catwalk release does', async () => {
-  const prefix = `team/exp-sig-named-${process.pid}`;
-  const uri = `s3://models/${prefix}`;
-  // Version 2 keeps serving_default but drops score, which the spec says callers use.
-  const versions: Record<string, string>[] = [
-    { serving_default: 'features', score: 'features' },
-    { serving_default: 'features' },
-  ];
+/**
+ * A model whose versions 1, 2, ... have these signatures (name to input), 1
+ * released as stable, and a spec file serving it (with `serving` extras);
+ * release() reads its release record.
+ */
+async function model(tag: string, versions: Record<string, string>[], serving: object = {}) {
+  const uri = `s3://models/team/${tag}-${process.pid}`;
   for (const signatures of versions) {
     const pushed = await catwalk([
       'push',
@@ -125,12 +85,38 @@ it('checks the signatures the spec lists (serving.signatures), as catwalk releas
       metadata: { name: 'pricing', team: 'team' },
       spec: {
         source: { uri, endpoint },
-        serving: { versionPolicy: { specific: [1] }, versionLabels: { stable: 1 }, signatures: ['score'] },
+        serving: { versionPolicy: { specific: [1] }, versionLabels: { stable: 1 }, ...serving },
       },
     }),
   );
   const release = async () =>
     JSON.parse((await catwalk(['versions', uri, '--json', '--endpoint', endpoint])).stdout).release;
+  return { spec, release };
+}
+
+it('a canary that breaks the stable signatures is refused before anything changes, with the way on', async () => {
+  const { spec, release } = await model('exp-sig', [
+    { serving_default: 'features' },
+    { serving_default: 'x' },
+  ]);
+  const before = await release();
+
+  const refused = await catwalk(['experiment', 'start', spec, '--canary', '2', '--kubeconfig', kubeconfig]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain('would break callers of stable version 1');
+  expect(refused.stderr).toContain('serving_default: input features was removed (renamed to x?)');
+  expect(refused.stderr).toContain('--allow-breaking');
+  expect(refused.stderr).not.toMatch(/\n\s+at /);
+  expect(await release()).toEqual(before);
+});
+
+it('checks the signatures the spec lists (serving.signatures), as catwalk release does', async () => {
+  // Version 2 keeps serving_default but drops score, which the spec says callers use.
+  const { spec, release } = await model(
+    'exp-sig-named',
+    [{ serving_default: 'features', score: 'features' }, { serving_default: 'features' }],
+    { signatures: ['score'] },
+  );
   const before = await release();
 
   // What catwalk release says of serving version 2 alongside stable 1, start must say too.
