@@ -21,7 +21,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client, S3ServiceException }
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { extendedEncodeURIComponent } from '@smithy/core/protocols';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { isAbort } from './retry';
+import { isAbort, retriesSpent } from './retry';
 
 /** What the client was created with (createS3Client records them), for the requests sent beside it. */
 export interface TransferLimits {
@@ -440,9 +440,22 @@ async function withClientRetries<T>(
 
 /**
  * GETs an object: the response once its headers are in (the body is the
- * caller's to read and check), retried by the client's retry strategy.
+ * caller's to read and check), retried by the client's retry strategy. What
+ * it throws has had those attempts, and is marked so (retriesSpent): a
+ * caller's own retry loop does not send it again.
  */
-export async function getObject(
+export function getObject(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  signal?: AbortSignal,
+): Promise<ObjectResponse> {
+  return requestObject(client, bucket, key, signal).catch((error: unknown) => {
+    throw retriesSpent(error);
+  });
+}
+
+async function requestObject(
   client: S3Client,
   bucket: string,
   key: string,

@@ -24,9 +24,9 @@ import {
   unsafePathProblem,
 } from './records';
 import { defaultInitialRelease, type InitialRelease, initialState, readRelease } from './release';
-import { describeError, retriesSpent, withRetries } from './retry';
+import { describeError, withRetries } from './retry';
 import { isNotFound } from './s3';
-import { getObject, type ObjectResponse } from './s3-direct';
+import { getObject, getObjectBytes } from './s3-direct';
 import { planSync, servedConfig, type Track, wantedVersions } from './sync-plan';
 
 export interface SyncOptions {
@@ -178,18 +178,6 @@ function plainFolder(dir: string, folders: Folders): Promise<void> {
 /** Chunks reach the disk in writes of about this size: fewer system calls than one per network chunk. */
 const WRITE_BYTES = 1024 * 1024;
 
-/** A GET through the client's retries: what fails here has had its attempts and is not sent again. */
-function getResponse(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  signal: AbortSignal | undefined,
-): Promise<ObjectResponse> {
-  return getObject(client, bucket, key, signal).catch((error: unknown) => {
-    throw retriesSpent(error);
-  });
-}
-
 async function downloadFile(
   options: SyncOptions,
   key: string,
@@ -200,7 +188,7 @@ async function downloadFile(
 ): Promise<{ size: number; sha256: string }> {
   const { client, location, signal } = options;
   await plainFolder(path.dirname(target), folders);
-  const response = await getResponse(client, location.bucket, key, signal);
+  const response = await getObject(client, location.bucket, key, signal);
   const want =
     expected === 'from-metadata'
       ? { size: response.contentLength ?? -1, sha256: response.metadata.sha256 ?? '' }
@@ -291,10 +279,7 @@ function readIdentified(options: SyncOptions, key: string): Promise<Identified &
   const where = `s3://${location.bucket}/${key}`;
   return withRetries(
     async () => {
-      const { body, contentLength, etag } = await getResponse(client, location.bucket, key, signal);
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk as Buffer);
-      const bytes = Buffer.concat(chunks);
+      const { bytes, contentLength, etag } = await getObjectBytes(client, location.bucket, key, signal);
       if (contentLength !== undefined && bytes.length !== contentLength) {
         throw new ChecksumMismatchError(
           `${where}: body cut short (${bytes.length} of ${contentLength} bytes)`,
