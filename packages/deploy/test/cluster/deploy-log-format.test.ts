@@ -6,36 +6,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freshNamespace, specOf } from './support';
+import { freshNamespace, runCatwalk, specOf } from './support';
 
-// The CLI as a user runs it, loaded untyped: its sources belong to another
-// package, whose own checks type them.
-const { run } = require('../../../cli/src/main') as {
-  run: (argv: readonly string[], io: unknown) => Promise<number>;
-};
-
-async function catwalk(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (t: string) => {
-        stdout += t;
-        return true;
-      },
-    },
-    stderr: {
-      write: (t: string) => {
-        stderr += t;
-        return true;
-      },
-    },
-    cwd: process.cwd(),
-    color: false,
-  };
-  const code = await run(argv, io as never);
-  return { code, stdout, stderr };
-}
+const catwalk = runCatwalk;
 
 describe('catwalk deploy --log-format json', () => {
   const savedPod = process.env.POD_NAME;

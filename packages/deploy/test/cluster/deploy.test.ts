@@ -5,42 +5,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cluster, freshNamespace, helm, specOf, waitFor } from './support';
+import { cluster, freshNamespace, helm, runCatwalk, specOf, waitFor } from './support';
 
-// The CLI as a user runs it, loaded untyped: its sources belong to another
-// package, whose own checks type them.
-const { run } = require('../../../cli/src/main') as {
-  run: (argv: readonly string[], io: unknown) => Promise<number>;
-};
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function catwalk(argv: string[]): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (t: string) => {
-        stdout += t;
-        return true;
-      },
-    },
-    stderr: {
-      write: (t: string) => {
-        stderr += t;
-        return true;
-      },
-    },
-    cwd: process.cwd(),
-    color: false,
-  };
-  const code = await run(argv, io as never);
-  return { code, stdout, stderr };
-}
+const catwalk = runCatwalk;
 
 const specDir = fs.mkdtempSync(path.join(os.tmpdir(), 'catwalk-deploy-specs-'));
 function specFile(spec: object): string {

@@ -21,7 +21,7 @@ import { type ModelLocation, push, release, runSidecar } from '@catwalk/registry
 import { halfPlusTwo as fakeModel, startFakeServing } from '@catwalk/testing';
 import pino from 'pino';
 import { k8s } from '../../src/kube';
-import { cluster, freshNamespace, specOf } from './support';
+import { cluster, freshNamespace, runCatwalk, specOf } from './support';
 
 const { BUCKET, client, startS3 } = require('../../../registry/test/helpers') as {
   BUCKET: string;
@@ -34,11 +34,7 @@ const { lookalikeExport } = require('../../../registry/test/push-support') as {
 
 export { BUCKET, client, startS3 };
 
-// The CLI as a user runs it, loaded untyped: its sources belong to another package.
-const { run } = require('../../../cli/src/main') as {
-  run: (argv: readonly string[], io: unknown) => Promise<number>;
-};
-
+/** `catwalk` in this process, with the experiment commands' test defaults (text lines, a 1 s switch time). */
 export async function catwalk(argv: string[]) {
   // The lifecycle commands' lines as a person reads them, unless a test asks for JSON.
   if (argv[0] === 'experiment' && argv[1] !== 'status' && !argv.includes('--log-format')) {
@@ -48,22 +44,7 @@ export async function catwalk(argv: string[]) {
   if (argv[0] === 'experiment' && argv[1] !== 'status' && !argv.includes('--switch-seconds')) {
     argv = [...argv, '--switch-seconds', '1'];
   }
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (t: string) => void) => ({
-    write: (t: string) => {
-      append(t);
-      return true;
-    },
-  });
-  const io = {
-    stdout: sink((t) => (stdout += t)),
-    stderr: sink((t) => (stderr += t)),
-    cwd: process.cwd(),
-    color: false,
-  };
-  const code = await run(argv, io as never);
-  return { code, stdout, stderr };
+  return runCatwalk(argv);
 }
 
 /** How long the TF Serving stand-in takes to load a version. */

@@ -17,7 +17,7 @@ import { push, release, runSidecar } from '@catwalk/registry';
 import { halfPlusTwo as fakeHalfPlusTwo, startFakeServing } from '@catwalk/testing';
 import pino from 'pino';
 import { k8s } from '../../src/kube';
-import { cluster, freshNamespace, specOf, waitFor } from './support';
+import { cluster, freshNamespace, runCatwalk, specOf, waitFor } from './support';
 
 // The registry's own test helpers (embedded S3, the SavedModel fixture), loaded
 // untyped like the CLI below: their sources are typed by that package's checks.
@@ -32,30 +32,7 @@ interface S3Server {
   stop(): Promise<void>;
 }
 
-// The CLI as a user runs it, loaded untyped: its sources belong to another
-// package, whose own checks type them.
-const { run } = require('../../../cli/src/main') as {
-  run: (argv: readonly string[], io: unknown) => Promise<number>;
-};
-
-async function catwalk(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (t: string) => void) => ({
-    write: (t: string) => {
-      append(t);
-      return true;
-    },
-  });
-  const io = {
-    stdout: sink((t) => (stdout += t)),
-    stderr: sink((t) => (stderr += t)),
-    cwd: process.cwd(),
-    color: false,
-  };
-  const code = await run(argv, io as never);
-  return { code, stdout, stderr };
-}
+const catwalk = runCatwalk;
 
 describe('catwalk status through the pod proxy', () => {
   let s3: S3Server;

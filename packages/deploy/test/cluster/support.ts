@@ -160,3 +160,31 @@ export function specOf(input: SpecInput): object {
     spec,
   };
 }
+
+// The CLI as a user runs it, loaded untyped: its sources belong to another
+// package, whose own checks type them.
+const cli = require('../../../cli/src/main') as {
+  run: (argv: readonly string[], io: unknown) => Promise<number>;
+};
+
+/** Runs `catwalk argv` in this process and returns its exit code and what it printed. */
+export async function runCatwalk(
+  argv: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (t: string) => void) => ({
+    write: (t: string) => {
+      append(t);
+      return true;
+    },
+  });
+  const io = {
+    stdout: sink((t) => (stdout += t)),
+    stderr: sink((t) => (stderr += t)),
+    cwd: process.cwd(),
+    color: false,
+  };
+  const code = await cli.run(argv, io);
+  return { code, stdout, stderr };
+}
